@@ -1,0 +1,198 @@
+"""Wire models of the input events channels emit (JSON, one object per message)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal, Union
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+
+# Bounded identifiers: keys, labels and SQL columns rely on these limits.
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+MAX_TEXT = 10_000
+
+
+def _money(v: object) -> object:
+    """Money arrives as a JSON number or a decimal string; floats go through str()."""
+    if isinstance(v, bool):
+        raise ValueError("money must be a number or a decimal string, not a boolean")
+    if isinstance(v, (int, float, str)):
+        try:
+            d = Decimal(str(v).strip())
+        except InvalidOperation:
+            raise ValueError(f"not a decimal amount: {str(v)[:40]!r}") from None
+        if not d.is_finite():
+            raise ValueError("money must be finite")
+        return d
+    return v
+
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+
+
+class Channel(str, enum.Enum):
+    web = "web"
+    app = "app"
+    phone = "phone"
+    email = "email"
+    social = "social"
+    store = "store"
+    chat = "chat"
+    partner = "partner"
+
+
+class Severity(str, enum.Enum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class OrderStatus(str, enum.Enum):
+    created = "created"
+    paid = "paid"
+    shipped = "shipped"
+    delivered = "delivered"
+    cancelled = "cancelled"
+    refunded = "refunded"
+
+
+class FunnelStage(str, enum.Enum):
+    lead = "lead"
+    qualified = "qualified"
+    proposal = "proposal"
+    negotiation = "negotiation"
+    won = "won"
+    lost = "lost"
+
+
+class Strict(BaseModel):
+    """Base of every wire model: immutable, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class EventBase(Strict):
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    schema_version: Literal[1] = SCHEMA_VERSION
+    occurred_at: AwareDatetime
+
+    @property
+    def key(self) -> str:
+        """Partition key: the customer, so one customer's events stay in order."""
+        return getattr(self, "customer_id", None) or str(self.event_id)
+
+
+class LineItem(Strict):
+    sku: Id
+    category: Label
+    quantity: int = Field(gt=0, le=1_000_000)
+    unit_price: Money
+
+    _coerce = field_validator("unit_price", mode="before")(_money)
+
+
+class FeedbackEvent(EventBase):
+    event_type: Literal["feedback"] = "feedback"
+    channel: Channel
+    customer_id: Id
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    rating: int | None = Field(default=None, ge=1, le=5)
+    language: Annotated[str, StringConstraints(min_length=2, max_length=16)] | None = None
+    order_id: Id | None = None
+
+
+class OrderEvent(EventBase):
+    event_type: Literal["order"] = "order"
+    channel: Channel
+    customer_id: Id
+    order_id: Id
+    status: OrderStatus
+    amount: Money
+    currency: Currency
+    items: tuple[LineItem, ...] = Field(default=(), max_length=1000)
+    campaign_id: Id | None = None
+    sales_rep_id: Id | None = None
+    region: Label | None = None
+
+    _coerce = field_validator("amount", mode="before")(_money)
+
+
+class IncidentEvent(EventBase):
+    event_type: Literal["incident"] = "incident"
+    channel: Channel
+    customer_id: Id
+    incident_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    severity: Severity
+    category: Label
+    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    description: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
+    region: Label | None = None
+    sku: Id | None = None
+
+
+class FunnelEvent(EventBase):
+    event_type: Literal["funnel"] = "funnel"
+    channel: Channel
+    customer_id: Id
+    opportunity_id: Id
+    stage: FunnelStage
+    sales_rep_id: Id | None = None
+    region: Label | None = None
+
+
+class CampaignSpendEvent(EventBase):
+    event_type: Literal["campaign_spend"] = "campaign_spend"
+    channel: Channel | None = None
+    campaign_id: Id
+    amount: Money
+    currency: Currency
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+
+    _coerce = field_validator("amount", mode="before")(_money)
+
+    @model_validator(mode="after")
+    def _period_order(self) -> "CampaignSpendEvent":
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.campaign_id
+
+
+InputEvent = Annotated[
+    Union[FeedbackEvent, OrderEvent, IncidentEvent, FunnelEvent, CampaignSpendEvent],
+    Field(discriminator="event_type"),
+]
+INPUT_ADAPTER: TypeAdapter[InputEvent] = TypeAdapter(InputEvent)
+
+EVENT_MODELS: dict[str, type[EventBase]] = {
+    "feedback": FeedbackEvent,
+    "order": OrderEvent,
+    "incident": IncidentEvent,
+    "funnel": FunnelEvent,
+    "campaign_spend": CampaignSpendEvent,
+}
+
+
+def utc_iso(dt: datetime) -> str:
+    return dt.isoformat()
