@@ -1,0 +1,1 @@
+"""The `salespulse` command line: one module per command group, discovered by main."""
