@@ -1,0 +1,97 @@
+"""feedback.raw, orders, incidents.raw, funnel, campaign.spend -> handlers, events table, deadletter."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pipeline import topics as T
+from pipeline.db.models import DeadLetterRow, ReceivedEvent
+from pipeline.decode import Rejected, decode
+from pipeline.runtime import Meta, Runtime, now_utc
+from schemas.deadletter import DeadLetter, DeadLetterReason
+from schemas.events import EventBase
+
+log = logging.getLogger(__name__)
+
+EVENTS = ReceivedEvent.__table__
+DEAD = DeadLetterRow.__table__
+
+
+def event_row(event: EventBase, meta: Meta) -> dict:
+    return {
+        "event_id": str(event.event_id),
+        "event_type": event.event_type,
+        "customer_id": getattr(event, "customer_id", None),
+        "channel": getattr(getattr(event, "channel", None), "value", None),
+        "occurred_at": event.occurred_at,
+        "received_at": meta.received_at,
+        "topic": meta.topic,
+        "partition": meta.partition,
+        "offset": meta.offset,
+        "payload": event.model_dump(mode="json"),
+    }
+
+
+async def dead_letter(rt: Runtime, reason: DeadLetterReason, detail: str, meta: Meta, key: bytes | None) -> None:
+    record = DeadLetter.build(
+        reason=reason, detail=detail, topic=meta.topic, partition=meta.partition,
+        offset=meta.offset, key=key, value=meta.raw, now=meta.received_at,
+    )
+    rt.metrics.invalid.labels(meta.topic, reason.value).inc()
+    await rt.send(T.DEADLETTER, key, record)
+    rt.writer.add(DEAD, {
+        "reason": reason.value, "detail": record.detail, "source_topic": meta.topic,
+        "source_partition": meta.partition, "source_offset": meta.offset,
+        "value": meta.raw, "received_at": meta.received_at,
+    })
+
+
+def register(rt: Runtime) -> None:
+    rt.writer.register(EVENTS, conflict=["event_id"])
+    rt.writer.register(DEAD, conflict=["source_topic", "source_partition", "source_offset"])
+    max_bytes = rt.settings.worker.max_event_bytes
+    for spec in T.INPUTS:
+        expected = frozenset(t for t, s in T.TOPIC_FOR_EVENT_TYPE.items() if s == spec)
+        _ingest_agent(rt, spec, expected, max_bytes)
+
+
+def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_bytes: int) -> None:
+    topic = rt.topic(spec)
+    name = rt.topic_name(spec)
+    m = rt.metrics
+    consumed = m.consumed.labels(name)
+    processed = m.processed.labels(name)
+    duplicates = m.duplicates.labels(name)
+    processing = m.processing.labels(name)
+    latency = m.latency.labels(name)
+    writer = rt.writer
+
+    async def ingest(stream):
+        # manual acks: an event is acked only after its rows are written (BatchWriter)
+        async for event in stream.noack().events():
+            await writer.wait_room()
+            started = time.perf_counter()
+            msg = event.message
+            consumed.inc()
+            meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
+            result = decode(msg.value, expected_types=expected, max_bytes=max_bytes)
+            if isinstance(result, Rejected):
+                await dead_letter(rt, result.reason, result.detail, meta, msg.key)
+            elif rt.seen.check_and_add(result.event_id):
+                duplicates.inc()
+            else:
+                try:
+                    for handler in rt.handlers.get(result.event_type, ()):
+                        await handler(result, meta)
+                except Exception as exc:  # a bug or poison event must not stop the stream
+                    log.exception("handler failed on %s:%s:%s", meta.topic, meta.partition, meta.offset)
+                    await dead_letter(rt, DeadLetterReason.processing_error, f"{type(exc).__name__}: {exc}", meta, msg.key)
+                else:
+                    writer.add(EVENTS, event_row(result, meta))
+                    processed.inc()
+                    latency.observe(max(0.0, (meta.received_at - result.occurred_at).total_seconds()))
+            writer.ack_after(event.ack)
+            processing.observe(time.perf_counter() - started)
+
+    rt.app.agent(topic, name=f"ingest-{spec.name}")(ingest)

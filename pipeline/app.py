@@ -1,0 +1,130 @@
+"""The app factory: settings -> a faust app with its topics, agents, writer and web pages."""
+
+from __future__ import annotations
+
+import logging
+import faust
+
+from pipeline import topics as T
+from pipeline.metrics import Metrics
+from pipeline.runtime import Runtime
+from pipeline.settings import Settings
+from pipeline.transport import Transport
+
+log = logging.getLogger(__name__)
+
+
+class SalesPulseApp(faust.App):
+    """faust.App whose transport honours our fetch-wait setting."""
+
+    def _new_transport(self):
+        return Transport(self.conf.broker_consumer, self)
+
+
+def faust_kwargs(settings: Settings) -> dict:
+    """faust settings derived from ours, with the broker quirks applied."""
+    k = settings.kafka.for_flavour()
+    kwargs: dict = dict(
+        broker=k.broker,
+        store=settings.worker.store,
+        datadir=str(settings.worker.data_dir),
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication_factor,
+        topic_allow_declare=True,
+        processing_guarantee="at_least_once",  # exactly_once is unsupported on Tansu and buggy in faust
+        broker_session_timeout=k.session_timeout_s,
+        broker_heartbeat_interval=k.heartbeat_interval_s,
+        broker_commit_interval=settings.worker.commit_interval_s,
+        producer_linger=k.producer_linger_ms / 1000.0,
+        producer_acks=-1,
+        web_enabled=True,
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_in_thread=False,
+        # the sensors and monitor cost CPU per event; our own metrics replace them
+        table_cleanup_interval=30.0,
+        stream_wait_empty=False,
+        consumer_auto_offset_reset="earliest",
+        loghandlers=[],
+    )
+    if k.producer_max_batch_size:
+        kwargs["producer_max_batch_size"] = k.producer_max_batch_size
+    if k.security_protocol != "PLAINTEXT":
+        kwargs["broker_credentials"] = kafka_credentials(settings)
+    return kwargs
+
+
+def kafka_credentials(settings: Settings):
+    """faust credentials for SASL and/or TLS from settings (see README: Security)."""
+    import ssl
+
+    k = settings.kafka
+    context = None
+    if k.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(k.ssl_cafile) if k.ssl_cafile else None)
+        if k.ssl_certfile:
+            context.load_cert_chain(str(k.ssl_certfile), str(k.ssl_keyfile) if k.ssl_keyfile else None)
+    if k.security_protocol.startswith("SASL"):
+        password = k.sasl_password.get_secret_value() if k.sasl_password else ""
+        if k.sasl_mechanism and k.sasl_mechanism.startswith("SCRAM"):
+            from faust.auth import SASLCredentials
+
+            return SASLCredentials(username=k.sasl_username, password=password, mechanism=k.sasl_mechanism, ssl_context=context)
+        from faust.auth import SASLCredentials
+
+        return SASLCredentials(username=k.sasl_username, password=password, ssl_context=context)
+    from faust.auth import SSLCredentials
+
+    return SSLCredentials(context)
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
+    """Build the app and everything it runs; returns the Runtime that holds them."""
+    app = SalesPulseApp(settings.worker.app_id, **faust_kwargs(settings))
+    app.conf.salespulse_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
+    rt = Runtime(settings=settings, app=app, metrics=metrics or Metrics())
+    rt.metrics.info.info({"version": "0.1.0", "broker_flavour": settings.kafka.flavour})
+    for spec in T.ALL:
+        rt.declare_topic(spec)
+    _register_capabilities(rt)
+    _register_lifecycle(rt)
+    from pipeline.web import register_pages
+
+    register_pages(rt)
+    return rt
+
+
+def _register_capabilities(rt: Runtime) -> None:
+    """Each capability package plugs its handlers into the runtime."""
+    import importlib
+
+    for name in rt.capability_modules:
+        module = importlib.import_module(name)
+        module.register(rt)
+
+
+def _register_lifecycle(rt: Runtime) -> None:
+    app = rt.app
+
+    @app.task
+    async def _writer() -> None:
+        await rt.writer.run()
+
+    @app.timer(interval=5.0)
+    async def _lag() -> None:
+        await rt.update_lag()
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(app, revoked, **kwargs) -> None:
+        rt.metrics.rebalances.inc()
+        await rt.writer.flush()  # ack what is written so the commit before revoke covers it
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(app, assigned, **kwargs) -> None:
+        rt.metrics.assigned.set(len(assigned))
+        rt.assigned = set(assigned)
+
+    @app.on_before_shutdown.connect
+    async def _shutdown(app, **kwargs) -> None:
+        await rt.writer.drain(timeout=8.0)
+

@@ -1,0 +1,1 @@
+"""SQL persistence: typed models, the async engine, batched idempotent writes, migrations."""

@@ -1,0 +1,61 @@
+"""The async engine for SQLite (embedded default) or PostgreSQL, and idempotent upserts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from pipeline.settings import DatabaseSettings
+
+
+def make_engine(settings: DatabaseSettings) -> AsyncEngine:
+    url = settings.url
+    if settings.is_sqlite:
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=settings.echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # WAL: readers never block the writer
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_async_engine(
+        url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True,
+        connect_args={"timeout": 10, "command_timeout": 30},
+    )
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert_statement(dialect: str, table: Table, conflict: Sequence[str], update: Iterable[str] | None):
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING, or DO UPDATE SET the `update` columns."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    update = list(update or ())
+    if not update:
+        return stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return stmt.on_conflict_do_update(
+        index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}
+    )
+
+
+def dedupe_rows(rows: list[dict], conflict: Sequence[str]) -> list[dict]:
+    """Last row per conflict key wins: PostgreSQL refuses to update one row twice in a statement."""
+    if len(rows) < 2:
+        return rows
+    seen: dict[tuple, dict] = {}
+    for row in rows:
+        seen[tuple(row[c] for c in conflict)] = row
+    return list(seen.values())

@@ -1,0 +1,57 @@
+"""Every Prometheus metric SalesPulse exports, built against an injectable registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.exposition import generate_latest
+
+# Processing time of one event is tens of microseconds; latency end to end is ms to s.
+_FAST = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_ACK = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800)
+
+
+class Metrics:
+    """One instance per process; tests pass a private CollectorRegistry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        p = "salespulse_"
+        self.info = Info(p + "build", "SalesPulse version and broker kind", registry=r)
+        # Pipeline health.
+        self.consumed = Counter(p + "events_consumed_total", "Messages read from input topics", ["topic"], registry=r)
+        self.processed = Counter(p + "events_processed_total", "Valid events processed", ["topic"], registry=r)
+        self.invalid = Counter(p + "events_invalid_total", "Messages sent to the dead-letter topic", ["topic", "reason"], registry=r)
+        self.duplicates = Counter(p + "events_duplicate_total", "Redelivered events recognised and ignored", ["topic"], registry=r)
+        self.processing = Histogram(p + "event_processing_seconds", "Time to process one event in an agent", ["topic"], buckets=_FAST, registry=r)
+        self.latency = Histogram(p + "event_latency_seconds", "From occurred_at to processed", ["topic"], buckets=_LATENCY, registry=r)
+        self.lag = Gauge(p + "consumer_lag_messages", "End offset minus committed offset", ["topic", "partition"], registry=r)
+        self.assigned = Gauge(p + "partitions_assigned", "Partitions assigned to this worker", registry=r)
+        self.rebalances = Counter(p + "rebalances_total", "Consumer group rebalances seen", registry=r)
+        self.db_write = Histogram(p + "db_write_seconds", "One batched database write", ["table"], buckets=_FAST[3:] + (1.0, 5.0), registry=r)
+        self.db_rows = Counter(p + "db_rows_written_total", "Rows written (upserts)", ["table"], registry=r)
+        self.db_errors = Counter(p + "db_write_errors_total", "Failed database writes (retried)", ["table"], registry=r)
+        self.db_up = Gauge(p + "db_up", "1 when the last database write succeeded", registry=r)
+        self.pending = Gauge(p + "writer_pending_events", "Events processed but not yet written and acknowledged", registry=r)
+        self.table_size = Gauge(p + "table_keys", "Keys held in a worker state table", ["table"], registry=r)
+        # Feedback classification.
+        self.classified = Counter(p + "feedback_classified_total", "Classified feedback", ["category", "sentiment", "urgency", "language"], registry=r)
+        self.classify_time = Histogram(p + "feedback_classification_seconds", "Classification time", buckets=_FAST, registry=r)
+        self.review_queue = Gauge(p + "feedback_review_queue", "Classified feedback awaiting human review", registry=r)
+        # Customers and KPIs.
+        self.orders = Counter(p + "orders_total", "Orders counted (paid once per order id)", ["channel", "region"], registry=r)
+        self.revenue = Counter(p + "revenue_total", "Revenue of counted orders, in order currency units", ["channel", "region", "currency"], registry=r)
+        self.refunds = Counter(p + "refunds_total", "Refunded amount", ["channel", "region", "currency"], registry=r)
+        self.segment_customers = Gauge(p + "customers", "Customers per RFM segment (this worker's partitions)", ["segment"], registry=r)
+        self.followups = Counter(p + "followups_total", "Follow-up tasks raised", ["reason"], registry=r)
+        # Escalation.
+        self.incidents_open = Gauge(p + "incidents_open", "Open incidents", ["severity", "level"], registry=r)
+        self.escalations = Counter(p + "escalations_total", "Escalation notifications fired", ["level", "severity"], registry=r)
+        self.time_to_ack = Histogram(p + "incident_time_to_ack_seconds", "From trigger to acknowledgement", ["severity"], buckets=_ACK, registry=r)
+        self.deadline_misses = Counter(p + "escalation_deadline_misses_total", "Acknowledgement deadlines that passed", ["level"], registry=r)
+        self.notify_sent = Counter(p + "notifications_sent_total", "Notifications delivered", ["channel"], registry=r)
+        self.notify_failures = Counter(p + "notification_failures_total", "Notification attempts that failed", ["channel", "kind"], registry=r)
+        self.notify_latency = Histogram(p + "notification_latency_seconds", "From incident occurred_at to delivery", ["channel"], buckets=_LATENCY, registry=r)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,131 @@
+"""What agents share inside one worker: app, topics, writer, metrics, handlers by event type."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+import orjson
+from pydantic import BaseModel
+
+from pipeline import topics as T
+from pipeline.db.engine import make_engine
+from pipeline.db.writer import BatchWriter
+from pipeline.metrics import Metrics
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, "Meta"], Awaitable[None]]
+
+CAPABILITIES = ("agents.ingest.agent",)
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """Where an event came from and when we saw it."""
+
+    topic: str
+    partition: int
+    offset: int
+    received_at: datetime
+    raw: bytes
+
+
+class SeenIds:
+    """Bounded memory of recently processed event ids (redeliveries after a rebalance)."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self.size = size
+        self._ids: OrderedDict[Any, None] = OrderedDict()
+
+    def check_and_add(self, event_id: Any) -> bool:
+        """True if already seen."""
+        if event_id in self._ids:
+            return True
+        self._ids[event_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return False
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    app: faust.App
+    metrics: Metrics
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    handlers: dict[str, list[Handler]] = field(default_factory=lambda: defaultdict(list))
+    seen: SeenIds = field(default_factory=SeenIds)
+    assigned: set = field(default_factory=set)
+    capability_modules: tuple[str, ...] = CAPABILITIES
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        db = self.settings.database
+        self.engine = make_engine(db)
+        self.writer = BatchWriter(
+            self.engine, self.metrics, max_rows=db.write_batch_max,
+            interval_s=db.flush_interval_ms / 1000.0, retry_max_s=db.retry_max_s,
+        )
+
+    # topics -------------------------------------------------------------------------
+    def topic_name(self, spec: T.TopicSpec) -> str:
+        return T.topic_name(spec, self.settings.topic_prefix)
+
+    def declare_topic(self, spec: T.TopicSpec) -> faust.TopicT:
+        config = {"retention.ms": str(spec.retention_ms)}
+        if spec.compacted:
+            config["cleanup.policy"] = "compact"
+        topic = self.app.topic(
+            self.topic_name(spec), key_type=bytes, value_type=bytes,
+            key_serializer="raw", value_serializer="raw", config=config,
+        )
+        self.topics[spec.name] = topic
+        return topic
+
+    def topic(self, spec: T.TopicSpec) -> faust.TopicT:
+        return self.topics[spec.name]
+
+    async def send(self, spec: T.TopicSpec, key: str | bytes | None, value: BaseModel | bytes) -> None:
+        """Produce to an output topic (buffered by the producer, not awaited per delivery)."""
+        body = value if isinstance(value, bytes) else value.model_dump_json().encode()
+        k = key.encode() if isinstance(key, str) else key
+        await self.topic(spec).send(key=k, value=body)
+
+    # handlers -----------------------------------------------------------------------
+    def on(self, event_type: str, handler: Handler) -> None:
+        """Register a capability handler for validated events of one type."""
+        self.handlers[event_type].append(handler)
+
+    # health -------------------------------------------------------------------------
+    async def update_lag(self) -> None:
+        consumer = getattr(self.app, "_consumer", None)
+        if consumer is None:
+            return
+        for tp in list(self.assigned):
+            try:
+                high = consumer.highwater(tp)
+                committed = consumer._committed_offset.get(tp)  # faust keeps this per tp
+            except Exception:  # the consumer may be rebalancing; lag comes next tick
+                continue
+            if high is None:
+                continue
+            lag = max(0, high - (committed or 0))
+            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=str)

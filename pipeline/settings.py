@@ -1,0 +1,118 @@
+"""Typed settings built once from SALESPULSE_* environment variables and .env; passed down."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class KafkaSettings(BaseModel):
+    """Broker connection and the client tuning that depends on which broker it is."""
+
+    broker: str = Field("kafka://127.0.0.1:9092", description="faust broker URL, kafka://host:port[;host:port]")
+    # tansu needs a short session (it holds JoinGroup for half of it) and one record per
+    # producer batch (its ListOffsets is wrong otherwise); see docs in README.
+    flavour: Literal["kafka", "tansu"] = "kafka"
+    session_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 2.0
+    fetch_max_wait_ms: int = Field(10, ge=0, le=5000, description="consumer fetch wait; latency floor on brokers that do not answer early")
+    producer_linger_ms: float = 1.0
+    producer_max_batch_size: int | None = None
+    partitions: int = Field(4, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @field_validator("broker")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith("kafka://"):
+            raise ValueError(f"broker URL must start with kafka://, got {v!r}")
+        return v
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [h for h in self.broker.removeprefix("kafka://").split(";") if h]
+
+    def for_flavour(self) -> "KafkaSettings":
+        """Settings adjusted to the broker's measured quirks (see docs/brokers in README)."""
+        if self.flavour == "tansu":
+            return self.model_copy(update={"session_timeout_s": min(self.session_timeout_s, 6.0),
+                                           "producer_max_batch_size": 1})
+        return self
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///var/salespulse.db"
+    echo: bool = False
+    pool_size: int = 5
+    write_batch_max: int = Field(500, ge=1, description="rows per batched upsert")
+    flush_interval_ms: int = Field(20, ge=1, description="longest a received event waits before its batch is written")
+    retry_max_s: float = Field(10.0, description="longest pause between database retries during an outage")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 6066
+
+
+class WorkerSettings(BaseModel):
+    app_id: str = "salespulse"
+    data_dir: Path = Path("var/worker")
+    store: str = "memory://"
+    commit_interval_s: float = 1.0
+    log_level: str = "WARNING"
+    raise_high_feedback: bool = Field(True, description="raise incidents for high-urgency feedback, not only critical")
+    max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
+
+
+class PathsSettings(BaseModel):
+    config_dir: Path = CONFIG_DIR
+    escalation_policy: Path | None = None
+    directory: Path | None = None
+    classifier_dir: Path | None = None
+    targets: Path | None = None
+    followup: Path | None = None
+
+    def resolve(self, name: str, default: str) -> Path:
+        value = getattr(self, name)
+        return Path(value) if value else self.config_dir / default
+
+
+class Settings(BaseSettings):
+    """Everything a worker or CLI command needs; domain code receives parts of it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SALESPULSE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    worker: WorkerSettings = WorkerSettings()
+    paths: PathsSettings = PathsSettings()
+    topic_prefix: str = Field("", description="prefix for every topic name (tests use one per run)")
+
+    def masked(self) -> dict:
+        """For logs: secrets masked (SecretStr dumps as '**********')."""
+        return self.model_dump(mode="json")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
