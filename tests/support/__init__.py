@@ -1,0 +1,1 @@
+"""Shared test helpers: brokers, databases, worker processes, event factories."""

@@ -1,0 +1,58 @@
+"""Factory functions for events: make_order(**overrides) etc."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from schemas.events import (
+    CampaignSpendEvent, Channel, FeedbackEvent, FunnelEvent, FunnelStage, IncidentEvent,
+    LineItem, OrderEvent, OrderStatus, Severity,
+)
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def at(minutes: float = 0) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def make_order(**kw) -> OrderEvent:
+    base = dict(
+        event_id=uuid.uuid4(), occurred_at=T0, channel=Channel.web, customer_id="cust-1",
+        order_id="ord-1", status=OrderStatus.paid, amount=Decimal("100.00"), currency="EUR",
+        items=(LineItem(sku="SKU-1", category="home", quantity=2, unit_price=Decimal("50.00")),),
+        region="north", sales_rep_id="rep-1",
+    )
+    base.update(kw)
+    return OrderEvent(**base)
+
+
+def make_feedback(**kw) -> FeedbackEvent:
+    base = dict(event_id=uuid.uuid4(), occurred_at=T0, channel=Channel.email, customer_id="cust-1",
+                text="The kettle works well, thanks!")
+    base.update(kw)
+    return FeedbackEvent(**base)
+
+
+def make_incident(**kw) -> IncidentEvent:
+    base = dict(event_id=uuid.uuid4(), occurred_at=T0, channel=Channel.phone, customer_id="cust-1",
+                incident_key="inc-1", severity=Severity.high, category="delivery",
+                title="Courier lost the parcel", region="north")
+    base.update(kw)
+    return IncidentEvent(**base)
+
+
+def make_funnel(**kw) -> FunnelEvent:
+    base = dict(event_id=uuid.uuid4(), occurred_at=T0, channel=Channel.web, customer_id="cust-1",
+                opportunity_id="opp-1", stage=FunnelStage.lead, sales_rep_id="rep-1", region="north")
+    base.update(kw)
+    return FunnelEvent(**base)
+
+
+def make_spend(**kw) -> CampaignSpendEvent:
+    base = dict(event_id=uuid.uuid4(), occurred_at=T0, campaign_id="spring-sale",
+                amount=Decimal("100"), currency="EUR", period_start=T0, period_end=T0 + timedelta(days=1))
+    base.update(kw)
+    return CampaignSpendEvent(**base)
