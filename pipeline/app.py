@@ -80,6 +80,7 @@ def kafka_credentials(settings: Settings):
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
     """Build the app and everything it runs; returns the Runtime that holds them."""
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # faust only makes the last level
     app = SalesPulseApp(settings.worker.app_id, **faust_kwargs(settings))
     app.conf.salespulse_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
     rt = Runtime(settings=settings, app=app, metrics=metrics or Metrics())

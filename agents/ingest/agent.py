@@ -29,7 +29,8 @@ def event_row(event: EventBase, meta: Meta) -> dict:
         "topic": meta.topic,
         "partition": meta.partition,
         "offset": meta.offset,
-        "payload": event.model_dump(mode="json"),
+        # the validated message as received: JSON text, no re-serialisation on the hot path
+        "payload": meta.raw.decode(),
     }
 
 

@@ -28,7 +28,7 @@ class ReceivedEvent(Base):
     topic: Mapped[str] = mapped_column(String(255))
     partition: Mapped[int] = mapped_column(Integer)
     offset: Mapped[int] = mapped_column(BigInteger)
-    payload: Mapped[dict]
+    payload: Mapped[str] = mapped_column(Text)
 
 
 class DeadLetterRow(Base):
