@@ -34,12 +34,22 @@ def validate(obj: Any) -> EventBase:
         raise UserInputError(f"invalid event: {describe(exc)}") from None
 
 
+def _reachable(server: str, timeout: float = 3.0) -> bool:
+    from pipeline.brokers.base import port_open
+
+    host, _, port = server.rpartition(":")
+    return port.isdigit() and port_open(host or "127.0.0.1", int(port), timeout=timeout)
+
+
 class Emitter:
     """`with Emitter("127.0.0.1:9092") as em: em.emit(event)`; sends are batched, flush() waits."""
 
     def __init__(self, bootstrap: str | list[str], *, topic_prefix: str = "", linger_ms: int = 5,
                  client_id: str = "salespulse-emitter", **producer_kwargs: Any) -> None:
         self.topic_prefix = topic_prefix
+        servers = [bootstrap] if isinstance(bootstrap, str) else list(bootstrap)
+        if not any(_reachable(s) for s in servers):  # fail in seconds, not after kafka-python's 30 s probe
+            raise BrokerError(f"cannot connect to Kafka at {', '.join(servers)}")
         try:
             self._producer = KafkaProducer(
                 bootstrap_servers=bootstrap, linger_ms=linger_ms, acks="all",

@@ -35,7 +35,7 @@ _discover()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a SalesPulseError becomes one line on stderr and exit code 2."""
     try:
-        cli.main(args=argv, prog_name="salespulse", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="salespulse", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -47,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
-    return 0
+    except OSError as exc:  # e.g. a file that cannot be written: one line, not a traceback
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":
