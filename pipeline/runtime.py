@@ -92,6 +92,7 @@ class Runtime:
         topic = self.app.topic(
             self.topic_name(spec), key_type=bytes, value_type=bytes,
             key_serializer="raw", value_serializer="raw", config=config,
+            internal=True,  # faust creates it at start-up: a subscription to a missing topic gets no partitions on Kafka
         )
         self.topics[spec.name] = topic
         return topic

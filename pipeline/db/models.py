@@ -48,3 +48,40 @@ class DeadLetterRow(Base):
 
 
 Index("ix_events_occurred_at", ReceivedEvent.occurred_at)
+
+
+class ClassifiedFeedbackRow(Base):
+    """One classified feedback message (event id of the source feedback)."""
+
+    __tablename__ = "classified_feedback"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime]
+    classified_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    sentiment_score: Mapped[float]
+    urgency: Mapped[str] = mapped_column(String(16), index=True)
+    confidence: Mapped[dict]
+    evidence: Mapped[dict]
+    needs_review: Mapped[bool] = mapped_column(index=True)
+    order_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class FeedbackCorrection(Base):
+    """A reviewer's correction; the classifier applies every correction from then on."""
+
+    __tablename__ = "feedback_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    corrected_by: Mapped[str] = mapped_column(String(128))
+    corrected_at: Mapped[datetime]

@@ -1,0 +1,55 @@
+"""Profile + its fresh RFM score and churn risk + now -> FollowUpTasks, remembering in the profile what was raised."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from agents.customers.codec import EPOCH, money
+from agents.customers.config import SEGMENTS, FollowUpRules
+from agents.customers.profile import CustomerProfile
+from agents.customers.rfm import Rfm
+from schemas.customers import FollowUpReason, FollowUpTask, stable_id
+
+SEGMENT_REASON = {"At risk": FollowUpReason.entered_at_risk, "Can't lose": FollowUpReason.entered_cant_lose}
+
+
+def is_valuable(rfm: Rfm | None, rules: FollowUpRules) -> bool:
+    return rfm is not None and (rfm.segment in rules.valuable.segments or rfm.m >= rules.valuable.min_monetary_score)
+
+
+def evaluate_followups(p: CustomerProfile, rfm: Rfm | None, churn: float, now: datetime, rules: FollowUpRules,
+                       negative_feedback: bool = False) -> list[FollowUpTask]:
+    """Call after every profile update (negative_feedback=True when that update was a negative feedback)
+    and on periodic sweeps; persists the profile's fu_* fields together with the other changes."""
+    seg = SEGMENTS.index(rfm.segment) if rfm else -1
+    due: list[FollowUpReason] = []
+    if rfm and rfm.segment in rules.watch_segments and seg != p.fu_seg:
+        due.append(SEGMENT_REASON[rfm.segment])
+    above = churn >= rules.churn_threshold
+    if above and not p.fu_churn:
+        due.append(FollowUpReason.churn_risk)
+    if negative_feedback and is_valuable(rfm, rules):
+        due.append(FollowUpReason.negative_feedback)
+    p.fu_seg, p.fu_churn = seg, above
+
+    quiet = int(rules.quiet_period_days * 86_400)
+    now_s = int((now - EPOCH).total_seconds())
+    tasks = []
+    for reason in due:
+        last = (p.fu_last or {}).get(reason.value)
+        if last is not None and now_s - last < quiet:
+            continue
+        if p.fu_last is None:
+            p.fu_last = {}
+        p.fu_last[reason.value] = now_s
+        window_start = EPOCH + timedelta(seconds=now_s - now_s % quiet)
+        scores = f"r={rfm.r} f={rfm.f} m={rfm.m}, " if rfm else ""
+        tasks.append(FollowUpTask(
+            event_id=stable_id("followup", p.customer_id, reason.value, window_start.isoformat()),
+            occurred_at=now, customer_id=p.customer_id, reason=reason, owner_rep_id=p.rep,
+            segment=rfm.segment if rfm else None, churn_risk=round(churn, 4), total_spend=money(p.net),
+            window_start=window_start, due_at=now + timedelta(hours=rules.due_in_hours),
+            detail=f"{reason.value}: {rfm.segment if rfm else 'no orders'} ({scores}churn risk {churn:.2f}, "
+                   f"net spend {money(p.net)})",
+        ))
+    return tasks

@@ -1,0 +1,242 @@
+"""Order / classified feedback / incident facts -> one CustomerProfile, updated in place; no clock, no I/O.
+
+Every update is idempotent and commutative: the profile after a set of events does not depend on
+their order or on redeliveries (follow-up bookkeeping `fu_*` aside, which records what was sent).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import sys
+import uuid
+from datetime import datetime
+
+from agents.customers import packing
+from agents.customers.codec import NEVER, US_PER_DAY, blob_has, event_hash, key_hash, to_units, to_us
+from agents.customers.config import ScoringParams
+from agents.customers.orders import EMPTY, contribution, fold
+from schemas.events import Channel, OrderEvent
+
+CHANNELS = tuple(Channel)
+_CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
+_intern = sys.intern
+MAX_CATEGORIES = 250
+
+
+class CustomerProfile:
+    """Compact state of one customer; see to_dict() for the stored form."""
+
+    __slots__ = ("customer_id", "orders", "cats", "orders_count", "net", "refunds", "first_ts", "last_ts",
+                 "rep_key", "rep", "region_key", "region",
+                 "fb_seen", "fb_count", "fb_neg", "complaints", "s_anchor", "s_sum", "s_w", "n_w",
+                 "inc_open", "inc_closed", "fu_last", "fu_seg", "fu_churn")
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.orders = b""                 # packed OrderRecords
+        self.cats: tuple[str, ...] = ()   # category names referenced by index from the records
+        self.orders_count = self.net = self.refunds = 0
+        self.first_ts = self.last_ts = NEVER
+        self.rep_key = self.region_key = b""   # (time, event) of the latest order naming a rep / region
+        self.rep: str | None = None
+        self.region: str | None = None
+        self.fb_seen = b""                # 8-byte ids of feedback events already counted
+        self.fb_count = self.fb_neg = 0
+        self.complaints: dict[str, int] | None = None
+        self.s_anchor = NEVER             # time-decayed sums of sentiment, anchored at the latest feedback
+        self.s_sum = self.s_w = self.n_w = 0.0
+        self.inc_open = self.inc_closed = b""
+        self.fu_last: dict[str, int] | None = None   # follow-up reason -> last raised, epoch seconds
+        self.fu_seg = -1                  # segment index when last evaluated
+        self.fu_churn = False             # churn risk was above the threshold when last evaluated
+
+    # ---- derived -------------------------------------------------------------------------------
+    def rfm_key(self) -> tuple[int, int, int] | None:
+        """(last order time, orders, net spend) as the RFM population sees it; None without orders."""
+        return (self.last_ts, self.orders_count, self.net) if self.orders_count else None
+
+    def mean_gap_days(self) -> float | None:
+        if self.orders_count < 2:
+            return None
+        return (self.last_ts - self.first_ts) / (self.orders_count - 1) / US_PER_DAY
+
+    def rolling_sentiment(self) -> float | None:
+        return self.s_sum / self.s_w if self.s_w > 0 else None
+
+    def recent_negative(self, now: datetime, params: ScoringParams) -> float:
+        """Negative feedback count decayed to `now` (half-life negative_half_life_days)."""
+        if self.s_anchor == NEVER or self.n_w == 0:
+            return 0.0
+        age_days = max(0, to_us(now) - self.s_anchor) / US_PER_DAY
+        return self.n_w * 0.5 ** (age_days / params.negative_half_life_days)
+
+    def open_incidents(self) -> int:
+        return sum(1 for i in range(0, len(self.inc_open), 8)
+                   if not blob_has(self.inc_closed, self.inc_open[i:i + 8]))
+
+    def spend_breakdown(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Net spend units by category (allocated by line value) and by channel."""
+        by_cat: dict[str, int] = {}
+        by_channel: dict[str, int] = {}
+        for _, rec in packing.records(self.orders):
+            c = contribution(rec)
+            if c is None:
+                continue
+            channel, cats = c.attrs
+            name = CHANNELS[channel].value
+            by_channel[name] = by_channel.get(name, 0) + c.net
+            total = sum(u for _, u in cats)
+            for idx, units in cats:
+                if total:
+                    by_cat[self.cats[idx]] = by_cat.get(self.cats[idx], 0) + c.net * units // total
+        return by_cat, by_channel
+
+    def _recount(self) -> None:
+        n = net = refunds = 0
+        first, last = NEVER, -NEVER
+        for _, rec in packing.records(self.orders):
+            c = contribution(rec)
+            if c is not None:
+                n += 1
+                net += c.net
+                refunds += c.refunds
+                first = min(first, c.at)
+                last = max(last, c.at)
+        self.orders_count, self.net, self.refunds = n, net, refunds
+        self.first_ts, self.last_ts = (first, last) if n else (NEVER, NEVER)
+
+    def _cat_index(self, name: str) -> int:
+        try:
+            return self.cats.index(name)
+        except ValueError:
+            if len(self.cats) >= MAX_CATEGORIES:
+                name = "other"
+                if name in self.cats:
+                    return self.cats.index(name)
+            self.cats = self.cats + (_intern(name),)
+            return len(self.cats) - 1
+
+    # ---- stored form ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Compact JSON-able dict; derived totals are recomputed on load."""
+        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        d: dict = {"id": self.customer_id, "v": 1}
+        if self.orders:
+            d.update(o=b64(self.orders), k=list(self.cats))
+        if self.rep is not None:
+            d.update(rep=self.rep, rk=b64(self.rep_key))
+        if self.region is not None:
+            d.update(reg=self.region, gk=b64(self.region_key))
+        if self.fb_count:
+            d.update(fs=b64(self.fb_seen), fn=self.fb_count, fneg=self.fb_neg, sa=self.s_anchor,
+                     ss=self.s_sum, sw=self.s_w, nw=self.n_w)
+            if self.complaints:
+                d["cp"] = dict(self.complaints)
+        if self.inc_open or self.inc_closed:
+            d.update(io=b64(self.inc_open), ic=b64(self.inc_closed))
+        if self.fu_last or self.fu_seg != -1 or self.fu_churn:
+            d.update(fu=dict(self.fu_last or {}), fs_seg=self.fu_seg, fc=self.fu_churn)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CustomerProfile":
+        unb = base64.b64decode
+        p = cls(d["id"])
+        p.orders, p.cats = unb(d.get("o", "")), tuple(_intern(c) for c in d.get("k", ()))
+        p.rep, p.rep_key = d.get("rep"), unb(d.get("rk", ""))
+        p.region, p.region_key = d.get("reg"), unb(d.get("gk", ""))
+        if p.rep is not None:
+            p.rep = _intern(p.rep)
+        if p.region is not None:
+            p.region = _intern(p.region)
+        p.fb_seen, p.fb_count, p.fb_neg = unb(d.get("fs", "")), d.get("fn", 0), d.get("fneg", 0)
+        p.s_anchor, p.s_sum, p.s_w, p.n_w = d.get("sa", NEVER), d.get("ss", 0.0), d.get("sw", 0.0), d.get("nw", 0.0)
+        cp = d.get("cp")
+        p.complaints = {_intern(k): v for k, v in cp.items()} if cp else None
+        p.inc_open, p.inc_closed = unb(d.get("io", "")), unb(d.get("ic", ""))
+        p.fu_last = dict(d["fu"]) if d.get("fu") else None
+        p.fu_seg, p.fu_churn = d.get("fs_seg", -1), d.get("fc", False)
+        p._recount()
+        return p
+
+
+def _later(key: bytes, ts: int, ev: bytes) -> bytes | None:
+    new = (ts + 2**63).to_bytes(8, "big") + ev
+    return new if new > key else None
+
+
+def apply_order(p: CustomerProfile, e: OrderEvent) -> bool:
+    """Fold one order event into the profile; True when the order totals changed."""
+    ts, ev = to_us(e.occurred_at), event_hash(e.event_id)
+    if e.sales_rep_id is not None and (k := _later(p.rep_key, ts, ev)) is not None:
+        p.rep_key, p.rep = k, _intern(e.sales_rep_id)
+    if e.region is not None and (k := _later(p.region_key, ts, ev)) is not None:
+        p.region_key, p.region = k, _intern(e.region)
+    oid = key_hash(e.order_id)
+    start, end, rec = packing.find(p.orders, oid)
+    lines: dict[int, int] = {}
+    for item in e.items:
+        i = p._cat_index(item.category)
+        lines[i] = lines.get(i, 0) + item.quantity * to_units(item.unit_price)
+    attrs = (_CHANNEL_INDEX[e.channel], tuple(sorted(lines.items())))
+    old = rec if rec is not None else EMPTY
+    new = fold(old, e.status, ts, ev, to_units(e.amount), attrs)
+    if new is old:
+        return False
+    p.orders = p.orders[:start] + packing.pack(oid, new) + p.orders[end:]
+    before = contribution(old)
+    if before != contribution(new):
+        p._recount()
+        return True
+    return False
+
+
+def apply_feedback(p: CustomerProfile, event_id: uuid.UUID, occurred_at: datetime, sentiment_score: float,
+                   negative: bool, category: str, params: ScoringParams) -> bool:
+    """Fold one classified feedback (score in [-1, 1]); False for a redelivery."""
+    ev = event_hash(event_id)
+    if blob_has(p.fb_seen, ev):
+        return False
+    p.fb_seen += ev
+    p.fb_count += 1
+    ts = to_us(occurred_at)
+    s_rate = math.log(2) / (params.sentiment_half_life_days * US_PER_DAY)
+    n_rate = math.log(2) / (params.negative_half_life_days * US_PER_DAY)
+    if p.s_anchor == NEVER:
+        p.s_anchor = ts
+    if ts > p.s_anchor:              # move the anchor forward: decay what is there
+        dt = ts - p.s_anchor
+        p.s_sum *= math.exp(-s_rate * dt)
+        p.s_w *= math.exp(-s_rate * dt)
+        p.n_w *= math.exp(-n_rate * dt)
+        p.s_anchor = ts
+    age = p.s_anchor - ts
+    w = math.exp(-s_rate * age)
+    p.s_sum += w * sentiment_score
+    p.s_w += w
+    if negative:
+        p.fb_neg += 1
+        p.n_w += math.exp(-n_rate * age)
+        cat = _intern(category)
+        if p.complaints is None:
+            p.complaints = {}
+        p.complaints[cat] = p.complaints.get(cat, 0) + 1
+    return True
+
+
+def open_incident(p: CustomerProfile, incident_key: str) -> bool:
+    h = key_hash(incident_key)
+    if blob_has(p.inc_open, h):
+        return False
+    p.inc_open += h
+    return True
+
+
+def resolve_incident(p: CustomerProfile, incident_key: str) -> bool:
+    """Mark an incident resolved (also when its opening has not arrived yet)."""
+    h = key_hash(incident_key)
+    if blob_has(p.inc_closed, h):
+        return False
+    p.inc_closed += h
+    return True

@@ -1,0 +1,51 @@
+"""CustomerProfile + RFM population + now -> CustomerProfileSnapshot (what is published and mirrored)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from agents.customers.churn import churn_risk
+from agents.customers.codec import from_us, money, ratio_money
+from agents.customers.config import ScoringParams
+from agents.customers.profile import CustomerProfile
+from agents.customers.rfm import Rfm, RfmPopulation
+from schemas.customers import CustomerProfileSnapshot, RfmScore, stable_id
+
+
+def profile_churn(p: CustomerProfile, now: datetime, params: ScoringParams) -> float:
+    return churn_risk(p.orders_count, p.mean_gap_days(), p.last_ts, p.recent_negative(now, params), now, params)
+
+
+def build_snapshot(p: CustomerProfile, population: RfmPopulation, now: datetime, params: ScoringParams,
+                   rfm: Rfm | None = None) -> CustomerProfileSnapshot:
+    """Pass `rfm` when already scored (the follow-up rules score first) to avoid scoring twice."""
+    rfm = rfm if rfm is not None else population.score(p.rfm_key())
+    by_cat, by_channel = p.spend_breakdown()
+    favourite = min(by_cat, key=lambda c: (-by_cat[c], c)) if by_cat else None
+    n = p.orders_count
+    gap = p.mean_gap_days()
+    sentiment = p.rolling_sentiment()
+    return CustomerProfileSnapshot(
+        event_id=stable_id("profile", p.customer_id, now.isoformat()),
+        occurred_at=now,
+        customer_id=p.customer_id,
+        orders_count=n,
+        total_spend=money(p.net),
+        refunds=money(p.refunds),
+        average_order_value=ratio_money(p.net, n) if n else None,
+        first_order_at=from_us(p.first_ts) if n else None,
+        last_order_at=from_us(p.last_ts) if n else None,
+        mean_days_between_orders=round(gap, 4) if gap is not None else None,
+        spend_by_category={k: money(v) for k, v in sorted(by_cat.items())},
+        spend_by_channel={k: money(v) for k, v in sorted(by_channel.items())},
+        favourite_category=favourite,
+        feedback_count=p.fb_count,
+        negative_share=round(p.fb_neg / p.fb_count, 4) if p.fb_count else None,
+        rolling_sentiment=round(max(-1.0, min(1.0, sentiment)), 4) if sentiment is not None else None,
+        complaints_by_category=dict(sorted((p.complaints or {}).items())),
+        open_incidents=p.open_incidents(),
+        rfm=RfmScore(r=rfm.r, f=rfm.f, m=rfm.m, segment=rfm.segment) if rfm else None,
+        churn_risk=round(profile_churn(p, now, params), 4),
+        owner_rep_id=p.rep,
+        region=p.region,
+    )

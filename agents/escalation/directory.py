@@ -1,0 +1,97 @@
+"""config/directory.yaml -> Directory of people; (role, team, region) -> the people to notify."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.escalation import Target
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Person(_Model):
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=64)
+    team: str | None = None
+    region: str | None = None          # None: covers every region
+    email: str | None = None
+    webhook: str | None = None
+    token_sha256: str | None = None    # hex sha256 of the person's API token; the token itself is never stored
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", v):
+            raise ValueError(f"not an email address: {v!r}")
+        return v
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"webhook must be an http(s) URL, got {v!r}")
+        return v
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hash(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
+            raise ValueError("token_sha256 must be 64 lowercase hex digits (sha256 of the token, not the token)")
+        return v
+
+    def target(self) -> Target:
+        return Target(id=self.id, name=self.name, role=self.role, email=self.email, webhook=self.webhook)
+
+
+class Directory(_Model):
+    version: Literal[1] = 1
+    people: tuple[Person, ...] = Field(min_length=1)
+    fallback: tuple[str, ...] = ()      # person ids told when a role resolves to nobody
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Directory":
+        seen: set[str] = set()
+        hashes: dict[str, str] = {}
+        for i, p in enumerate(self.people, 1):
+            if p.id in seen:
+                raise ValueError(f"person {i} repeats id {p.id!r}")
+            seen.add(p.id)
+            if p.token_sha256:
+                if p.token_sha256 in hashes:
+                    raise ValueError(f"people {hashes[p.token_sha256]!r} and {p.id!r} share one API token")
+                hashes[p.token_sha256] = p.id
+        for pid in self.fallback:
+            if pid not in seen:
+                raise ValueError(f"fallback names unknown person {pid!r}")
+        return self
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(p.role for p in self.people)
+
+    def person(self, pid: str | None) -> Person | None:
+        return next((p for p in self.people if p.id == pid), None) if pid else None
+
+    def resolve(self, role: str, *, region: str | None = None, owner_id: str | None = None) -> tuple[Person, ...]:
+        """People holding `role` for a customer: the owner, else their team, else the region, else global, else fallback."""
+        owner = self.person(owner_id)
+        holders = [p for p in self.people if p.role == role]
+        if owner is not None and owner.role == role:
+            return (owner,)
+        team = owner.team if owner is not None else None
+        region = region or (owner.region if owner is not None else None)
+        for keep in (lambda p: team is not None and p.team == team,
+                     lambda p: region is not None and p.region == region,
+                     lambda p: p.region is None):
+            chosen = tuple(p for p in holders if keep(p))
+            if chosen:
+                return chosen
+        return tuple(p for p in self.people if p.id in self.fallback)

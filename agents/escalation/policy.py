@@ -1,0 +1,231 @@
+"""config/escalation.yaml + config/directory.yaml -> Policy (levels, routes, boosts, calendars, storm, playbooks), or a precise ConfigError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agents.escalation.calendar import Calendar
+from agents.escalation.directory import Directory
+from pipeline.errors import ConfigError
+from schemas.escalation import Playbook, PlaybookStep
+from schemas.events import Channel, Severity
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+DEFAULT_POLICY = CONFIG_DIR / "escalation.yaml"
+DEFAULT_DIRECTORY = CONFIG_DIR / "directory.yaml"
+SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+            "At risk", "Can't lose", "Hibernating", "Lost")
+SegmentName = Literal["Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+                      "At risk", "Can't lose", "Hibernating", "Lost"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TargetSpec(_Model):
+    """Whom a level notifies: a role resolved through the directory, or one named person."""
+
+    role: str | None = None
+    person: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "TargetSpec":
+        if (self.role is None) == (self.person is None):
+            raise ValueError("a target names exactly one of role or person")
+        return self
+
+
+class Level(_Model):
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    targets: tuple[TargetSpec, ...] = Field(min_length=1)
+    ack_timeout_minutes: float = Field(gt=0, le=7 * 24 * 60)
+    calendar: str | None = None       # name in `calendars`; None = the clock always runs
+
+
+class Match(_Model):
+    """Every field given must match (lists mean any of); fields left out match everything."""
+
+    severity: tuple[Severity, ...] | None = None
+    category: tuple[str, ...] | None = None
+    channel: tuple[Channel, ...] | None = None
+    region: tuple[str, ...] | None = None
+    sku: tuple[str, ...] | None = None
+    segment: tuple[SegmentName, ...] | None = None
+    churn_risk_at_least: float | None = Field(default=None, ge=0, le=1)
+    value_at_least: Decimal | None = Field(default=None, ge=0)
+
+    @property
+    def is_catch_all(self) -> bool:
+        return all(v is None for v in self.model_dump().values())
+
+
+class Route(_Model):
+    """First matching route picks the starting level, timeout factor, who is informed at once, extra targets."""
+
+    name: str = ""
+    match: Match = Match()
+    start_level: str
+    timeout_factor: float = Field(default=1.0, gt=0, le=100)
+    also_inform: tuple[str, ...] = ()
+    extra_targets: tuple[TargetSpec, ...] = ()
+    ignore_business_hours: bool = False
+
+
+class Boost(_Model):
+    """Every matching boost applies on top of the route: raise the start, scale timeouts, add targets."""
+
+    name: str = ""
+    match: Match
+    raise_levels: int = Field(default=0, ge=0)
+    timeout_factor: float = Field(default=1.0, gt=0, le=100)
+    extra_targets: tuple[TargetSpec, ...] = ()
+
+
+class Storm(_Model):
+    """Many new incidents on one sku or region within a window -> one parent incident, children held back."""
+
+    group_by: tuple[Literal["sku", "region"], ...] = Field(default=("sku", "region"), min_length=1)
+    window_minutes: float = Field(gt=0, le=24 * 60)
+    threshold: int = Field(ge=2)
+    level: str
+
+
+class PlaybookConfig(_Model):
+    summary: str = ""
+    steps: tuple[PlaybookStep, ...] = Field(min_length=1)
+
+
+class EscalationConfig(_Model):
+    version: Literal[1] = 1
+    levels: tuple[Level, ...] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0, le=10)
+    calendars: dict[str, Calendar] = {}
+    routes: tuple[Route, ...] = Field(min_length=1)
+    boosts: tuple[Boost, ...] = ()
+    storm: Storm | None = None
+    playbooks: dict[str, PlaybookConfig] = {}
+    default_playbook: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The validated escalation config and the directory it resolves people through."""
+
+    config: EscalationConfig
+    directory: Directory
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return self.config.levels
+
+    def level_index(self, name: str) -> int:
+        return next(i for i, lv in enumerate(self.config.levels) if lv.name == name)
+
+    def calendar(self, name: str | None) -> Calendar | None:
+        return self.config.calendars.get(name) if name else None
+
+    def playbook(self, category: str) -> Playbook | None:
+        name = category if category in self.config.playbooks else self.config.default_playbook
+        pb = self.config.playbooks.get(name) if name else None
+        return Playbook(name=name, summary=pb.summary, steps=pb.steps) if pb else None
+
+
+def _check(cfg: EscalationConfig, directory: Directory) -> None:
+    """Cross-references a schema cannot see; the first problem raises ValueError with its place."""
+    names: dict[str, int] = {}
+    for i, lv in enumerate(cfg.levels, 1):
+        if lv.name in names:
+            raise ValueError(f'level {i} repeats the name "{lv.name}" of level {names[lv.name]}')
+        names[lv.name] = i
+        if lv.calendar is not None and lv.calendar not in cfg.calendars:
+            raise ValueError(f'level {i} "{lv.name}" uses unknown calendar "{lv.calendar}"')
+        _check_targets(lv.targets, f'level {i} "{lv.name}"', directory)
+
+    def level(ref: str, where: str) -> None:
+        if ref not in names:
+            raise ValueError(f'{where} names unknown level "{ref}" (levels: {", ".join(names)})')
+
+    for i, r in enumerate(cfg.routes, 1):
+        level(r.start_level, f"route {i}")
+        for ref in r.also_inform:
+            level(ref, f"route {i} also_inform")
+        _check_targets(r.extra_targets, f"route {i} extra_targets", directory)
+    if not cfg.routes[-1].match.is_catch_all:
+        raise ValueError(f"route {len(cfg.routes)} is the last route and must match everything "
+                         "(leave out `match`), so every incident gets a chain")
+    for i, b in enumerate(cfg.boosts, 1):
+        _check_targets(b.extra_targets, f"boost {i} extra_targets", directory)
+    if cfg.storm is not None:
+        level(cfg.storm.level, "storm")
+    if cfg.default_playbook is not None and cfg.default_playbook not in cfg.playbooks:
+        raise ValueError(f'default_playbook names unknown playbook "{cfg.default_playbook}"')
+    owners = directory.roles | {p.id for p in directory.people}
+    for cat, pb in cfg.playbooks.items():
+        for j, step in enumerate(pb.steps, 1):
+            if step.owner not in owners:
+                raise ValueError(f'playbook "{cat}" step {j} names unknown owner "{step.owner}" '
+                                 "(a role or person id in the directory)")
+
+
+def _check_targets(targets, where: str, directory: Directory) -> None:
+    for t in targets:
+        if t.role is not None and t.role not in directory.roles:
+            raise ValueError(f'{where} targets role "{t.role}" that nobody in the directory holds '
+                             f'(roles: {", ".join(sorted(directory.roles))})')
+        if t.person is not None and directory.person(t.person) is None:
+            raise ValueError(f'{where} targets unknown person "{t.person}"')
+
+
+def describe_errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False)[:3]:
+        loc = ".".join(str(p + 1) if isinstance(p, int) else str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def read_yaml(path: Path, what: str) -> dict[str, Any]:
+    """A YAML mapping from `path`, or ConfigError naming the file and the problem."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{what} {path}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def build_policy(policy: dict[str, Any], directory: dict[str, Any], *,
+                 policy_name: str = "escalation policy", directory_name: str = "directory") -> Policy:
+    """Validate already-parsed mappings; every problem becomes one ConfigError line."""
+    try:
+        d = Directory.model_validate(directory)
+    except ValidationError as exc:
+        raise ConfigError(f"{directory_name}: {describe_errors(exc)}") from None
+    try:
+        cfg = EscalationConfig.model_validate(policy)
+        _check(cfg, d)
+    except ValidationError as exc:
+        raise ConfigError(f"{policy_name}: {describe_errors(exc)}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{policy_name}: {exc}") from None
+    return Policy(config=cfg, directory=d)
+
+
+def load_policy(policy_path: Path | str = DEFAULT_POLICY, directory_path: Path | str = DEFAULT_DIRECTORY) -> Policy:
+    """Read and validate both files at start-up; refuse with a precise ConfigError."""
+    return build_policy(read_yaml(Path(policy_path), "escalation policy"), read_yaml(Path(directory_path), "directory"),
+                        policy_name=f"escalation policy {policy_path}", directory_name=f"directory {directory_path}")

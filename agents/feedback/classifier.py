@@ -1,0 +1,278 @@
+"""Feedback text (+ language hint, star rating) -> Classification: language, category, sentiment, urgency, evidence."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agents.feedback import sentiment as senti
+from agents.feedback.config import CATEGORIES, ClassifierConfig, Family, load_config
+from agents.feedback.lexicon import CAT, CRIT, EXCL, HIGH, Hit, Lexicon
+from agents.feedback.model import JointLogits, LinearModel, features, softmax
+from agents.feedback.text import detect_language, key_of, map_hint, normalise
+from pipeline.errors import UserInputError
+from schemas.events import Strict
+from schemas.feedback import Category, Classification, Sentiment, Urgency
+
+MAX_EVIDENCE_PER_FIELD = 20
+CORRECTION_STEPS = 4     # SGD steps a reviewer's correction nudges the model by
+CORRECTION_RATE = 0.5
+
+
+class Correction(Strict):
+    """A reviewer's verdict on one text; fields left None keep the classifier's own answer."""
+
+    text: str
+    category: Category | None = None
+    sentiment: Sentiment | None = None
+    urgency: Urgency | None = None
+
+
+class Classifier:
+    """Pure, offline, fast: build once from the config, then `classify` every message."""
+
+    def __init__(self, config: ClassifierConfig):
+        self.config = config
+        self._lex = Lexicon.compile(config)
+        self._category_model = LinearModel.from_field(config.model.fields["category"])
+        self._sentiment_model = LinearModel.from_field(config.model.fields["sentiment"])
+        self._models = JointLogits(self._category_model, self._sentiment_model)
+        self._families: dict[tuple[str, str], Family] = {
+            **{(CRIT, n): f for n, f in config.urgency.critical.items()},
+            **{(HIGH, n): f for n, f in config.urgency.high.items()},
+        }
+        self._corrections: dict[str, Correction] = {}
+        self._lock = threading.Lock()  # corrections may arrive from another task than classify
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None) -> "Classifier":
+        """Load and validate config/classifier (or `path`); raises ConfigError with the exact problem."""
+        return cls(load_config(path))
+
+    @classmethod
+    def default(cls) -> "Classifier":
+        """The packaged configuration, built once per process (do not apply corrections to it)."""
+        return _default()
+
+    # ---------------------------------------------------------------- classify
+    def classify(self, text: str, *, language: str | None = None, rating: int | None = None,
+                 channel: str | None = None) -> Classification:
+        """Classify one message. `channel` is accepted for per-channel rules; none exist yet."""
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+            raise ValueError(f"rating must be an integer 1..5, got {rating!r}")
+        cfg = self.config.settings
+        norm = normalise(text)
+        hits, tokens = self._lex.scan(norm)
+        lang, lang_conf = detect_language(norm, cjk_per_latin_letter=cfg.language.cjk_per_latin_letter,
+                                          min_english_share=cfg.language.min_english_share,
+                                          words=[t[0] for t in tokens])
+        hint = map_hint(language)
+        if hint is not None:
+            if hint == lang:
+                lang_conf = min(1.0, lang_conf + 0.2)
+            elif lang_conf < 0.6:
+                lang, lang_conf = hint, 0.6
+        feats = features(norm, tokens)
+        cat_logits, sent_logits = self._models.logits(feats)
+        evidence: list[dict[str, Any]] = []
+
+        sent, score, sent_conf = self._sentiment(text, norm, hits, sent_logits, rating, evidence)
+        category, cat_conf = self._category(text, hits, cat_logits, evidence)
+        urgency, urg_conf = self._urgency(text, hits, sent, score, category, evidence)
+        confidence = {"language": round(lang_conf, 3), "category": round(cat_conf, 3),
+                      "sentiment": round(sent_conf, 3), "urgency": round(urg_conf, 3)}
+
+        correction = self._corrections.get(key_of(text)) if self._corrections else None
+        if correction is not None:
+            category, sent, urgency, score = self._apply(correction, text, hits, category, sent, urgency,
+                                                         score, confidence, evidence)
+        mins = cfg.review.min_confidence
+        needs_review = any(confidence[f] < m for f, m in mins.items()) or not text.strip()
+        # One validation of the whole verdict (nested evidence included) in pydantic-core.
+        return Classification.model_validate({
+            "language": lang, "category": category, "sentiment": sent, "sentiment_score": round(score, 4),
+            "urgency": urgency, "confidence": confidence, "evidence": tuple(evidence), "needs_review": needs_review})
+
+    def _sentiment(self, text: str, norm: str, hits: list[Hit], logits: list[float], rating: int | None,
+                   evidence: list[dict[str, Any]]) -> tuple[Sentiment, float, float]:
+        s = self.config.settings.sentiment
+        total, contribs = senti.score(norm, hits, s, self.config.sentiment.negated_scale)
+        lex = senti.squash(total, s.alpha)
+        probs = dict(zip(self._sentiment_model.classes, softmax(logits)))
+        model_score = probs["positive"] - probs["negative"]
+        score = (1 - s.model_weight) * lex + s.model_weight * model_score
+        if rating is not None:
+            score = (1 - s.rating_weight) * score + s.rating_weight * (rating - 3) / 2
+        score = max(-1.0, min(1.0, score))
+        label: Sentiment = ("positive" if score >= s.positive_threshold else
+                            "negative" if score <= s.negative_threshold else "neutral")
+        # Confidence: distance from the nearest decision boundary, plus agreement of the two voices.
+        if label == "neutral":
+            margin = min(s.positive_threshold - score, score - s.negative_threshold)
+        else:
+            margin = abs(score - (s.positive_threshold if label == "positive" else s.negative_threshold))
+        conf = 0.55 + 1.2 * margin
+        model_label = max(probs, key=probs.__getitem__)
+        conf += 0.1 if model_label == label else -0.1
+        if contribs and (lex > 0) != (model_score > 0) and abs(lex) > 0.3 and abs(model_score) > 0.3:
+            conf -= 0.15
+        for c in contribs[:MAX_EVIDENCE_PER_FIELD]:
+            evidence.append(_ev("sentiment", "positive" if c.value > 0 else "negative", c.rule, text, c.start, c.end))
+        if rating is not None:
+            evidence.append(_rule("sentiment", _rating_label(rating), "rating"))
+        evidence.append(_rule("sentiment", model_label, "model"))
+        return label, score, max(0.05, min(0.99, conf))
+
+    def _category(self, text: str, hits: list[Hit], logits: list[float], evidence: list[dict[str, Any]]
+                  ) -> tuple[Category, float]:
+        c = self.config.settings.category
+        model = self._category_model
+        kw = dict.fromkeys(model.classes, 0.0)
+        matched: list[tuple[Hit, str]] = []
+        for h in hits:
+            for e in h.entries:
+                if e.kind == CAT:
+                    kw[e.label] += e.weight
+                    matched.append((h, e.label))
+        combined = [c.model_weight * lg + c.keyword_weight * kw[name] for lg, name in zip(logits, model.classes)]
+        probs = softmax(combined)
+        best = max(range(len(probs)), key=probs.__getitem__)
+        category: Category = model.classes[best]  # type: ignore[assignment]
+        n = 0
+        for h, label in matched:
+            if label == category and n < MAX_EVIDENCE_PER_FIELD:
+                evidence.append(_ev("category", label, "keyword", text, h.start, h.end))
+                n += 1
+        if n == 0:
+            evidence.append(_rule("category", category, "model"))
+        return category, probs[best]
+
+    def _urgency(self, text: str, hits: list[Hit], sent: Sentiment, score: float, category: str,
+                 evidence: list[dict[str, Any]]) -> tuple[Urgency, float]:
+        excluded = [(h.start, h.end) for h in hits if any(e.kind == EXCL for e in h.entries)]
+        found: dict[str, list[tuple[Hit, str]]] = {CRIT: [], HIGH: []}
+        for h in hits:
+            for e in h.entries:
+                if e.kind not in (CRIT, HIGH):
+                    continue
+                if any(a <= h.start and h.end <= b for a, b in excluded):
+                    continue
+                req = self._families[(e.kind, e.label)].requires
+                if req == "negative" and sent != "negative" or req == "not_positive" and sent == "positive":
+                    continue
+                found[e.kind].append((h, e.label))
+        if found[CRIT]:
+            for h, fam in found[CRIT][:MAX_EVIDENCE_PER_FIELD]:
+                evidence.append(_ev("urgency", "critical", f"critical.{fam}", text, h.start, h.end))
+            families = {f for _, f in found[CRIT]}
+            return "critical", min(0.99, 0.75 + 0.08 * len(found[CRIT]) + 0.05 * (len(families) - 1))
+        if found[HIGH]:
+            for h, fam in found[HIGH][:MAX_EVIDENCE_PER_FIELD]:
+                evidence.append(_ev("urgency", "high", f"high.{fam}", text, h.start, h.end))
+            families = {f for _, f in found[HIGH]}
+            very = score <= self.config.settings.urgency.very_negative_score
+            return "high", min(0.95, 0.5 + 0.1 * len(families) + 0.05 * len(found[HIGH]) + (0.15 if very else 0))
+        if sent == "positive" or (category == "suggestion" and sent == "neutral"):
+            evidence.append(_rule("urgency", "low", f"sentiment.{sent}"
+                                     if sent == "positive" else "category.suggestion"))
+            return "low", 0.75 if sent == "positive" else 0.6
+        evidence.append(_rule("urgency", "normal", f"sentiment.{sent}"))
+        return "normal", 0.7 if sent == "negative" else 0.6
+
+    # ------------------------------------------------------------- corrections
+    def apply_correction(self, text: str, *, category: str | None = None, sentiment: str | None = None,
+                         urgency: str | None = None) -> Correction:
+        """Record a reviewer's correction: the same (normalised) text gets it from now on, and the
+        model is nudged towards it so similar messages move too."""
+        if category is None and sentiment is None and urgency is None:
+            raise UserInputError("a correction needs at least one of category, sentiment, urgency")
+        try:
+            new = Correction(text=text, category=category, sentiment=sentiment, urgency=urgency)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            raise UserInputError(f"correction: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        key = key_of(text)
+        if not key:
+            raise UserInputError("correction: the text has no letters or digits to match on")
+        with self._lock:
+            old = self._corrections.get(key)
+            if old is not None:
+                new = Correction(text=text, category=category or old.category,
+                                 sentiment=sentiment or old.sentiment, urgency=urgency or old.urgency)
+            self._corrections[key] = new
+            feats = features(normalise(text))
+            for _ in range(CORRECTION_STEPS):
+                if category:
+                    self._category_model.step(feats, category, CORRECTION_RATE)
+                if sentiment:
+                    self._sentiment_model.step(feats, sentiment, CORRECTION_RATE)
+            self._models.refresh()
+        return new
+
+    @property
+    def corrections(self) -> list[dict[str, Any]]:
+        """Every correction as plain data (to persist); `load_corrections` takes the same list back."""
+        return [c.model_dump(exclude_none=True) for c in self._corrections.values()]
+
+    def load_corrections(self, items: Iterable[Mapping[str, Any]]) -> int:
+        """Replay stored corrections in order (e.g. from SQL at start-up); returns how many."""
+        n = 0
+        for item in items:
+            self.apply_correction(item["text"], category=item.get("category"), sentiment=item.get("sentiment"),
+                                  urgency=item.get("urgency"))
+            n += 1
+        return n
+
+    def _apply(self, corr: Correction, text: str, hits: list[Hit], category: Category, sent: Sentiment,
+               urgency: Urgency, score: float, confidence: dict[str, float], evidence: list[dict[str, Any]]
+               ) -> tuple[Category, Sentiment, Urgency, float]:
+        if corr.category:
+            category = corr.category
+            confidence["category"] = 1.0
+            evidence.append(_rule("category", category, "correction"))
+        if corr.sentiment:
+            sent = corr.sentiment
+            s = self.config.settings.sentiment
+            if sent == "positive" and score < s.positive_threshold:
+                score = max(s.positive_threshold, 0.5)
+            elif sent == "negative" and score > s.negative_threshold:
+                score = min(s.negative_threshold, -0.5)
+            elif sent == "neutral" and not s.negative_threshold < score < s.positive_threshold:
+                score = 0.0
+            confidence["sentiment"] = 1.0
+            evidence.append(_rule("sentiment", sent, "correction"))
+        if corr.urgency:
+            urgency = corr.urgency
+        elif corr.sentiment or corr.category:
+            scratch: list[dict[str, Any]] = []
+            urgency, confidence["urgency"] = self._urgency(text, hits, sent, score, category, scratch)
+            evidence[:] = [e for e in evidence if e["field"] != "urgency"] + scratch
+        if corr.urgency:
+            confidence["urgency"] = 1.0
+            evidence.append(_rule("urgency", urgency, "correction"))
+        return category, sent, urgency, score
+
+
+def _ev(field: str, label: str, rule: str, text: str, start: int, end: int) -> dict[str, Any]:
+    return {"field": field, "label": label, "rule": rule, "term": text[start:end][:200], "start": start, "end": end}
+
+
+def _rule(field: str, label: str, rule: str) -> dict[str, Any]:
+    return {"field": field, "label": label, "rule": rule}
+
+
+def _rating_label(rating: int) -> str:
+    return "positive" if rating >= 4 else "negative" if rating <= 2 else "neutral"
+
+
+@lru_cache(maxsize=1)
+def _default() -> Classifier:
+    return Classifier.from_config()
+
+
+assert set(CATEGORIES) == set(Category.__args__)  # schema and config agree on the category names

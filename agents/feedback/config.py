@@ -1,0 +1,249 @@
+"""config/classifier/*.yaml + model.json -> validated ClassifierConfig, or a precise ConfigError."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from pipeline.errors import ConfigError
+
+CATEGORIES = ("product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other")
+SENTIMENTS = ("negative", "neutral", "positive")
+URGENCIES = ("critical", "high", "normal", "low")
+Category = Literal["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other"]
+
+Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Weight = Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)]
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+FILES = ("settings.yaml", "categories.yaml", "sentiment.yaml", "urgency.yaml", "model.json")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+def _weights(v: Any) -> Any:
+    """A plain list means weight 1.0 for every term; a mapping gives weights."""
+    if isinstance(v, list):
+        return {t: 1.0 for t in v}
+    if isinstance(v, dict):
+        return {k: float(w) if isinstance(w, int) and not isinstance(w, bool) else w for k, w in v.items()}
+    return v
+
+
+class WeightedTerms(_Model):
+    en: dict[Term, Weight] = {}
+    zh: dict[Term, Weight] = {}
+
+    _lists = field_validator("en", "zh", mode="before")(_weights)
+
+
+class TermLists(_Model):
+    en: list[Term] = []
+    zh: list[Term] = []
+
+
+class LanguageSettings(_Model):
+    cjk_per_latin_letter: Annotated[float, Field(gt=0, le=20)] = 3.0
+    min_english_share: Unit = 0.5
+
+
+class SentimentSettings(_Model):
+    alpha: Annotated[float, Field(gt=0, le=100)] = 6.0
+    model_weight: Unit = 0.35
+    rating_weight: Unit = 0.2
+    positive_threshold: Unit = 0.15
+    negative_threshold: Annotated[float, Field(ge=-1, le=0)] = -0.15
+    negation_window_en: Annotated[int, Field(ge=0, le=10)] = 3
+    negation_window_zh: Annotated[int, Field(ge=0, le=10)] = 3
+    contrast_before: Annotated[float, Field(ge=0, le=5)] = 0.5
+    contrast_after: Annotated[float, Field(ge=0, le=5)] = 1.5
+    exclamation_boost: Unit = 0.08
+    sarcasm_positive_scale: Annotated[float, Field(ge=-2, le=2)] = -0.5
+
+
+class CategorySettings(_Model):
+    keyword_weight: Annotated[float, Field(ge=0, le=10)] = 1.0
+    model_weight: Annotated[float, Field(ge=0, le=10)] = 1.0
+
+
+class UrgencySettings(_Model):
+    very_negative_score: Annotated[float, Field(ge=-1, le=0)] = -0.6
+
+
+class ReviewSettings(_Model):
+    min_confidence: dict[Literal["language", "category", "sentiment", "urgency"], Unit] = {}
+
+
+class Settings(_Model):
+    version: Literal[1]
+    language: LanguageSettings = LanguageSettings()
+    sentiment: SentimentSettings = SentimentSettings()
+    category: CategorySettings = CategorySettings()
+    urgency: UrgencySettings = UrgencySettings()
+    review: ReviewSettings = ReviewSettings()
+
+
+class CategoriesFile(_Model):
+    version: Literal[1]
+    categories: dict[Category, WeightedTerms]
+
+
+class NegatedScale(_Model):
+    positive: Annotated[float, Field(ge=-2, le=2)] = -0.74
+    negative: Annotated[float, Field(ge=-2, le=2)] = -0.5
+
+
+class SentimentFile(_Model):
+    version: Literal[1]
+    use_vader_lexicon: bool = True
+    negators: TermLists = TermLists()
+    negated_scale: NegatedScale = NegatedScale()
+    intensifiers: WeightedTerms = WeightedTerms()
+    contrast: TermLists = TermLists()
+    sarcasm: WeightedTerms = WeightedTerms()
+    terms: WeightedTerms = WeightedTerms()
+
+
+class Family(_Model):
+    description: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    # any: the trigger alone decides; not_positive / negative: also needs that sentiment.
+    requires: Literal["any", "not_positive", "negative"] = "any"
+    terms: TermLists = TermLists()
+    patterns: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = []
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        for i, p in enumerate(v):
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"pattern {i} {p!r} is not a valid regular expression: {exc}") from None
+        return v
+
+
+FamilyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+
+
+class UrgencyFile(_Model):
+    version: Literal[1]
+    critical: dict[FamilyName, Family]
+    high: dict[FamilyName, Family]
+    exclude: TermLists = TermLists()
+
+
+class LinearField(_Model):
+    classes: list[str]
+    bias: list[float]
+    weights: dict[str, list[float]]
+
+
+class ModelFile(_Model):
+    version: Literal[1]
+    features: Literal["v1"]
+    fields: dict[Literal["category", "sentiment"], LinearField]
+    trained_on: dict[str, Any] = {}
+
+
+class ClassifierConfig(_Model):
+    """Everything the classifier needs, validated; `source` says where it came from."""
+
+    source: str
+    settings: Settings
+    categories: CategoriesFile
+    sentiment: SentimentFile
+    urgency: UrgencyFile
+    model: ModelFile
+
+
+def default_dir() -> Path:
+    return Path(str(resources.files("config").joinpath("classifier")))
+
+
+def _where(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _explain(name: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False)[:8]:
+        msg = err["msg"]
+        if isinstance(err.get("input"), bool):
+            msg += " (YAML reads bare yes/no/on/off as booleans: put the term in quotes)"
+        lines.append(f"{name}: {_where(err['loc'])}: {msg}")
+    more = len(exc.errors()) - 8
+    if more > 0:
+        lines.append(f"{name}: ... and {more} more")
+    return "; ".join(lines)
+
+
+def _read(directory: Path, name: str) -> Any:
+    path = directory / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"classifier config: {path} is missing") from None
+    except OSError as exc:
+        raise ConfigError(f"classifier config: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{name}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _check_model(model: ModelFile) -> None:
+    for field, lin in model.fields.items():
+        expected = CATEGORIES if field == "category" else SENTIMENTS
+        if sorted(lin.classes) != sorted(expected):
+            raise ConfigError(f"model.json: fields.{field}.classes must be {list(expected)}, got {lin.classes}")
+        n = len(lin.classes)
+        if len(lin.bias) != n:
+            raise ConfigError(f"model.json: fields.{field}.bias has {len(lin.bias)} values for {n} classes")
+        for feat, ws in lin.weights.items():
+            if len(ws) != n or not all(math.isfinite(w) for w in ws):
+                raise ConfigError(f"model.json: fields.{field}.weights[{feat!r}] must be {n} finite numbers")
+    missing = {"category", "sentiment"} - set(model.fields)
+    if missing:
+        raise ConfigError(f"model.json: fields lacks {sorted(missing)}")
+
+
+def load_config(path: str | Path | None = None) -> ClassifierConfig:
+    """Read and validate the classifier directory (default: the packaged config/classifier)."""
+    directory = Path(path) if path is not None else default_dir()
+    if not directory.is_dir():
+        raise ConfigError(f"classifier config: {directory} is not a directory")
+    parsed: dict[str, BaseModel] = {}
+    for name, model in (("settings.yaml", Settings), ("categories.yaml", CategoriesFile),
+                        ("sentiment.yaml", SentimentFile), ("urgency.yaml", UrgencyFile), ("model.json", ModelFile)):
+        data = _read(directory, name)
+        try:
+            parsed[name] = model.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_explain(name, exc)) from None
+    cats: CategoriesFile = parsed["categories.yaml"]  # type: ignore[assignment]
+    if not any(t.en or t.zh for t in cats.categories.values()):
+        raise ConfigError("categories.yaml: categories: no terms at all")
+    urg: UrgencyFile = parsed["urgency.yaml"]  # type: ignore[assignment]
+    for level in ("critical", "high"):
+        for fam_name, fam in getattr(urg, level).items():
+            if not (fam.terms.en or fam.terms.zh or fam.patterns):
+                raise ConfigError(f"urgency.yaml: {level}.{fam_name}: has neither terms nor patterns")
+    _check_model(parsed["model.json"])  # type: ignore[arg-type]
+    return ClassifierConfig(source=str(directory), settings=parsed["settings.yaml"],
+                            categories=cats, sentiment=parsed["sentiment.yaml"], urgency=urg,
+                            model=parsed["model.json"])

@@ -1,0 +1,150 @@
+"""Normalised text -> character / word n-gram features -> per-class logits of a small linear model."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from operator import add
+
+from agents.feedback.config import LinearField
+from agents.feedback.lexicon import stem
+from agents.feedback.text import TOKEN
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+# Pictographs and symbols (emoji, arrows, dingbats), not CJK punctuation or full-width forms.
+_SYMBOL = re.compile(r"[\u2190-\u2bff\U0001f000-\U0001faff]")
+
+
+def features(norm: str, tokens: list[tuple[str, int, int]] | None = None) -> list[str]:
+    """Chinese character unigrams + bigrams, English word stems + stem bigrams, emoji."""
+    feats: set[str] = set()
+    for run in _CJK_RUN.findall(norm):
+        feats.update(run)
+        if len(run) > 1:
+            feats.update(map(add, run, run[1:]))
+    feats.update(_SYMBOL.findall(norm))
+    if tokens is None:
+        tokens = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(norm)]
+    last = ""
+    for tok, _, _ in tokens:
+        if not tok[0].isalnum():
+            last = ""
+            continue
+        s = stem(tok)
+        feats.add("w:" + s)
+        if last:
+            feats.add("b:" + last + "_" + s)
+        last = s
+    return list(feats)
+
+
+class LinearModel:
+    """Multinomial logistic regression over binary features, scaled by 1/sqrt(#features)."""
+
+    def __init__(self, classes: list[str], bias: list[float], weights: dict[str, list[float]]):
+        self.classes = list(classes)
+        self.bias = list(bias)
+        self.per_class: list[dict[str, float]] = [
+            {f: ws[i] for f, ws in weights.items() if ws[i]} for i in range(len(classes))]
+        self._rows: dict[str, tuple[float, ...]] = {}
+        self._training = False
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Feature -> weights of every class, the layout `logits` reads fastest."""
+        feats = set().union(*self.per_class)
+        self._rows = {f: tuple(d.get(f, 0.0) for d in self.per_class) for f in feats}
+
+    @classmethod
+    def from_field(cls, lin: LinearField) -> "LinearModel":
+        return cls(lin.classes, lin.bias, lin.weights)
+
+    def to_field(self) -> LinearField:
+        feats = sorted(set().union(*self.per_class))
+        weights = {f: [round(d.get(f, 0.0), 4) for d in self.per_class] for f in feats}
+        weights = {f: ws for f, ws in weights.items() if any(ws)}
+        return LinearField(classes=self.classes, bias=[round(b, 4) for b in self.bias], weights=weights)
+
+    def logits(self, feats: list[str]) -> list[float]:
+        if not feats:
+            return list(self.bias)
+        rows = self._rows
+        vecs = [rows[f] for f in feats if f in rows]
+        if not vecs:
+            return list(self.bias)
+        scale = 1.0 / math.sqrt(len(feats))
+        return [b + scale * sum(col) for b, col in zip(self.bias, zip(*vecs))]
+
+    def proba(self, feats: list[str]) -> dict[str, float]:
+        return dict(zip(self.classes, softmax(self.logits(feats))))
+
+    def step(self, feats: list[str], label: str, lr: float, l2: float = 0.0) -> None:
+        """One SGD step of cross-entropy towards `label` (training, and reviewer corrections)."""
+        if not feats:
+            return
+        probs = softmax(self.logits(feats))
+        scale = 1.0 / math.sqrt(len(feats))
+        target = self.classes.index(label)
+        for i, (p, d) in enumerate(zip(probs, self.per_class)):
+            g = p - (1.0 if i == target else 0.0)
+            self.bias[i] -= lr * g * 0.1
+            if abs(g) < 1e-6:
+                continue
+            delta = lr * g * scale
+            for f in feats:
+                w = d.get(f, 0.0)
+                d[f] = w - delta - lr * l2 * w
+        if not self._training:
+            self._refresh()
+
+    @classmethod
+    def train(cls, classes: list[str], data: list[tuple[list[str], str]], *, epochs: int = 40,
+              lr: float = 0.5, l2: float = 1e-4, seed: int = 7) -> "LinearModel":
+        model = cls(classes, [0.0] * len(classes), {})
+        model._training = True
+        rng = random.Random(seed)
+        order = list(range(len(data)))
+        for epoch in range(epochs):
+            rng.shuffle(order)
+            rate = lr / (1 + epoch * 0.1)
+            for j in order:
+                feats, label = data[j]
+                model.step(feats, label, rate, l2)
+        model._training = False
+        model._refresh()
+        return model
+
+
+def softmax(xs: list[float]) -> list[float]:
+    m = max(xs)
+    es = [math.exp(x - m) for x in xs]
+    total = sum(es)
+    return [e / total for e in es]
+
+
+class JointLogits:
+    """Several linear models over the same features, read in one pass (the hot path)."""
+
+    def __init__(self, *models: LinearModel):
+        self.models = models
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild after any model changed (a reviewer's correction)."""
+        feats = set().union(*(m._rows for m in self.models))
+        zero = [tuple(0.0 for _ in m.classes) for m in self.models]
+        self._rows = {f: sum((m._rows.get(f, z) for m, z in zip(self.models, zero)), ()) for f in feats}
+
+    def logits(self, feats: list[str]) -> list[list[float]]:
+        rows = self._rows
+        vecs = [rows[f] for f in feats if f in rows]
+        out: list[list[float]] = []
+        sums = [sum(col) / math.sqrt(len(feats)) for col in zip(*vecs)] if vecs else None
+        i = 0
+        for m in self.models:
+            n = len(m.classes)
+            out.append([b + s for b, s in zip(m.bias, sums[i:i + n])] if sums else list(m.bias))
+            i += n
+        return out

@@ -1,0 +1,133 @@
+"""Benchmark of the customers / KPI aggregation step: order events per second on one core, memory per profile.
+
+    python bench/bench_customers.py                   # 200k events for speed, 100,000 customers for memory
+    python bench/bench_customers.py --customers 1000000
+
+Events are built up front with model_construct (decoding is measured elsewhere: perf-baseline.md);
+only the aggregation step is timed. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import sys
+import time
+import tracemalloc
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.customers import CustomerBook, CustomerProfile, RfmPopulation, apply_order  # noqa: E402
+from agents.kpis import KpiState, apply_order as kpi_apply_order  # noqa: E402
+from schemas.events import Channel, LineItem, OrderEvent, OrderStatus  # noqa: E402
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CATEGORIES = ["home", "garden", "kitchen", "toys", "books", "sports"]
+CHANNELS = [Channel.web, Channel.app, Channel.store, Channel.phone]
+LIFECYCLE = [OrderStatus.created, OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered]
+
+
+def order_events(customers: int, orders_per_customer: int, rng: random.Random):
+    """Lifecycle events (created, paid, shipped, delivered, sometimes refunded) for every order."""
+    for c in range(customers):
+        cid = f"cust-{c:07d}"
+        for o in range(orders_per_customer):
+            oid = f"{cid}-o{o}"
+            at = T0 + timedelta(days=rng.randrange(365), minutes=rng.randrange(1440))
+            amount = Decimal(rng.randrange(500, 50000)) / 100
+            items = (LineItem.model_construct(sku=f"SKU-{rng.randrange(500)}", category=rng.choice(CATEGORIES),
+                                              quantity=1, unit_price=amount),)
+            common = dict(channel=rng.choice(CHANNELS), customer_id=cid, order_id=oid, currency="EUR", items=items,
+                          region=rng.choice(["north", "south"]), sales_rep_id=f"rep-{rng.randrange(20)}",
+                          campaign_id=None, schema_version=1, event_type="order")
+            steps = LIFECYCLE + ([OrderStatus.refunded] if rng.random() < 0.05 else [])
+            for i, status in enumerate(steps):
+                yield OrderEvent.model_construct(event_id=uuid.uuid4(), occurred_at=at + timedelta(hours=i),
+                                                 status=status, amount=amount / 4 if status is OrderStatus.refunded
+                                                 else amount, **common)
+
+
+def throughput(n_events: int, customers: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    events = list(order_events(customers, max(1, n_events // customers // 4), rng))
+    rng.shuffle(events)                      # arrival order is not the lifecycle order
+    out = {"events": len(events), "customers": customers}
+    gc.collect()
+    profiles: dict[str, CustomerProfile] = {}
+    t = time.perf_counter()
+    for e in events:
+        p = profiles.get(e.customer_id)
+        if p is None:
+            p = profiles[e.customer_id] = CustomerProfile(e.customer_id)
+        apply_order(p, e)
+    out["profile_updates_per_s"] = round(len(events) / (time.perf_counter() - t))
+    book = CustomerBook()
+    t = time.perf_counter()
+    for e in events:
+        book.order(e)
+    out["profile_plus_rfm_population_per_s"] = round(len(events) / (time.perf_counter() - t))
+    state = KpiState()
+    t = time.perf_counter()
+    for e in events:
+        kpi_apply_order(state, e)
+    out["kpi_updates_per_s"] = round(len(events) / (time.perf_counter() - t))
+    t = time.perf_counter()
+    snaps = [book.snapshot(cid, T0 + timedelta(days=400)) for cid in list(book.profiles)[:5000]]
+    out["snapshots_per_s"] = round(len(snaps) / (time.perf_counter() - t))
+    return out
+
+
+def memory(customers: int, orders_per_customer: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    profiles: dict[str, CustomerProfile] = {}
+    for e in order_events(customers, orders_per_customer, rng):
+        p = profiles.get(e.customer_id)
+        if p is None:
+            p = profiles[e.customer_id] = CustomerProfile(e.customer_id)
+        apply_order(p, e)
+    gc.collect()
+    with_profiles = tracemalloc.get_traced_memory()[0]
+    population = RfmPopulation(k for p in profiles.values() if (k := p.rfm_key()) is not None)
+    gc.collect()
+    with_population = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    sample = list(profiles.values())[:1000]
+    stored = sum(len(json.dumps(p.to_dict(), separators=(",", ":"))) for p in sample) / len(sample)
+    del population
+    return {
+        "customers": customers, "orders_per_customer": orders_per_customer,
+        "bytes_per_profile": round((with_profiles - base) / customers),   # incl. the table's dict slot and key
+        "bytes_per_customer_in_rfm_population": round((with_population - with_profiles) / customers),
+        "stored_json_bytes_per_profile": round(stored),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000, help="order events for the throughput run")
+    ap.add_argument("--throughput-customers", type=int, default=20_000)
+    ap.add_argument("--customers", type=int, default=100_000, help="customers for the memory run (try 1000000)")
+    ap.add_argument("--orders-per-customer", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    result = {
+        "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
+        "throughput": throughput(args.events, args.throughput_customers, args.seed),
+        "memory": memory(args.customers, args.orders_per_customer, args.seed),
+        "targets": {"order_events_per_s": 10_000, "bytes_per_profile": 1024},
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

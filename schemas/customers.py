@@ -1,0 +1,164 @@
+"""Wire models the customer / KPI capability publishes: profile snapshots, follow-up tasks, digests, KPIs."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field
+
+from schemas.events import EventBase, Id, Label, Money, Strict
+
+# Deterministic ids: the same fact published twice (replay, redelivery) carries the same event_id.
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://salespulse.invalid/customers")
+
+Segment = Literal["Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+                  "At risk", "Can't lose", "Hibernating", "Lost"]
+Score = Annotated[int, Field(ge=1, le=5)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+def stable_id(*parts: object) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts))
+
+
+class RfmScore(Strict):
+    r: Score
+    f: Score
+    m: Score
+    segment: Segment
+
+
+class CustomerProfileSnapshot(EventBase):
+    """A customer's profile as of occurred_at: published to customers.profiles and mirrored to SQL."""
+
+    event_type: Literal["customer_profile"] = "customer_profile"
+    customer_id: Id
+    orders_count: int = Field(ge=0)
+    total_spend: Money                       # net of refunds
+    refunds: Money
+    average_order_value: Money | None = None  # net spend / orders count, to the cent
+    first_order_at: AwareDatetime | None = None
+    last_order_at: AwareDatetime | None = None
+    mean_days_between_orders: float | None = Field(default=None, ge=0)
+    spend_by_category: dict[str, Money] = {}
+    spend_by_channel: dict[str, Money] = {}
+    favourite_category: str | None = None
+    feedback_count: int = Field(default=0, ge=0)
+    negative_share: Share | None = None
+    rolling_sentiment: float | None = Field(default=None, ge=-1, le=1)
+    complaints_by_category: dict[str, int] = {}
+    open_incidents: int = Field(default=0, ge=0)
+    rfm: RfmScore | None = None               # None until the first counted order
+    churn_risk: Share
+    owner_rep_id: Id | None = None
+    region: Label | None = None
+
+
+class FollowUpReason(str, enum.Enum):
+    entered_at_risk = "entered_at_risk"
+    entered_cant_lose = "entered_cant_lose"
+    churn_risk = "churn_risk"
+    negative_feedback = "negative_feedback"
+
+
+class FollowUpTask(EventBase):
+    """Ask the account owner to contact a customer; event_id = uuid5(customer, reason, window_start)."""
+
+    event_type: Literal["followup"] = "followup"
+    customer_id: Id
+    reason: FollowUpReason
+    owner_rep_id: Id | None = None
+    segment: Segment | None = None
+    churn_risk: Share
+    total_spend: Money
+    window_start: AwareDatetime              # start of the quiet-period window the task belongs to
+    due_at: AwareDatetime
+    detail: str = Field(max_length=500)
+
+
+class ProductMention(Strict):
+    sku: Id
+    count: int = Field(ge=1)
+
+
+class DigestGroup(Strict):
+    channel: str | None = None               # None: all channels
+    region: str | None = None                # None: all regions
+    feedback_count: int = Field(ge=0)
+    negative_count: int = Field(ge=0)
+    mean_sentiment: float | None = None
+    previous_mean_sentiment: float | None = None
+    sentiment_trend: float | None = None     # mean_sentiment - previous_mean_sentiment
+    complaints: dict[str, int] = {}          # negative feedback per category
+    top_products: tuple[ProductMention, ...] = ()
+
+
+class FeedbackDigest(EventBase):
+    event_type: Literal["feedback_digest"] = "feedback_digest"
+    period: Literal["hour", "day"]
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+    groups: tuple[DigestGroup, ...]
+
+
+Granularity = Literal["hour", "day", "month", "total"]
+Dimension = Literal["all", "channel", "region", "rep", "team", "campaign"]
+
+
+class KpiRow(Strict):
+    dimension: Dimension
+    value: str
+    orders: int = Field(ge=0)
+    customers: int = Field(ge=0)
+    gross_revenue: Money
+    refunds: Money
+    revenue: Money                            # net of refunds
+    average_order_value: Money | None = None
+    repeat_purchase_rate: Share | None = None   # customers with 2+ orders in the bucket / customers
+    retention: Share | None = None              # share of the previous bucket's customers who ordered again
+
+
+class FunnelRow(Strict):
+    dimension: Dimension
+    value: str
+    reached: dict[str, int]                   # opportunities (cohort by first event) that reached each stage
+    conversion: dict[str, float | None]       # stage -> share that reached the next stage
+    drop_off: dict[str, float | None]
+    lost: int = Field(ge=0)
+    overall_conversion: Share | None = None  # won / leads
+    mean_seconds_to_convert: float | None = None
+    median_seconds_to_convert: float | None = None
+
+
+class CampaignRow(Strict):
+    campaign_id: Id
+    spend: Money
+    attributed_revenue: Money
+    orders: int = Field(ge=0)
+    roi: float | None = None                  # (attributed revenue - spend) / spend
+
+
+class TargetRow(Strict):
+    kind: Literal["team", "rep"]
+    id: Id
+    team: Id
+    target: Money
+    actual: Money
+    attainment: float | None = None           # actual / target
+    elapsed: Share                    # share of the month elapsed at occurred_at
+    expected_to_date: Money
+    pace: float | None = None                 # actual / expected_to_date
+    on_track: bool
+
+
+class KpiSnapshot(EventBase):
+    event_type: Literal["kpi_snapshot"] = "kpi_snapshot"
+    granularity: Granularity
+    bucket_start: AwareDatetime | None = None   # None for "total" (to date)
+    rows: tuple[KpiRow, ...] = ()
+    funnel: tuple[FunnelRow, ...] = ()
+    campaigns: tuple[CampaignRow, ...] = ()
+    targets: tuple[TargetRow, ...] = ()

@@ -1,0 +1,54 @@
+"""Wire models of classified feedback: the classifier's verdict, and the event on feedback.classified."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from schemas.events import MAX_TEXT, Channel, EventBase, Id, Strict
+
+Language = Literal["en", "zh", "other"]
+Category = Literal["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other"]
+Sentiment = Literal["positive", "neutral", "negative"]
+Urgency = Literal["critical", "high", "normal", "low"]
+FieldName = Literal["language", "category", "sentiment", "urgency"]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Evidence(Strict):
+    """Why one field got its label: a matched term with its span in the text, or a named rule."""
+
+    field: FieldName
+    label: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    rule: Annotated[str, StringConstraints(min_length=1, max_length=64)]  # e.g. "lexicon", "critical.safety", "model"
+    term: Annotated[str, StringConstraints(max_length=200)] | None = None  # text[start:end] of the original text
+    # Both set (a span of the original text) or both None (a rule); not cross-checked here because
+    # this model is built on the classifier's hot path, and only the classifier builds it.
+    start: Annotated[int, Field(ge=0)] | None = None
+    end: Annotated[int, Field(ge=0)] | None = None
+
+
+class Classification(Strict):
+    """The classifier's verdict on one message."""
+
+    language: Language
+    category: Category
+    sentiment: Sentiment
+    sentiment_score: Annotated[float, Field(ge=-1.0, le=1.0)]
+    urgency: Urgency
+    confidence: dict[FieldName, Unit]
+    evidence: tuple[Evidence, ...] = Field(default=(), max_length=200)
+    needs_review: bool = False
+
+
+class ClassifiedFeedback(EventBase, Classification):
+    """feedback.classified: one per FeedbackEvent; event_id is the source feedback event's id."""
+
+    event_type: Literal["classified_feedback"] = "classified_feedback"
+    channel: Channel
+    customer_id: Id
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    rating: int | None = Field(default=None, ge=1, le=5)
+    order_id: Id | None = None
+    classified_at: AwareDatetime
