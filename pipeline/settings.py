@@ -81,6 +81,23 @@ class WorkerSettings(BaseModel):
     max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
 
 
+class NotifySettings(BaseModel):
+    """Where escalation alerts go besides the `escalations` topic and the log."""
+
+    webhook_url: str | None = Field(None, description="one team channel for every alert; per-person webhooks come from the directory")
+    webhook_per_person: bool = True
+    slack_format: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "salespulse@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    timeout_s: float = 5.0
+    max_attempts: int = 5
+    sweep_interval_s: float = Field(0.5, description="how often due escalation deadlines are checked")
+
+
 class PathsSettings(BaseModel):
     config_dir: Path = CONFIG_DIR
     escalation_policy: Path | None = None
@@ -106,6 +123,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()
     paths: PathsSettings = PathsSettings()
+    notify: NotifySettings = NotifySettings()
     topic_prefix: str = Field("", description="prefix for every topic name (tests use one per run)")
 
     def masked(self) -> dict:

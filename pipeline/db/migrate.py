@@ -20,15 +20,34 @@ def alembic_config(url: str) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to `revision` using the given engine's connection."""
+    """Bring the database to `revision`; workers starting together take turns (a lock per database)."""
 
     def _do(connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7305431)")  # held until commit
         cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(_do)
+    lock = _sqlite_lock(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_do)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _sqlite_lock(engine: AsyncEngine):
+    """An exclusive file lock beside a SQLite database file (None for other databases)."""
+    import fcntl
+
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db or db == ":memory:":
+        return None
+    handle = open(f"{db}.migrate.lock", "w")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
 
 
 def upgrade_url(url: str, revision: str = "head") -> None:

@@ -85,3 +85,50 @@ class FeedbackCorrection(Base):
     urgency: Mapped[str | None] = mapped_column(String(16))
     corrected_by: Mapped[str] = mapped_column(String(128))
     corrected_at: Mapped[datetime]
+
+
+class IncidentRow(Base):
+    """An incident's escalation state: the owning worker's copy, and where timers survive restarts."""
+
+    __tablename__ = "incidents"
+
+    incident_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(500))
+    customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    region: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    level_name: Mapped[str] = mapped_column(String(64))
+    loop: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    next_deadline: Mapped[datetime | None] = mapped_column(index=True)
+    acked_by: Mapped[str | None] = mapped_column(String(128))
+    acked_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolved_at: Mapped[datetime | None]
+    parent_key: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime]
+    state: Mapped[dict]
+
+
+class IncidentAudit(Base):
+    """Every state change and every delivery attempt: who was told what, when, how, who acknowledged."""
+
+    __tablename__ = "incident_audit"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # deterministic: replays write once
+    incident_key: Mapped[str] = mapped_column(String(255), index=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(32))  # triggered, merged, acknowledged, resolved, notify:<outcome>, ...
+    level: Mapped[int | None] = mapped_column(Integer)
+    loop: Mapped[int | None] = mapped_column(Integer)
+    notification_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,303 @@
+"""incidents.raw, incidents.commands, clock -> escalation state (SQL), alerts (webhook, email, escalations topic, log), audit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from agents.escalation.machine import cascade, due, on_command, on_incident, on_storm
+from agents.escalation.policy import Policy, load_policy
+from agents.escalation.routing import CustomerContext
+from agents.escalation.state import OPEN, IncidentState, next_deadline
+from agents.escalation.storm import StormWindow, groups_of, observe
+from agents.ingest.agent import dead_letter
+from pipeline import topics as T
+from pipeline.db.models import IncidentAudit, IncidentRow
+from pipeline.decode import Rejected, describe
+from pipeline.notify.base import DeliveryResult
+from pipeline.notify.dispatcher import Dispatcher
+from pipeline.notify.log import LogNotifier
+from pipeline.notify.smtp import EmailNotifier
+from pipeline.notify.topic import TopicNotifier
+from pipeline.notify.webhook import WebhookNotifier
+from pipeline.runtime import Meta, Runtime, now_utc
+from schemas.deadletter import DeadLetterReason
+from schemas.escalation import CONTROL_ADAPTER, EscalationAlert, IncidentCommand, IncidentStorm
+from schemas.events import IncidentEvent
+
+log = logging.getLogger(__name__)
+
+INCIDENTS = IncidentRow.__table__
+AUDIT = IncidentAudit.__table__
+AUDIT_NS = uuid.UUID("6b1f0c7e-4a55-4a43-9a51-6d7a1f0e2c11")
+
+
+def audit_id(*parts: object) -> str:
+    return str(uuid.uuid5(AUDIT_NS, "|".join(str(p) for p in parts)))
+
+
+def incident_row(s: IncidentState, partition: int, now: datetime) -> dict:
+    return {
+        "incident_key": s.incident_key, "partition": partition, "status": s.status,
+        "severity": s.severity.value, "category": s.category, "title": s.title,
+        "customer_id": s.customer_id, "region": s.region, "level": s.current.level + 1,
+        "level_name": s.current.name, "loop": s.loop, "count": s.count, "first_seen": s.first_seen,
+        "last_seen": s.last_seen, "next_deadline": next_deadline(s), "acked_by": s.acked_by,
+        "acked_at": s.acked_at, "resolved_by": s.resolved_by, "resolved_at": s.resolved_at,
+        "parent_key": s.parent_key, "updated_at": now, "state": s.to_dict(),
+    }
+
+
+class Escalator:
+    """The owning worker's incidents (by partition), their timers, and delivery."""
+
+    def __init__(self, rt: Runtime, policy: Policy) -> None:
+        self.rt = rt
+        self.policy = policy
+        self.states: dict[str, IncidentState] = {}
+        self.partition_of: dict[str, int] = {}
+        self.storms: dict[str, StormWindow] = {}
+        self.dispatcher: Dispatcher | None = None
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, s: IncidentState, partition: int, now: datetime, action: str | None = None,
+             actor: str | None = None, detail: str | None = None) -> None:
+        self.states[s.incident_key] = s
+        self.partition_of[s.incident_key] = partition
+        self.rt.writer.add(INCIDENTS, incident_row(s, partition, now))
+        if action:
+            self.rt.writer.add(AUDIT, {
+                "id": audit_id(s.incident_key, action, s.epoch, s.count, s.loop, actor),
+                "incident_key": s.incident_key, "at": now, "action": action,
+                "level": s.current.level + 1, "loop": s.loop, "notification_id": None,
+                "channel": None, "recipient": None, "actor": actor, "detail": detail,
+            })
+
+    async def load(self, partitions: set[int]) -> None:
+        """On assignment: the open incidents of our partitions, with their deadlines, from SQL."""
+        for key in [k for k, p in self.partition_of.items() if p not in partitions]:
+            self.states.pop(key, None)
+            self.partition_of.pop(key, None)
+        if not partitions:
+            return
+        async with self.rt.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(INCIDENTS.c.incident_key, INCIDENTS.c.partition, INCIDENTS.c.state)
+                .where(INCIDENTS.c.partition.in_(sorted(partitions)), INCIDENTS.c.status.in_(sorted(OPEN)))
+            )).all()
+        for key, partition, state in rows:
+            if key not in self.states:
+                self.states[key] = IncidentState.from_dict(state)
+                self.partition_of[key] = partition
+        log.info("escalation: %d open incidents loaded for partitions %s", len(rows), sorted(partitions))
+
+    # -- alerts -------------------------------------------------------------------------
+    def fire(self, alerts: list[EscalationAlert]) -> None:
+        m = self.rt.metrics
+        for a in alerts:
+            m.escalations.labels(str(a.level), a.severity.value).inc()
+            self.dispatcher.submit(a)
+
+    def is_muted(self, alert: EscalationAlert) -> bool:
+        s = self.states.get(alert.incident_key)
+        return s is not None and s.epoch == alert.epoch and s.status in ("acknowledged", "resolved")
+
+    async def already_sent(self, alert: EscalationAlert, channel: str, recipient: str | None) -> bool:
+        q = select(AUDIT.c.id).where(AUDIT.c.notification_id == str(alert.notification_id),
+                                     AUDIT.c.channel == channel, AUDIT.c.action == "notify:delivered")
+        q = q.where(AUDIT.c.recipient.is_(None) if recipient is None else AUDIT.c.recipient == recipient)
+        try:
+            async with self.rt.engine.connect() as conn:
+                return (await conn.execute(q.limit(1))).first() is not None
+        except Exception:  # database down: deliver (at least once) rather than stay silent
+            return False
+
+    def on_result(self, r: DeliveryResult) -> None:
+        m = self.rt.metrics
+        if r.outcome == "delivered":
+            m.notify_sent.labels(r.channel).inc()
+            m.notify_latency.labels(r.channel).observe(r.duration_seconds)
+        self.rt.writer.add(AUDIT, {
+            "id": audit_id(r.notification_id, r.channel, r.recipient, r.attempt, r.outcome),
+            "incident_key": r.incident_key, "at": r.at, "action": f"notify:{r.outcome}", "level": r.level,
+            "loop": r.loop, "notification_id": str(r.notification_id), "channel": r.channel,
+            "recipient": r.recipient, "actor": None, "detail": r.error,
+        })
+
+    def on_failure(self, channel: str, reason: str) -> None:
+        self.rt.metrics.notify_failures.labels(channel, reason).inc()
+
+    # -- inputs -------------------------------------------------------------------------
+    async def on_incident(self, event: IncidentEvent, meta: Meta) -> None:
+        now = now_utc()
+        key = event.incident_key
+        prev = self.states.get(key)
+        held_by = None
+        if prev is None or not prev.is_open:
+            held_by = await self._storm_check(event, now)
+        customer = await self._customer(event.customer_id)
+        s, alerts = on_incident(prev, event, self.policy, customer, now, held_by=held_by)
+        action = "merged" if prev is not None and prev.is_open else ("held" if held_by else
+                                                                     "reopened" if prev else "triggered")
+        self.save(s, meta.partition, now, action, detail=event.title)
+        self.fire(alerts)
+
+    async def _storm_check(self, event: IncidentEvent, now: datetime) -> str | None:
+        storm_cfg = self.policy.config.storm
+        if storm_cfg is None:
+            return None
+        held = None
+        for group in groups_of(event, storm_cfg):
+            window, verdict = observe(self.storms.get(group), group, event, storm_cfg, now)
+            self.storms[group] = window
+            if verdict.storm is not None:
+                await self.rt.send(T.INCIDENT_COMMANDS, verdict.storm.incident_key, verdict.storm)
+            for cmd in verdict.merges:
+                await self.rt.send(T.INCIDENT_COMMANDS, cmd.incident_key, cmd)
+            if verdict.held_by and held is None:
+                held = verdict.held_by
+        return held
+
+    async def _customer(self, customer_id: str | None) -> CustomerContext | None:
+        lookup = self.rt.extras.get("customer_profile")
+        if lookup is None or customer_id is None:
+            return None
+        try:
+            profile = await asyncio.wait_for(lookup(customer_id), timeout=0.2)
+        except Exception:  # no profile context is normal; never delay a page for it
+            return None
+        return CustomerContext.from_profile(profile) if profile is not None else None
+
+    async def on_control(self, ctl: IncidentCommand | IncidentStorm, meta: Meta) -> None:
+        now = now_utc()
+        prev = self.states.get(ctl.incident_key)
+        if isinstance(ctl, IncidentStorm):
+            s, alerts = on_storm(prev, ctl, self.policy, now)
+            self.save(s, meta.partition, now, "storm" if prev is None or not prev.is_open else "storm-grew",
+                      detail=ctl.reason)
+            self.fire(alerts)
+            return
+        if prev is None:
+            log.warning("%s for unknown incident %s ignored", ctl.type, ctl.incident_key)
+            return
+        s, alerts = on_command(prev, ctl, self.policy, now)
+        if s is prev and not alerts:
+            return  # a repeated command changes nothing
+        if ctl.type == "ack" and s.acked_at:
+            self.rt.metrics.time_to_ack.labels(s.severity.value).observe(
+                max(0.0, (s.acked_at - s.first_seen).total_seconds()))
+        action = {"ack": "acknowledged", "resolve": "resolved", "reopen": "reopened", "merge": "merged"}[ctl.type]
+        self.save(s, meta.partition, now, action, actor=ctl.by, detail=ctl.comment)
+        self.fire(alerts)
+        for child in cascade(s, ctl):
+            await self.rt.send(T.INCIDENT_COMMANDS, child.incident_key, child)
+
+    async def sweep(self) -> None:
+        """Fire every deadline that has passed (also those missed while no worker owned them)."""
+        now = now_utc()
+        for key, s in list(self.states.items()):
+            if s.deadline is not None and s.status == "triggered" and s.deadline <= now:
+                missed = str(s.current.level + 1)
+                s2, alerts = due(s, self.policy, now)
+                self.rt.metrics.deadline_misses.labels(missed).inc(max(1, len(alerts)))
+                self.save(s2, self.partition_of[key], now, "escalated" if alerts else None)
+                self.fire(alerts)
+        self.update_gauges()
+
+    def update_gauges(self) -> None:
+        g = self.rt.metrics.incidents_open
+        g.clear()
+        counts: dict[tuple[str, str], int] = {}
+        for s in self.states.values():
+            if s.is_open:
+                k = (s.severity.value, str(s.current.level + 1))
+                counts[k] = counts.get(k, 0) + 1
+        for (sev, level), n in counts.items():
+            g.labels(sev, level).set(n)
+
+
+def notifiers(rt: Runtime) -> list:
+    n = rt.settings.notify
+    out: list = [LogNotifier()]
+    if n.webhook_url or n.webhook_per_person:
+        out.append(WebhookNotifier(url=n.webhook_url, slack=n.slack_format, timeout=n.timeout_s))
+    if n.smtp_host:
+        out.append(EmailNotifier(host=n.smtp_host, port=n.smtp_port, sender=n.smtp_from, timeout=n.timeout_s,
+                                 starttls=n.smtp_starttls, username=n.smtp_username,
+                                 password=n.smtp_password.get_secret_value() if n.smtp_password else None))
+
+    async def produce(alert: EscalationAlert) -> None:
+        await rt.send(T.ESCALATIONS, alert.incident_key, alert)
+
+    out.append(TopicNotifier(produce))
+    return out
+
+
+def register(rt: Runtime) -> None:
+    paths = rt.settings.paths
+    policy = load_policy(paths.resolve("escalation_policy", "escalation.yaml"),
+                         paths.resolve("directory", "directory.yaml"))
+    esc = Escalator(rt, policy)
+    rt.extras["escalator"] = esc
+    rt.writer.register(INCIDENTS, conflict=["incident_key"], update=[c.name for c in INCIDENTS.columns if c.name != "incident_key"])
+    rt.writer.register(AUDIT, conflict=["id"])
+    rt.on("incident", esc.on_incident)
+    app = rt.app
+    n = rt.settings.notify
+
+    @app.task
+    async def _start_dispatcher() -> None:
+        esc.dispatcher = Dispatcher(notifiers(rt), is_muted=esc.is_muted, already_sent=esc.already_sent,
+                                    on_result=esc.on_result, on_failure=esc.on_failure,
+                                    max_attempts=n.max_attempts, attempt_timeout=n.timeout_s + 1)
+        await esc.dispatcher.start()
+
+    @app.on_partitions_assigned.connect
+    async def _load(app, assigned, **kwargs) -> None:
+        name = rt.topic_name(T.INCIDENTS_RAW)
+        await esc.load({tp.partition for tp in assigned if tp.topic == name})
+
+    @app.timer(interval=n.sweep_interval_s)
+    async def _sweep() -> None:
+        if esc.dispatcher is not None:
+            await esc.sweep()
+
+    @app.on_before_shutdown.connect
+    async def _close(app, **kwargs) -> None:
+        if esc.dispatcher is not None:
+            await esc.dispatcher.close(drain_timeout=3.0)
+
+    _commands_agent(rt, esc)
+
+
+def _commands_agent(rt: Runtime, esc: Escalator) -> None:
+    from pydantic import ValidationError
+
+    topic = rt.topic(T.INCIDENT_COMMANDS)
+    writer = rt.writer
+
+    async def commands(stream):
+        async for event in stream.noack().events():
+            await writer.wait_room()
+            msg = event.message
+            meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
+            try:
+                ctl = CONTROL_ADAPTER.validate_json(msg.value or b"")
+            except ValidationError as exc:
+                bad = Rejected(DeadLetterReason.schema_violation, describe(exc))
+                await dead_letter(rt, bad.reason, bad.detail, meta, msg.key)
+            else:
+                if not rt.seen.check_and_add(ctl.event_id):
+                    try:
+                        await esc.on_control(ctl, meta)
+                    except Exception as exc:
+                        log.exception("command failed")
+                        await dead_letter(rt, DeadLetterReason.processing_error, f"{type(exc).__name__}: {exc}",
+                                          meta, msg.key)
+            writer.ack_after(event.ack)
+
+    rt.app.agent(topic, name="escalation-commands")(commands)

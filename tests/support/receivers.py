@@ -1,0 +1,89 @@
+"""Real alert receivers on 127.0.0.1: an HTTP webhook receiver and an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class WebhookReceiver:
+    """Records every POST; `fail_first` answers 500 to the first N requests (retry tests)."""
+
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0) -> None:
+        self.received: list[tuple[float, str, dict]] = []
+        self.fail_first = fail_first
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if outer.delay_s:
+                    time.sleep(outer.delay_s)
+                with outer._lock:
+                    if outer.fail_first > 0:
+                        outer.fail_first -= 1
+                        self.send_response(500)
+                        self.end_headers()
+                        return
+                    outer.received.append((time.time(), self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "WebhookReceiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self) -> list[dict]:
+        with self._lock:
+            return [b for _, _, b in self.received]
+
+
+class SmtpReceiver:
+    """aiosmtpd on a free loopback port; `messages` holds (to, subject, headers)."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        from pipeline.brokers.base import free_port
+
+        self.messages: list[dict] = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                msg = message_from_bytes(envelope.content)
+                outer.messages.append({"to": list(envelope.rcpt_tos), "subject": msg["Subject"],
+                                       "notification_id": msg.get("X-SalesPulse-Notification-Id")})
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> "SmtpReceiver":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
