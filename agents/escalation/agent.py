@@ -272,6 +272,9 @@ def register(rt: Runtime) -> None:
             await esc.dispatcher.close(drain_timeout=3.0)
 
     _commands_agent(rt, esc)
+    from agents.escalation.web import register_pages
+
+    register_pages(rt)
 
 
 def _commands_agent(rt: Runtime, esc: Escalator) -> None:
