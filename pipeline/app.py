@@ -45,6 +45,7 @@ def faust_kwargs(settings: Settings) -> dict:
         table_cleanup_interval=30.0,
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
+        consumer_metadata_max_age_ms=60_000,  # safety net for topics created after start-up
         loghandlers=[],
     )
     if k.producer_max_batch_size:

@@ -6,6 +6,7 @@ from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from pipeline import topics as T
 from pipeline.runtime import Runtime
 
 
@@ -21,7 +22,9 @@ async def readiness(rt: Runtime) -> dict:
         checks["database"] = False
         checks["database_error"] = f"{type(exc).__name__}"
     consumer = getattr(app, "_consumer", None)
-    checks["partitions_assigned"] = bool(rt.assigned)
+    # every input topic has partitions here (faust co-partitions them, so workers <= partitions)
+    inputs = {rt.topic_name(spec) for spec in T.INPUTS}
+    checks["partitions_assigned"] = inputs <= {tp.topic for tp in rt.assigned}
     checks["recovery_done"] = bool(getattr(app.tables, "_recovery_started", None) is not None
                                    and not app.rebalancing) if hasattr(app, "tables") else True
     checks["broker_connected"] = consumer is not None and not app.rebalancing

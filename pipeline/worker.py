@@ -35,6 +35,9 @@ def run_worker(settings: Settings) -> None:
         await rt.engine.dispose()
 
     asyncio.run(_migrate())
+    from pipeline.admin import ensure_topics
+
+    ensure_topics(settings)
     worker = faust.Worker(
         rt.app, loglevel=settings.worker.log_level.lower(), logging_config=None,
         quiet=True,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from typing_extensions import TypedDict
+
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, with_config
 
 from schemas.events import MAX_TEXT, Channel, EventBase, Id, Strict
 
@@ -16,17 +18,20 @@ FieldName = Literal["language", "category", "sentiment", "urgency"]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class Evidence(Strict):
-    """Why one field got its label: a matched term with its span in the text, or a named rule."""
+@with_config(ConfigDict(extra="forbid", strict=True))
+class Evidence(TypedDict):
+    """Why one field got its label: a matched term with its span in the text, or a named rule.
+
+    A plain mapping rather than a model: a message carries several, and building nested model
+    instances cost more than the rest of classification on the hot path.
+    """
 
     field: FieldName
     label: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     rule: Annotated[str, StringConstraints(min_length=1, max_length=64)]  # e.g. "lexicon", "critical.safety", "model"
-    term: Annotated[str, StringConstraints(max_length=200)] | None = None  # text[start:end] of the original text
-    # Both set (a span of the original text) or both None (a rule); not cross-checked here because
-    # this model is built on the classifier's hot path, and only the classifier builds it.
-    start: Annotated[int, Field(ge=0)] | None = None
-    end: Annotated[int, Field(ge=0)] | None = None
+    term: Annotated[str, StringConstraints(max_length=200)] | None  # text[start:end] of the original text
+    start: Annotated[int, Field(ge=0)] | None  # both set (a span) or both None (a rule)
+    end: Annotated[int, Field(ge=0)] | None
 
 
 class Classification(Strict):

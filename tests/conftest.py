@@ -44,3 +44,5 @@ def make_worker(broker, db_url, tmp_path, run_id):
     yield _make
     for w in workers:
         w.stop()
+        # shown by pytest when the test failed: what each worker said
+        print(f"----- worker {w.name} log (tail) -----\n{w.log_tail(6000)}")

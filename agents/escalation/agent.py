@@ -61,6 +61,9 @@ class Escalator:
         self.states: dict[str, IncidentState] = {}
         self.partition_of: dict[str, int] = {}
         self.storms: dict[str, StormWindow] = {}
+        # incidents taken over from SQL (restart, rebalance): only their alerts may have been sent
+        # already by another process, so only they pay for the audit look-up before delivery
+        self.recovered: set[str] = set()
         self.dispatcher: Dispatcher | None = None
 
     # -- persistence --------------------------------------------------------------------
@@ -93,6 +96,7 @@ class Escalator:
             if key not in self.states:
                 self.states[key] = IncidentState.from_dict(state)
                 self.partition_of[key] = partition
+                self.recovered.add(key)
         log.info("escalation: %d open incidents loaded for partitions %s", len(rows), sorted(partitions))
 
     # -- alerts -------------------------------------------------------------------------
@@ -107,6 +111,8 @@ class Escalator:
         return s is not None and s.epoch == alert.epoch and s.status in ("acknowledged", "resolved")
 
     async def already_sent(self, alert: EscalationAlert, channel: str, recipient: str | None) -> bool:
+        if alert.incident_key not in self.recovered:
+            return False
         q = select(AUDIT.c.id).where(AUDIT.c.notification_id == str(alert.notification_id),
                                      AUDIT.c.channel == channel, AUDIT.c.action == "notify:delivered")
         q = q.where(AUDIT.c.recipient.is_(None) if recipient is None else AUDIT.c.recipient == recipient)
@@ -253,7 +259,8 @@ def register(rt: Runtime) -> None:
     async def _start_dispatcher() -> None:
         esc.dispatcher = Dispatcher(notifiers(rt), is_muted=esc.is_muted, already_sent=esc.already_sent,
                                     on_result=esc.on_result, on_failure=esc.on_failure,
-                                    max_attempts=n.max_attempts, attempt_timeout=n.timeout_s + 1)
+                                    max_attempts=n.max_attempts, attempt_timeout=n.timeout_s + 1,
+                                    workers=n.delivery_concurrency)
         await esc.dispatcher.start()
 
     @app.on_partitions_assigned.connect

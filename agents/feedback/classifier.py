@@ -263,7 +263,7 @@ def _ev(field: str, label: str, rule: str, text: str, start: int, end: int) -> d
 
 
 def _rule(field: str, label: str, rule: str) -> dict[str, Any]:
-    return {"field": field, "label": label, "rule": rule}
+    return {"field": field, "label": label, "rule": rule, "term": None, "start": None, "end": None}
 
 
 def _rating_label(rating: int) -> str:

@@ -32,8 +32,8 @@ def incident_for(event: FeedbackEvent, result: Classification, *, raise_high: bo
         return None
     text = _SPACE.sub(" ", event.text).strip()
     title = text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1].rstrip() + "…"
-    reasons = sorted({f"{e.rule}: {e.term}" for e in result.evidence
-                      if e.field == "urgency" and e.term is not None})
+    reasons = sorted({f"{e['rule']}: {e['term']}" for e in result.evidence
+                      if e["field"] == "urgency" and e["term"] is not None})
     description = (f"{result.urgency} {result.category} feedback ({result.sentiment}, "
                    f"score {result.sentiment_score:+.2f}) via {event.channel.value}"
                    + (f"; triggers: {', '.join(reasons)}" if reasons else "")

@@ -158,7 +158,7 @@ class ApacheKafkaBroker:
         try:
             config = self._write_config()
             fmt = subprocess.run(
-                [*self._jvm(libs, short_lived=True), "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)],
+                [*self._jvm(libs, short_lived=True), "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config)],
                 capture_output=True, text=True, timeout=120, cwd=self._dir, stdin=subprocess.DEVNULL,
             )
             if fmt.returncode != 0:

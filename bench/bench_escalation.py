@@ -1,0 +1,96 @@
+"""Incident entering Kafka -> first webhook delivered: latency percentiles at a steady rate.
+
+    python bench/bench_escalation.py --broker tansu --rate 200 --seconds 20
+
+Starts a broker, one worker (SQLite) with a webhook receiver on loopback, sends distinct
+high-severity incidents at --rate per second, and prints one JSON object with p50/p90/p99/max
+of (webhook received - occurred_at) for each incident's first page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from pipeline.emitter import Emitter  # noqa: E402
+from schemas.events import Channel, IncidentEvent, Severity  # noqa: E402
+from tests.support.receivers import WebhookReceiver  # noqa: E402
+from tests.support.services import WorkerProcess, start_broker  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="sp-bench-esc-"))
+    broker = start_broker(args.broker)
+    try:
+        with WebhookReceiver() as hooks:
+            directory = yaml.safe_load((ROOT / "config" / "directory.yaml").read_text())
+            for p in directory["people"]:
+                p["webhook"] = f"{hooks.url}/p/{p['id']}"
+            (tmp / "directory.yaml").write_text(yaml.safe_dump(directory))
+            run = uuid.uuid4().hex[:6]
+            w = WorkerProcess(broker_url=broker.url, flavour=broker.kind,
+                              database_url=f"sqlite+aiosqlite:///{tmp}/db.sqlite", app_id=f"bench-{run}",
+                              topic_prefix=f"b{run}.", tmp=tmp,
+                              extra_env={"SALESPULSE_PATHS__DIRECTORY": str(tmp / "directory.yaml"),
+                                         "SALESPULSE_WORKER__LOG_LEVEL": "WARNING"}).start()
+            try:
+                w.wait_ready()
+                sent: dict[str, float] = {}
+                n = int(args.rate * args.seconds)
+                with Emitter(broker.bootstrap, topic_prefix=f"b{run}.", linger_ms=0) as em:
+                    start = time.monotonic()
+                    for i in range(n):
+                        delay = start + i / args.rate - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                        key = f"bench-{run}-{i}"
+                        ev = IncidentEvent(occurred_at=datetime.now(timezone.utc), channel=Channel.web,
+                                           customer_id=f"c{i}", incident_key=key, severity=Severity.high,
+                                           category="delivery", title="late parcel")  # no region or sku: no storm grouping
+                        sent[key] = ev.occurred_at.timestamp()
+                        em.emit(ev)
+                deadline = time.monotonic() + 60
+                first: dict[str, float] = {}
+                while time.monotonic() < deadline and len(first) < n:
+                    for at, _, body in list(hooks.received):
+                        k = body["incident_key"]
+                        if k in sent and (k not in first or at < first[k]):
+                            first[k] = at
+                    time.sleep(0.2)
+                lat = [(first[k] - sent[k]) * 1000 for k in first]
+                print(json.dumps({
+                    "broker": args.broker, "rate": args.rate, "incidents": n, "first_pages": len(first),
+                    "latency_ms": {"p50": round(percentile(lat, 50), 1), "p90": round(percentile(lat, 90), 1),
+                                   "p99": round(percentile(lat, 99), 1), "max": round(max(lat), 1),
+                                   "mean": round(statistics.fmean(lat), 1)},
+                }))
+            finally:
+                w.stop()
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Accuracy on the held-out split of tests/data/feedback_labelled.jsonl (never used for training).
+
+Thresholds sit a little below the measured figures so that a regression fails the test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.feedback.classifier import Classifier
+from agents.feedback.evaluate import evaluate, read_labelled
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "feedback_labelled.jsonl"
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return evaluate(Classifier.from_config(), read_labelled(DATA, "test"))
+
+
+def test_the_labelled_set_is_big_and_balanced():
+    rows = read_labelled(DATA)
+    assert len(rows) >= 400
+    langs = {lang: sum(r["language"] == lang for r in rows) for lang in ("en", "zh")}
+    assert min(langs.values()) >= 0.4 * len(rows)
+    assert {r.get("script") for r in rows if r["language"] == "zh"} == {"simplified", "traditional"}
+    for field, labels in (("category", 7), ("urgency", 4), ("sentiment", 3)):
+        assert len({r[field] for r in rows if r["split"] == "test"}) == labels
+    assert 0.25 <= sum(r["split"] == "test" for r in rows) / len(rows) <= 0.35
+
+
+@pytest.mark.parametrize("figure, minimum", [
+    ("language_accuracy", 0.97),
+    ("category_accuracy", 0.83),
+    ("category_macro_f1", 0.82),
+    ("sentiment_accuracy", 0.82),
+    ("urgency_accuracy", 0.86),
+    ("critical_recall", 0.95),
+    ("posneg_accuracy_en", 0.92),
+    ("posneg_accuracy_zh", 0.92),
+])
+def test_held_out_figures(report, figure, minimum):
+    assert report[figure] >= minimum, {k: v for k, v in report.items() if k != "errors"}
