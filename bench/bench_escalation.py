@@ -10,6 +10,7 @@ of (webhook received - occurred_at) for each incident's first page.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import statistics
 import sys
@@ -54,6 +55,7 @@ def main() -> None:
                               database_url=f"sqlite+aiosqlite:///{tmp}/db.sqlite", app_id=f"bench-{run}",
                               topic_prefix=f"b{run}.", tmp=tmp,
                               extra_env={"SALESPULSE_PATHS__DIRECTORY": str(tmp / "directory.yaml"),
+                                         **({"SALESPULSE_BENCH_PROFILE": "1"} if os.environ.get("PROFILE") else {}),
                                          "SALESPULSE_WORKER__LOG_LEVEL": "WARNING"}).start()
             try:
                 w.wait_ready()

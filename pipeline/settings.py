@@ -95,7 +95,7 @@ class NotifySettings(BaseModel):
     smtp_password: SecretStr | None = None
     timeout_s: float = 5.0
     max_attempts: int = 5
-    delivery_concurrency: int = Field(16, ge=1, le=256, description="deliveries in flight at once")
+    delivery_concurrency: int = Field(64, ge=1, le=1024, description="deliveries in flight at once (16 measured too few at 200 incidents/s)")
     sweep_interval_s: float = Field(0.5, description="how often due escalation deadlines are checked")
 
 

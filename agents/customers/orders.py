@@ -57,7 +57,7 @@ def fold(rec: OrderRecord, status: OrderStatus, ts: int, ev: bytes, amount: int,
     """Record + one order event -> new record (the same object when the event changes nothing)."""
     pay_ts, cancel_ts, refunded, refund_evs = rec.pay_ts, rec.cancel_ts, rec.refunded, rec.refund_evs
     if status is OrderStatus.refunded:
-        if False:
+        if blob_has(refund_evs, ev):
             return rec
         refunded += amount
         refund_evs += ev

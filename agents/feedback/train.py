@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=default_dir() / "model.json")
     ap.add_argument("--check", action="store_true", help="do not train; evaluate the model in place")
-    ap.add_argument("--errors", action="store_true", help="also print the misclassified test messages")
+    ap.add_argument("--errors", action="store_true", help="also print the misclassified messages")
+    ap.add_argument("--split", default="test", help="split to report on (tune on train, report test)")
     args = ap.parse_args(argv)
     if not args.check:
         model = train(read_labelled(args.data, "train"))
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.feedback.classifier import Classifier
 
     clf = Classifier.from_config(args.out.parent)
-    report = evaluate(clf, read_labelled(args.data, "test"))
+    report = evaluate(clf, read_labelled(args.data, args.split))
     errors = report.pop("errors")
     print(json.dumps(report, indent=1, ensure_ascii=False))
     if args.errors:

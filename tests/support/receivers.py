@@ -20,6 +20,8 @@ class WebhookReceiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real webhook receivers do
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
@@ -29,10 +31,12 @@ class WebhookReceiver:
                     if outer.fail_first > 0:
                         outer.fail_first -= 1
                         self.send_response(500)
+                        self.send_header("Content-Length", "0")
                         self.end_headers()
                         return
                     outer.received.append((time.time(), self.path, json.loads(body)))
                 self.send_response(200)
+                self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
 
