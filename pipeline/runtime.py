@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, "Meta"], Awaitable[None]]
 
-CAPABILITIES = ("agents.ingest.agent", "agents.feedback.agent", "agents.escalation.agent")
+CAPABILITIES = ("agents.ingest.agent", "agents.customers.agent", "agents.feedback.agent", "agents.escalation.agent")
 
 
 @dataclass(frozen=True, slots=True)

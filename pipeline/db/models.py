@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from decimal import Decimal
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pipeline.db.types import UTCDateTime
@@ -132,3 +134,37 @@ class IncidentAudit(Base):
     recipient: Mapped[str | None] = mapped_column(String(128))
     actor: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class CustomerProfileRow(Base):
+    """A customer's profile: the owning worker's state (state) and what people query (the rest)."""
+
+    __tablename__ = "customer_profiles"
+
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, index=True)
+    orders_count: Mapped[int] = mapped_column(Integer)
+    total_spend: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    refunds: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    average_order_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    first_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None]
+    segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    churn_risk: Mapped[float]
+    updated_at: Mapped[datetime]
+    snapshot: Mapped[dict]
+    state: Mapped[dict]
+
+
+class FollowUpRow(Base):
+    """A follow-up task for an account owner (event id deterministic: raised once per reason and window)."""
+
+    __tablename__ = "followups"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    owner_rep_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    task: Mapped[dict]

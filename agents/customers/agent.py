@@ -1,0 +1,158 @@
+"""orders, classified feedback, incidents -> customer profiles (SQL), customers.profiles, followups, business metrics."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from datetime import datetime
+
+from sqlalchemy import select
+
+from agents.customers.book import CustomerBook
+from agents.customers.config import load_followup_config
+from agents.customers.followup import evaluate_followups
+from agents.customers.profile import CustomerProfile
+from pipeline import topics as T
+from pipeline.db.models import CustomerProfileRow, FollowUpRow
+from pipeline.runtime import Meta, Runtime, now_utc
+from schemas.customers import CustomerProfileSnapshot
+from schemas.events import IncidentEvent, OrderEvent
+from schemas.feedback import ClassifiedFeedback
+
+log = logging.getLogger(__name__)
+
+PROFILES = CustomerProfileRow.__table__
+FOLLOWUPS = FollowUpRow.__table__
+
+
+def profile_row(p: CustomerProfile, snap: CustomerProfileSnapshot, partition: int, now: datetime) -> dict:
+    return {
+        "customer_id": p.customer_id, "partition": partition, "orders_count": snap.orders_count,
+        "total_spend": snap.total_spend, "refunds": snap.refunds, "average_order_value": snap.average_order_value,
+        "first_order_at": snap.first_order_at, "last_order_at": snap.last_order_at,
+        "segment": snap.rfm.segment if snap.rfm else None, "churn_risk": snap.churn_risk, "updated_at": now,
+        "snapshot": snap.model_dump(mode="json"), "state": p.to_dict(),
+    }
+
+
+class Customers:
+    """This worker's customers (the partitions it owns), loaded from SQL on assignment.
+
+    Customers are hash-partitioned, so the customers one worker holds are a random sample of all of
+    them: its RFM quintiles estimate the global ones; `salespulse customers show` and the API score
+    against every customer in SQL.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        cfg = load_followup_config(rt.settings.paths.resolve("followup", "followup.yaml"))
+        self.params, self.rules = cfg.scoring, cfg.rules
+        self.book = CustomerBook(self.params)
+        self.partition_of: dict[str, int] = {}
+
+    async def load(self, partitions: set[int]) -> None:
+        keep = [p for cid, p in self.book.profiles.items() if self.partition_of.get(cid) in partitions]
+        rows = []
+        if partitions:
+            async with self.rt.engine.connect() as conn:
+                rows = (await conn.execute(select(PROFILES.c.customer_id, PROFILES.c.partition, PROFILES.c.state)
+                                           .where(PROFILES.c.partition.in_(sorted(partitions))))).all()
+        known = {p.customer_id for p in keep}
+        loaded = [CustomerProfile.from_dict(state) for cid, _, state in rows if cid not in known]
+        self.book = CustomerBook(self.params, keep + loaded)
+        self.partition_of = {cid: p for cid, p, _ in rows} | {p.customer_id: self.partition_of[p.customer_id] for p in keep}
+        log.info("customers: %d profiles for partitions %s", len(self.book.profiles), sorted(partitions))
+
+    async def _publish(self, p: CustomerProfile, partition: int, negative_feedback: bool = False) -> None:
+        now = now_utc()
+        self.partition_of[p.customer_id] = partition
+        snap = self.book.snapshot(p.customer_id, now)
+        for task in evaluate_followups(p, snap.rfm, snap.churn_risk, now, self.rules, negative_feedback):
+            self.rt.metrics.followups.labels(task.reason.value).inc()
+            self.rt.writer.add(FOLLOWUPS, {
+                "event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,
+                "owner_rep_id": task.owner_rep_id, "created_at": now, "due_at": task.due_at,
+                "task": task.model_dump(mode="json")})
+            await self.rt.send(T.FOLLOWUPS, task.customer_id, task)
+        self.rt.writer.add(PROFILES, profile_row(p, snap, partition, now))
+        await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, snap)
+
+    async def on_order(self, e: OrderEvent, meta: Meta) -> None:
+        known = e.customer_id in self.book.profiles
+        p = self.book.profile(e.customer_id)
+        before = (p.orders_count, p.net, p.refunds)
+        self.book.order(e)
+        if known and (p.orders_count, p.net, p.refunds) == before:
+            return  # a status update that changes nothing, or a redelivery
+        m = self.rt.metrics
+        channel, region = e.channel.value, e.region or "unknown"
+        if p.orders_count > before[0]:
+            m.orders.labels(channel, region).inc(p.orders_count - before[0])
+        spend_delta = p.net + p.refunds - before[1] - before[2]  # gross counted spend
+        if spend_delta > 0:
+            m.revenue.labels(channel, region, e.currency).inc(spend_delta / 10_000)
+        if p.refunds > before[2]:
+            m.refunds.labels(channel, region, e.currency).inc((p.refunds - before[2]) / 10_000)
+        await self._publish(p, meta.partition)
+
+    async def on_classified(self, cf: ClassifiedFeedback, meta: Meta) -> None:
+        negative = cf.sentiment == "negative"
+        known = cf.customer_id in self.book.profiles
+        p, changed = self.book.feedback(cf.customer_id, cf.event_id, cf.occurred_at, cf.sentiment_score,
+                                        negative, cf.category)
+        if changed or not known:
+            await self._publish(p, meta.partition, negative_feedback=negative)
+
+    async def on_incident(self, e: IncidentEvent, meta: Meta) -> None:
+        # incidents are partitioned by incident key: only a customer this worker owns is updated here
+        if e.customer_id in self.book.profiles and e.customer_id in self.partition_of:
+            p = self.book.incident(e)
+            await self._publish(p, self.partition_of[e.customer_id])
+
+    def update_gauges(self) -> None:
+        counts: dict[str, int] = {}
+        now = now_utc()
+        for cid in self.book.profiles:
+            snap = self.book.snapshot(cid, now)
+            seg = snap.rfm.segment if snap.rfm else "No orders"
+            counts[seg] = counts.get(seg, 0) + 1
+        g = self.rt.metrics.segment_customers
+        g.clear()
+        for seg, n in counts.items():
+            g.labels(seg).set(n)
+        self.rt.metrics.table_size.labels("customers").set(len(self.book.profiles))
+
+
+def register(rt: Runtime) -> None:
+    c = Customers(rt)
+    rt.extras["customers"] = c
+    rt.writer.register(PROFILES, conflict=["customer_id"],
+                       update=[col.name for col in PROFILES.columns if col.name != "customer_id"])
+    rt.writer.register(FOLLOWUPS, conflict=["event_id"])
+    rt.on("order", c.on_order)
+    rt.on("classified_feedback", c.on_classified)
+    rt.on("incident", c.on_incident)
+
+    async def profile_of(customer_id: str):
+        if customer_id in c.book.profiles:
+            return c.book.snapshot(customer_id, now_utc())
+        async with rt.engine.connect() as conn:
+            row = (await conn.execute(select(PROFILES.c.snapshot)
+                                      .where(PROFILES.c.customer_id == customer_id))).first()
+        return CustomerProfileSnapshot.model_validate_json(orjson.dumps(row[0])) if row else None
+
+    rt.extras["customer_profile"] = profile_of  # the escalation chain's customer context
+
+    @rt.app.on_partitions_assigned.connect
+    async def _load(app, assigned, **kwargs) -> None:
+        name = rt.topic_name(T.ORDERS)
+        await c.load({tp.partition for tp in assigned if tp.topic == name})
+
+    @rt.app.timer(interval=15.0)
+    async def _gauges() -> None:
+        c.update_gauges()
+
+    from agents.customers.web import register_pages
+
+    register_pages(rt)

@@ -1,0 +1,736 @@
+"""Benchmark harness: N preloaded simulated events -> client limit, faust floor (ours and
+faust's defaults), whole pipeline, end-to-end latency, worker memory -> one JSON object.
+
+    salespulse bench --broker tansu --events 200000 [--workers-mode] [--skip-latency]
+
+Every consumer reads the same preloaded topics (one unique prefix per run) with its own
+consumer group, so the figures compare like with like. Throughputs are measured from the
+moment the consumer(s) started reading to the moment the N-th event was counted: start-up
+and group joins are excluded. The pure parts (percentiles, rates, assembly) are at the top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pipeline import topics as T
+
+TARGETS = {
+    "pipeline_over_floor": 0.50,          # our work costs no more than the framework does
+    "floor_ours_over_default": 1.50,      # what we configure raises faust's floor
+    "latency_p99_ms": 250.0,              # at half the pipeline's throughput
+    "two_workers_over_one": 1.60,
+}
+
+
+# --- pure figures ------------------------------------------------------------------------
+
+def percentile(values: Iterable[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100); None for no values."""
+    s = sorted(values)
+    if not s:
+        return None
+    rank = max(1, -(-len(s) * p // 100))  # ceil(p/100 * n), at least the first value
+    return s[int(min(rank, len(s))) - 1]
+
+
+def latency_summary(ms: list[float], expected: int | None = None) -> dict:
+    """p50 / p99 / max of latencies in milliseconds; `missing` when fewer arrived than sent."""
+    out = {"n": len(ms), "p50_ms": _r(percentile(ms, 50)), "p99_ms": _r(percentile(ms, 99)),
+           "max_ms": _r(max(ms) if ms else None)}
+    if expected is not None:
+        out["missing"] = max(0, expected - len(ms))
+    return out
+
+
+def rate(events: float, seconds: float) -> float | None:
+    return round(events / seconds, 1) if seconds > 0 else None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def window_rate(samples: list[tuple[float, float]], target: float) -> dict | None:
+    """Throughput from (time, cumulative count) samples: from the first sample with a count
+    above zero to the first at or above `target`. None if the target was never reached."""
+    start = next(((t, c) for t, c in samples if c > 0), None)
+    end = next(((t, c) for t, c in samples if c >= target), None)
+    if start is None or end is None or end[0] <= start[0]:
+        return None
+    return {"events": int(end[1] - start[1]), "seconds": round(end[0] - start[0], 3),
+            "ev_per_s": rate(end[1] - start[1], end[0] - start[0])}
+
+
+def _r(x: float | None, nd: int = 1) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def _target(value: float | None, target: float, higher_is_better: bool = True) -> dict:
+    met = None if value is None else (value >= target if higher_is_better else value < target)
+    return {"value": value, "target": (">= " if higher_is_better else "< ") + str(target), "met": met}
+
+
+def assemble(run: dict) -> dict:
+    """The figures measured in one run -> the report: figures, ratios and the targets met or not."""
+    client = (run.get("client") or {}).get("ev_per_s")
+    floor = (run.get("floor_ours") or {}).get("ev_per_s")
+    floor_default = (run.get("floor_default") or {}).get("ev_per_s")
+    pipeline = (run.get("pipeline") or {}).get("ev_per_s")
+    ratios = {
+        "pipeline_over_floor": ratio(pipeline, floor),
+        "pipeline_over_client": ratio(pipeline, client),
+        "floor_ours_over_default": ratio(floor, floor_default),
+        "floor_over_client": ratio(floor, client),
+    }
+    targets = {
+        "pipeline_over_floor": _target(ratios["pipeline_over_floor"], TARGETS["pipeline_over_floor"]),
+        "floor_ours_over_default": _target(ratios["floor_ours_over_default"], TARGETS["floor_ours_over_default"]),
+    }
+    lat = run.get("latency")
+    if lat:
+        p99 = max((v["p99_ms"] for v in (lat.get("to_output_event"), lat.get("to_sql_row"))
+                   if v and v.get("p99_ms") is not None), default=None)
+        targets["latency_p99_ms"] = _target(p99, TARGETS["latency_p99_ms"], higher_is_better=False)
+    scaling = run.get("scaling")
+    if scaling:
+        ratios["two_workers_over_one"] = ratio(scaling.get("two_workers_ev_per_s"), scaling.get("one_worker_ev_per_s"))
+        targets["two_workers_over_one"] = _target(ratios["two_workers_over_one"], TARGETS["two_workers_over_one"])
+    return {**run, "ratios": ratios, "targets": targets}
+
+
+def compare_customers(base: dict, big: dict) -> dict:
+    """Two reports (default population, 10x population) -> throughput ratio and memory per profile."""
+    pb, pg = base["pipeline"], big["pipeline"]
+    out = {"throughput_ratio": ratio(pg.get("ev_per_s"), pb.get("ev_per_s")),
+           "throughput_target": ">= 0.8"}
+    rss_b, rss_g = base.get("memory", {}).get("worker_peak_rss_mb"), big.get("memory", {}).get("worker_peak_rss_mb")
+    prof_b, prof_g = pb.get("customer_profiles"), pg.get("customer_profiles")
+    if rss_b and rss_g and prof_b is not None and prof_g and prof_g != prof_b:
+        out["bytes_per_profile"] = round((rss_g - rss_b) * 2**20 / (prof_g - prof_b))
+    return out
+
+
+# --- events ------------------------------------------------------------------------------
+
+@dataclass
+class Preloaded:
+    topics: dict[str, int]                 # topic name -> events
+    customers: int                         # distinct customer ids
+    seconds: float
+    ev_per_s: float | None
+
+
+def simulated(n: int, seed: int, customers: int) -> list[tuple[str, bytes, bytes]]:
+    """N simulated events as (input topic spec name, key, JSON body); seeded, deterministic."""
+    from pipeline.emitter import partition_key
+    from pipeline.simulate import Simulator
+
+    sim = Simulator(seed=seed, customers=customers)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    step = timedelta(milliseconds=5)
+    out = []
+    for i in range(n):
+        ev = sim.next(start + i * step)
+        out.append((T.TOPIC_FOR_EVENT_TYPE[ev.event_type].name, partition_key(ev), ev.model_dump_json().encode()))
+    return out
+
+
+def _producer_kwargs(flavour: str) -> dict:
+    # Tansu answers ListOffsets wrongly for multi-record batches (pipeline.settings); the
+    # preload only needs earliest offsets, which it answers right, so it batches normally.
+    return {"linger_ms": 5, "acks": "all", "max_batch_size": 256 * 1024, "max_request_size": 4 * 2**20}
+
+
+async def produce(bootstrap: str, prefix: str, events: list[tuple[str, bytes, bytes]], flavour: str) -> float:
+    """Send every event, batched (never awaiting each delivery); returns the seconds it took."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **_producer_kwargs(flavour))
+    await producer.start()
+    try:
+        started = time.monotonic()
+        pending = []
+        for spec, key, value in events:
+            pending.append(await producer.send(prefix + spec, value=value, key=key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await producer.flush()
+        await asyncio.gather(*pending)
+        return time.monotonic() - started
+    finally:
+        await producer.stop()
+
+
+# --- 1. client limit ---------------------------------------------------------------------
+
+async def client_limit(bootstrap: str, topics: list[str], n: int, timeout: float = 300) -> dict:
+    """A bare aiokafka consumer (no group) reading every partition from the start and decoding
+    each body with orjson, until N events."""
+    import orjson
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", fetch_max_wait_ms=10,
+                                max_partition_fetch_bytes=4 * 2**20)
+    await consumer.start()
+    try:
+        tps = []
+        for t in topics:
+            parts = consumer.partitions_for_topic(t) or await _partitions(consumer, t)
+            tps += [TopicPartition(t, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        count, loads = 0, orjson.loads
+        cpu0, t0 = time.process_time(), time.monotonic()
+        deadline = t0 + timeout
+        while count < n and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            for records in batches.values():
+                for rec in records:
+                    loads(rec.value)
+                count += len(records)
+        seconds = time.monotonic() - t0
+        cpu = time.process_time() - cpu0
+        return {"events": count, "seconds": round(seconds, 3), "ev_per_s": rate(count, seconds),
+                "cpu_us_per_event": _r(cpu / count * 1e6 if count else None)}
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer, topic: str, timeout: float = 30) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return parts
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"topic {topic} has no partitions after {timeout:.0f}s")
+
+
+# --- 2. framework floor (subprocess: python -m pipeline.bench floor ...) -----------------
+
+def floor_main(argv: list[str]) -> None:
+    """A worker with one no-op agent per input topic; writes its figures to --out at N events."""
+    import argparse
+
+    import faust
+
+    ap = argparse.ArgumentParser(prog="python -m pipeline.bench floor")
+    ap.add_argument("--broker", required=True)
+    ap.add_argument("--flavour", required=True)
+    ap.add_argument("--prefix", required=True)
+    ap.add_argument("--events", type=int, required=True)
+    ap.add_argument("--mode", choices=["ours", "default"], required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--web-port", type=int, required=True)
+    args = ap.parse_args(argv)
+    app_id = f"floor-{args.mode}-{uuid.uuid4().hex[:6]}"
+    if args.mode == "ours":
+        from pipeline.app import SalesPulseApp, faust_kwargs
+        from pipeline.settings import KafkaSettings, Settings, WebSettings, WorkerSettings
+        from pipeline.worker import quiet_logging
+
+        s = Settings(kafka=KafkaSettings(broker=args.broker, flavour=args.flavour),
+                     web=WebSettings(port=args.web_port), topic_prefix=args.prefix,
+                     worker=WorkerSettings(app_id=app_id, data_dir=Path("data").resolve()))
+        s.worker.data_dir.mkdir(parents=True, exist_ok=True)
+        app = SalesPulseApp(app_id, **faust_kwargs(s))
+        app.conf.salespulse_fetch_max_wait_ms = s.kafka.fetch_max_wait_ms
+        quiet_logging("WARNING")
+    else:  # faust's defaults: only what the broker needs to work at all, and a free web port
+        extra = {"broker_session_timeout": 6.0} if args.flavour == "tansu" else {}
+        app = faust.App(app_id, broker=args.broker, web_port=args.web_port, web_host="127.0.0.1", **extra)
+
+    state = {"count": 0, "first": None}
+    out = Path(args.out)
+
+    def tick() -> None:
+        if state["first"] is None:
+            state["first"] = time.time()
+        state["count"] += 1
+        if state["count"] == args.events:
+            ru = _rusage()
+            out.write_text(json.dumps({"first": state["first"], "done": time.time(), "count": state["count"],
+                                       "cpu_s": ru, "peak_rss_kb": vm_hwm_kb(os.getpid())}))
+
+    for spec in T.INPUTS:
+        topic = app.topic(args.prefix + spec.name, key_type=bytes, value_type=bytes,
+                          key_serializer="raw", value_serializer="raw")
+
+        async def noop(stream):
+            async for event in stream.noack().events():  # as the ingest agents: manual acks
+                tick()
+                event.ack()
+
+        app.agent(topic, name=f"floor-{spec.name}")(noop)
+    if args.mode == "ours":
+        worker = faust.Worker(app, loglevel="warning", logging_config=None, quiet=True,
+                              redirect_stdouts=False, override_logging=False)
+        quiet_logging("WARNING")
+    else:
+        worker = faust.Worker(app, loglevel="warning")
+    worker.execute_from_commandline()
+
+
+def _rusage() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return round(ru.ru_utime + ru.ru_stime, 3)
+
+
+def vm_hwm_kb(pid: int) -> int | None:
+    """Peak resident set size (VmHWM) of a live process, in KiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _spawn(cmd: list[str], env: dict, cwd: Path, log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen, grace: float = 15) -> None:
+    from pipeline.brokers.base import terminate
+
+    terminate(proc, grace=grace)
+
+
+def framework_floor(broker_url: str, flavour: str, prefix: str, n: int, mode: str, tmp: Path,
+                    timeout: float = 600) -> dict:
+    from pipeline.brokers.base import free_port
+
+    work = tmp / f"floor-{mode}"
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / "result.json"
+    cmd = [sys.executable, "-m", "pipeline.bench", "floor", "--broker", broker_url, "--flavour", flavour,
+           "--prefix", prefix, "--events", str(n), "--mode", mode, "--out", str(out),
+           "--web-port", str(free_port())]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESPULSE_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    proc = _spawn(cmd, env, work, work / "floor.log")
+    try:
+        deadline = time.monotonic() + timeout
+        while not out.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(f"floor worker ({mode}) exited {proc.returncode}: {_tail(work / 'floor.log')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"floor worker ({mode}) did not count {n} events in {timeout:.0f}s")
+            time.sleep(0.2)
+        time.sleep(0.1)
+        r = json.loads(out.read_text())
+    finally:
+        _stop(proc)
+    seconds = r["done"] - r["first"]
+    return {"events": r["count"], "seconds": round(seconds, 3), "ev_per_s": rate(r["count"], seconds),
+            "process_cpu_s": r["cpu_s"], "peak_rss_mb": _mb(r["peak_rss_kb"])}
+
+
+def _tail(path: Path, n: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""
+
+
+def _mb(kb: int | None) -> float | None:
+    return None if kb is None else round(kb / 1024, 1)
+
+
+# --- 3. the whole pipeline ---------------------------------------------------------------
+
+@dataclass
+class Worker:
+    """A `salespulse worker` subprocess configured through SALESPULSE_* variables."""
+
+    broker_url: str
+    flavour: str
+    database_url: str
+    app_id: str
+    prefix: str
+    tmp: Path
+    name: str = "w1"
+    extra_env: dict = field(default_factory=dict)
+    web_port: int = 0
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        from pipeline.brokers.base import free_port
+
+        self.web_port = self.web_port or free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SALESPULSE_")}
+        env.update({
+            "SALESPULSE_KAFKA__BROKER": self.broker_url, "SALESPULSE_KAFKA__FLAVOUR": self.flavour,
+            "SALESPULSE_DATABASE__URL": self.database_url, "SALESPULSE_WORKER__APP_ID": self.app_id,
+            "SALESPULSE_WORKER__DATA_DIR": str(self.tmp / f"data-{self.name}"),
+            "SALESPULSE_TOPIC_PREFIX": self.prefix, "SALESPULSE_WEB__PORT": str(self.web_port),
+            "SALESPULSE_WEB__HOST": "127.0.0.1", "SALESPULSE_WORKER__LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            **self.extra_env,
+        })
+        self.proc = _spawn([sys.executable, "-m", "pipeline.cli.main", "worker"], env, self.tmp,
+                           self.tmp / f"worker-{self.name}.log")
+        return self
+
+    def get(self, path: str, timeout: float = 2) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+        except OSError:
+            return 0, ""
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        status, text = self.get("/metrics")
+        return metric_value(text, name, **labels) if status == 200 else None
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited {self.proc.returncode}: "
+                                   f"{_tail(self.tmp / f'worker-{self.name}.log')}")
+            if self.get("/health/ready")[0] == 200:
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"worker {self.name} not ready after {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc, grace=20)
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels` in a Prometheus text page."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+CONSUMED = "salespulse_events_consumed_total"
+
+
+def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float = 0.25,
+          progress: Callable[[str], None] | None = None) -> dict:
+    """Scrape every worker until their consumed counters sum to N; the rate is taken from
+    the first scrape at which *every* worker has consumed something (after the group settled)."""
+    samples: list[tuple[float, float]] = []
+    deadline = time.monotonic() + timeout
+    started_all = False
+    last_note = 0.0
+    while time.monotonic() < deadline:
+        values = [w.metric(CONSUMED) for w in workers]
+        now = time.monotonic()
+        for w in workers:
+            if w.proc.poll() is not None:
+                raise RuntimeError(f"worker {w.name} exited {w.proc.returncode}: {_tail(w.tmp / f'worker-{w.name}.log')}")
+        if None not in values:
+            total = sum(values)
+            started_all = started_all or all(v > 0 for v in values)
+            samples.append((now, total if started_all else 0.0))
+            if progress and now - last_note > 5:
+                progress(f"  consumed {int(total):,} / {n:,}")
+                last_note = now
+            if total >= n:
+                break
+        time.sleep(interval)
+    out = window_rate(samples, n) or {"events": 0, "seconds": None, "ev_per_s": None, "timed_out": True}
+    return out
+
+
+# --- 4. end-to-end latency ---------------------------------------------------------------
+
+async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_per_s: float, seconds: float,
+                      seed: int, flavour: str, settle_s: float = 15.0) -> dict:
+    """Feedback and order events with occurred_at = now at a steady rate; latency to the
+    classified output event (consumed here) and to the row in the events table (polled)."""
+    import orjson
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from pipeline.emitter import partition_key
+    from pipeline.simulate import Simulator
+
+    sim = Simulator(seed=seed + 1)
+    sent: dict[str, float] = {}
+    feedback_ids: set[str] = set()
+    out_ms: list[float] = []
+    out_classified_ms: list[float] = []
+    sql_seen: dict[str, float] = {}
+    stop = threading.Event()
+
+    poller = None
+    if db_path is not None:
+        poller = threading.Thread(target=_poll_sql, args=(db_path, sql_seen, stop), daemon=True)
+        poller.start()
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5)
+    await consumer.start()
+    topic = prefix + T.FEEDBACK_CLASSIFIED.name
+    tps = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)
+
+    async def consume() -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=50)
+            now = time.time()
+            for records in batches.values():
+                for rec in records:
+                    body = orjson.loads(rec.value)
+                    at = sent.get(body.get("event_id"))
+                    if at is not None:
+                        out_ms.append((now - at) * 1000)
+                        ca = body.get("classified_at")
+                        if ca:
+                            out_classified_ms.append((datetime.fromisoformat(ca).timestamp() - at) * 1000)
+
+    reader = asyncio.create_task(consume())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, acks="all",
+                                **({"max_batch_size": 1} if flavour == "tansu" else {}))
+    await producer.start()
+    try:
+        n = int(rate_per_s * seconds)
+        start = time.monotonic()
+        i = 0
+        while i < n:
+            due = min(n, int((time.monotonic() - start) * rate_per_s) + 1)
+            while i < due:
+                now = datetime.now(timezone.utc)
+                ev = sim.next(now)
+                if ev.event_type not in ("feedback", "order"):
+                    continue
+                ev = ev.model_copy(update={"occurred_at": now})
+                eid = str(ev.event_id)
+                sent[eid] = now.timestamp()
+                if ev.event_type == "feedback":
+                    feedback_ids.add(eid)
+                spec = T.TOPIC_FOR_EVENT_TYPE[ev.event_type]
+                await producer.send(prefix + spec.name, value=ev.model_dump_json().encode(), key=partition_key(ev))
+                i += 1
+            await asyncio.sleep(0.002)
+        produced_s = time.monotonic() - start
+        await producer.flush()
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline and (len(out_ms) < len(feedback_ids)
+                                               or (poller and len(set(sent) & set(sql_seen)) < len(sent))):
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        reader.cancel()
+        await producer.stop()
+        await consumer.stop()
+    result = {"rate_ev_per_s": round(rate_per_s, 1), "offered": len(sent), "seconds": round(produced_s, 1),
+              "to_output_event": latency_summary(out_ms, expected=len(feedback_ids)),
+              "to_output_event_classified_at": latency_summary(out_classified_ms)}
+    if poller is not None:
+        poller.join(timeout=2)
+        sql_ms = [(sql_seen[e] - at) * 1000 for e, at in sent.items() if e in sql_seen]
+        result["to_sql_row"] = latency_summary(sql_ms, expected=len(sent))
+    return result
+
+
+def _poll_sql(db_path: Path, seen: dict[str, float], stop: threading.Event, every_s: float = 0.02) -> None:
+    """New rows of the events table every 20 ms (by rowid), noting when each id became visible."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
+    try:
+        last = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        while not stop.is_set():
+            try:
+                rows = conn.execute("SELECT rowid, event_id FROM events WHERE rowid > ?", (last,)).fetchall()
+            except sqlite3.OperationalError:  # locked by the writer: next tick
+                rows = []
+            now = time.time()
+            for rowid, eid in rows:
+                seen.setdefault(str(eid), now)
+                last = max(last, rowid)
+            stop.wait(every_s)
+    finally:
+        conn.close()
+
+
+# --- the run -----------------------------------------------------------------------------
+
+@dataclass
+class BenchConfig:
+    broker: str = "tansu"                  # tansu | kafka
+    events: int = 200_000
+    workers_mode: bool = False
+    skip_latency: bool = False
+    customers: int = 2000                  # Simulator's default population
+    seed: int = 7
+    latency_seconds: float = 20.0
+    database: str | None = None            # default: SQLite in the run's temp dir
+    skip_default_floor: bool = False
+
+
+def start_broker(kind: str):
+    if kind == "tansu":
+        from pipeline.brokers.tansu import TansuBroker
+
+        return TansuBroker().start()
+    from pipeline.brokers.apache import ApacheKafkaBroker
+
+    return ApacheKafkaBroker().start()
+
+
+def machine() -> dict:
+    import platform
+
+    import faust
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "faust": faust.__version__,
+            "loadavg_1m_at_start": _r(load, 2)}
+
+
+def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> dict:
+    """Start the broker, preload, measure everything; returns the assembled report."""
+    from pipeline.settings import KafkaSettings, Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="salespulse-bench-"))
+    report: dict = {"broker": cfg.broker, "events": cfg.events, "customers_population": cfg.customers,
+                    "seed": cfg.seed, "machine": machine(), "workdir": str(tmp)}
+    progress(f"starting {cfg.broker} broker")
+    broker = start_broker(cfg.broker)
+    try:
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        settings = Settings(kafka=KafkaSettings(broker=broker.url, flavour=cfg.broker), topic_prefix=prefix)
+        from pipeline.admin import ensure_topics
+
+        ensure_topics(settings)
+        progress(f"simulating {cfg.events:,} events (seed {cfg.seed}, {cfg.customers:,} customers)")
+        events = simulated(cfg.events, cfg.seed, cfg.customers)
+        per_topic: dict[str, int] = {}
+        for spec, _, _ in events:
+            per_topic[prefix + spec] = per_topic.get(prefix + spec, 0) + 1
+        progress("preloading")
+        seconds = asyncio.run(produce(broker.bootstrap, prefix, events, cfg.broker))
+        report["preload"] = {"topics": {k.removeprefix(prefix): v for k, v in per_topic.items()},
+                             "partitions": settings.kafka.partitions, "seconds": round(seconds, 2),
+                             "ev_per_s": rate(cfg.events, seconds),
+                             "bytes_per_event": round(sum(len(v) for _, _, v in events) / len(events))}
+        del events
+        inputs = [prefix + s.name for s in T.INPUTS]
+
+        progress("1/5 client limit (bare aiokafka + orjson)")
+        report["client"] = asyncio.run(client_limit(broker.bootstrap, inputs, cfg.events))
+        progress(f"    {report['client']['ev_per_s']} ev/s")
+        progress("2/5 framework floor, our settings")
+        report["floor_ours"] = framework_floor(broker.url, cfg.broker, prefix, cfg.events, "ours", tmp)
+        progress(f"    {report['floor_ours']['ev_per_s']} ev/s")
+        if not cfg.skip_default_floor:
+            progress("2/5 framework floor, faust defaults")
+            report["floor_default"] = framework_floor(broker.url, cfg.broker, prefix, cfg.events, "default", tmp)
+            progress(f"    {report['floor_default']['ev_per_s']} ev/s")
+
+        progress("3/5 whole pipeline, one worker")
+        db_path = tmp / "pipeline.db"
+        db_url = cfg.database or f"sqlite+aiosqlite:///{db_path}"
+        w = Worker(broker.url, cfg.broker, db_url, f"bench-{uuid.uuid4().hex[:6]}", prefix, tmp).start()
+        try:
+            w.wait_ready()
+            report["pipeline"] = drain([w], cfg.events, progress=progress)
+            report["pipeline"]["customer_profiles"] = _settled_profiles(w)
+            progress(f"    {report['pipeline']['ev_per_s']} ev/s")
+            throughput = report["pipeline"]["ev_per_s"]
+            if not cfg.skip_latency and throughput:
+                progress(f"4/5 latency at {throughput / 2:.0f} ev/s for {cfg.latency_seconds:.0f} s")
+                report["latency"] = asyncio.run(latency_run(
+                    broker.bootstrap, prefix, db_path if cfg.database is None else None,
+                    throughput / 2, cfg.latency_seconds, cfg.seed, cfg.broker))
+            report["memory"] = {"worker_peak_rss_mb": _mb(vm_hwm_kb(w.proc.pid)),
+                                "floor_ours_peak_rss_mb": report["floor_ours"].get("peak_rss_mb")}
+            progress("5/5 worker peak RSS " + str(report["memory"]["worker_peak_rss_mb"]) + " MiB")
+        finally:
+            w.stop()
+
+        if cfg.workers_mode:
+            report["scaling"] = scaling(broker.url, cfg.broker, prefix, cfg, tmp, progress)
+    finally:
+        broker.stop()
+    return assemble(report)
+
+
+def _settled_profiles(w: Worker) -> int | None:
+    time.sleep(5.5)  # the customers gauge is refreshed by a 5 s timer
+    v = w.metric("salespulse_table_keys", table="customers")
+    return int(v) if v is not None else None
+
+
+def scaling(broker_url: str, flavour: str, prefix: str, cfg: BenchConfig, tmp: Path,
+            progress: Callable[[str], None]) -> dict:
+    """1 then 2 workers, each time a fresh consumer group (and database) on the same preloaded topics."""
+    out: dict = {}
+    for count in (1, 2):
+        progress(f"scaling: {count} worker(s)")
+        run_dir = tmp / f"scale-{count}"
+        run_dir.mkdir()
+        db_url = cfg.database or f"sqlite+aiosqlite:///{run_dir}/pipeline.db"
+        app_id = f"scale{count}-{uuid.uuid4().hex[:6]}"
+        workers = [Worker(broker_url, flavour, db_url, app_id, prefix, run_dir, name=f"w{i + 1}")
+                   for i in range(count)]
+        if count == 2 and cfg.database is None:  # both must exist before either migrates the same file
+            pass
+        try:
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.wait_ready()
+            r = drain(workers, cfg.events, progress=progress)
+            r["peak_rss_mb"] = [_mb(vm_hwm_kb(w.proc.pid)) for w in workers]
+        finally:
+            for w in workers:
+                w.stop()
+        out[f"{'one' if count == 1 else 'two'}_worker{'s' if count == 2 else ''}"] = r
+        progress(f"    {r['ev_per_s']} ev/s")
+    out["one_worker_ev_per_s"] = out["one_worker"]["ev_per_s"]
+    out["two_workers_ev_per_s"] = out["two_workers"]["ev_per_s"]
+    return out
+
+
+def median_of(values: list[float | None]) -> float | None:
+    v = [x for x in values if x is not None]
+    return statistics.median(v) if v else None
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "floor":
+        floor_main(sys.argv[2:])
+    else:
+        sys.exit("usage: python -m pipeline.bench floor ... (the harness itself is `salespulse bench`)")
