@@ -124,6 +124,43 @@ class Customers:
         self.rt.metrics.table_size.labels("customers").set(len(self.book.profiles))
 
 
+class DigestJob:
+    """Hourly and daily FeedbackDigest of the last complete period, built from SQL (all partitions)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.sent: set[tuple[str, datetime]] = set()
+
+    async def run(self, now: datetime) -> None:
+        from datetime import timedelta
+
+        from agents.customers.digest import ClassifiedFeedback as Record
+        from agents.customers.digest import build_digest
+        from pipeline.db.models import ClassifiedFeedbackRow as F
+
+        for period, length in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
+            if period == "hour":
+                start = now.replace(minute=0, second=0, microsecond=0) - length
+            else:
+                start = now.replace(hour=0, minute=0, second=0, microsecond=0) - length
+            if (period, start) in self.sent:
+                continue
+            async with self.rt.engine.connect() as conn:
+                rows = (await conn.execute(
+                    select(F.event_id, F.occurred_at, F.customer_id, F.channel, F.sentiment_score, F.sentiment,
+                           F.category, PROFILES.c.snapshot)
+                    .join(PROFILES, PROFILES.c.customer_id == F.customer_id, isouter=True)
+                    .where(F.occurred_at >= start - length, F.occurred_at < start + length))).all()
+            import uuid as _uuid
+
+            records = [Record(event_id=_uuid.UUID(r[0]), occurred_at=r[1], customer_id=r[2], channel=r[3],
+                              region=(r[7] or {}).get("region"), sentiment_score=r[4], negative=r[5] == "negative",
+                              category=r[6]) for r in rows]
+            digest = build_digest(records, period, start)
+            await self.rt.send(T.DIGESTS, f"{period}:{start.isoformat()}", digest)
+            self.sent.add((period, start))
+
+
 def register(rt: Runtime) -> None:
     c = Customers(rt)
     rt.extras["customers"] = c
@@ -152,6 +189,14 @@ def register(rt: Runtime) -> None:
     @rt.app.timer(interval=15.0)
     async def _gauges() -> None:
         c.update_gauges()
+
+    digests = DigestJob(rt)
+
+    @rt.app.timer(interval=60.0)
+    async def _digest() -> None:
+        feedback_p0 = rt.topic_name(T.FEEDBACK_RAW)
+        if any(tp.topic == feedback_p0 and tp.partition == 0 for tp in rt.assigned):  # one worker publishes
+            await digests.run(now_utc())
 
     from agents.customers.web import register_pages
 

@@ -1,0 +1,47 @@
+"""`salespulse bench`: client limit, framework floor, whole pipeline, latency and memory in one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--broker", type=click.Choice(["tansu", "kafka"]), default="tansu", show_default=True,
+              help="broker to start for the run (embedded Tansu or Apache Kafka from kafka/)")
+@click.option("--events", type=click.IntRange(min=100), default=200_000, show_default=True,
+              help="simulated events preloaded (60% orders, 30% feedback, 10% incidents and funnel)")
+@click.option("--workers-mode", is_flag=True, help="also run two workers and print the scaling ratio")
+@click.option("--skip-latency", is_flag=True, help="skip the steady-rate latency measurement (~35 s)")
+@click.option("--customers", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="simulated customer population (1000000 for the 10x-customers figures)")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--latency-seconds", type=float, default=20.0, show_default=True)
+@click.option("--database", default=None, help="worker database URL (default: SQLite in the run's temp dir)")
+@click.option("--skip-default-floor", is_flag=True, help="skip the floor with faust's default settings")
+@click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a previous --json-out report (default population) to compare customers figures with")
+@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="also write the report here")
+def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_seconds, database,
+          skip_default_floor, compare_with, json_out) -> None:
+    """Measure the pipeline against the framework floor and the raw client; print one JSON object.
+
+    Progress goes to stderr, the report to stdout. Takes 3-6 minutes at the default size.
+    """
+    from pipeline.bench import BenchConfig, compare_customers, run
+
+    cfg = BenchConfig(broker=broker, events=events, workers_mode=workers_mode, skip_latency=skip_latency,
+                      customers=customers, seed=seed, latency_seconds=latency_seconds, database=database,
+                      skip_default_floor=skip_default_floor)
+    report = run(cfg, progress=lambda line: click.echo(line, err=True))
+    if compare_with is not None:
+        report["customers_vs_baseline"] = compare_customers(json.loads(compare_with.read_text()), report)
+    text = json.dumps(report, indent=2)
+    if json_out is not None:
+        json_out.write_text(text + "\n")
+    click.echo(text)
+
+
+commands = [bench]

@@ -1,0 +1,70 @@
+"""`salespulse customers show ID` and `salespulse kpis show`: what the workers keep in SQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+
+import click
+
+from pipeline.cli.customers import customers_group, kpis_group
+from pipeline.cli.options import database_option, settings_from
+from pipeline.errors import UserInputError
+
+
+def _run(database, fn):
+    from pipeline.db.engine import make_engine
+
+    s = settings_from(database=database)
+
+    async def _main():
+        engine = make_engine(s.database)
+        try:
+            return await fn(engine, s)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(_main())
+    except UserInputError:
+        raise
+    except Exception as exc:
+        raise UserInputError(f"database {s.database.url.split('@')[-1]}: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+@customers_group.command(name="show")
+@click.argument("customer_id")
+@database_option
+def show(customer_id, database) -> None:
+    """Print the profile of CUSTOMER_ID as JSON, RFM scored against every customer."""
+    from agents.customers.config import load_followup_config
+    from agents.customers.web import customer_view
+
+    async def go(engine, s):
+        params = load_followup_config(s.paths.resolve("followup", "followup.yaml")).scoring
+        return await customer_view(engine, customer_id, datetime.now(timezone.utc), params)
+
+    view = _run(database, go)
+    if view is None:
+        raise UserInputError(f"no customer {customer_id!r}")
+    click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+
+
+@kpis_group.command(name="show")
+@database_option
+@click.option("--window", "windows", multiple=True, type=click.Choice(["hour", "day", "month", "total"]),
+              default=("total", "month"), show_default=True)
+def kpis_show(database, windows) -> None:
+    """Print the KPIs of every event in the database as JSON (same code as `kpis replay`)."""
+    from agents.customers.web import kpi_view
+    from agents.kpis import load_targets
+
+    async def go(engine, s):
+        targets = load_targets(s.paths.resolve("targets", "targets.yaml"))
+        return await kpi_view(engine, datetime.now(timezone.utc), tuple(windows), targets)
+
+    click.echo(json.dumps(_run(database, go), ensure_ascii=False))
+
+
+commands: list = []
