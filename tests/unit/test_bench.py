@@ -1,0 +1,79 @@
+"""The benchmark harness's pure parts: percentiles, rates from scraped samples, report assembly."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.bench import (
+    assemble, compare_customers, latency_summary, percentile, ratio, simulated, window_rate,
+)
+
+
+@pytest.mark.parametrize("p, expected", [(0, 1), (50, 50), (99, 99), (99.9, 100), (100, 100)])
+def test_percentile_nearest_rank(p, expected):
+    assert percentile(range(1, 101), p) == expected
+
+
+def test_percentile_of_nothing_is_none():
+    assert percentile([], 99) is None
+
+
+def test_latency_summary_counts_missing():
+    s = latency_summary([10.0, 20.0, 30.0, 400.0], expected=5)
+    assert s == {"n": 4, "p50_ms": 20.0, "p99_ms": 400.0, "max_ms": 400.0, "missing": 1}
+
+
+def test_window_rate_starts_at_first_progress_and_stops_at_target():
+    samples = [(0.0, 0), (1.0, 0), (2.0, 100), (3.0, 600), (4.0, 1100), (5.0, 1200)]
+    assert window_rate(samples, 1000) == {"events": 1000, "seconds": 2.0, "ev_per_s": 500.0}
+
+
+def test_window_rate_none_when_target_not_reached():
+    assert window_rate([(0.0, 10), (1.0, 20)], 100) is None
+
+
+def test_ratio_guards_missing_figures():
+    assert ratio(3.0, 6.0) == 0.5
+    assert ratio(None, 6.0) is None
+    assert ratio(3.0, 0) is None
+
+
+def test_assemble_ratios_and_targets():
+    report = assemble({
+        "client": {"ev_per_s": 200_000.0},
+        "floor_ours": {"ev_per_s": 8000.0},
+        "floor_default": {"ev_per_s": 4000.0},
+        "pipeline": {"ev_per_s": 3000.0},
+        "latency": {"to_output_event": {"p99_ms": 120.0}, "to_sql_row": {"p99_ms": 300.0}},
+        "scaling": {"one_worker_ev_per_s": 3000.0, "two_workers_ev_per_s": 5100.0},
+    })
+    r, t = report["ratios"], report["targets"]
+    assert r["pipeline_over_floor"] == 0.375
+    assert r["pipeline_over_client"] == 0.015
+    assert r["floor_ours_over_default"] == 2.0
+    assert r["two_workers_over_one"] == 1.7
+    assert t["pipeline_over_floor"]["met"] is False
+    assert t["floor_ours_over_default"]["met"] is True
+    assert t["latency_p99_ms"] == {"value": 300.0, "target": "< 250.0", "met": False}  # the worse of the two
+    assert t["two_workers_over_one"]["met"] is True
+
+
+def test_assemble_without_optional_phases_reports_unknown_not_failure():
+    report = assemble({"client": {"ev_per_s": 1.0}, "floor_ours": {"ev_per_s": 1.0}, "pipeline": {"ev_per_s": 1.0}})
+    assert report["targets"]["floor_ours_over_default"]["met"] is None
+    assert "latency_p99_ms" not in report["targets"]
+
+
+def test_compare_customers_memory_per_profile():
+    base = {"pipeline": {"ev_per_s": 3000.0, "customer_profiles": 2000}, "memory": {"worker_peak_rss_mb": 200.0}}
+    big = {"pipeline": {"ev_per_s": 2700.0, "customer_profiles": 102_000}, "memory": {"worker_peak_rss_mb": 300.0}}
+    out = compare_customers(base, big)
+    assert out["throughput_ratio"] == 0.9
+    assert out["bytes_per_profile"] == round(100 * 2**20 / 100_000)
+
+
+def test_simulated_events_are_seeded_and_routed():
+    a, b = simulated(200, seed=3, customers=50), simulated(200, seed=3, customers=50)
+    assert a == b
+    assert {spec for spec, _, _ in a} <= {"orders", "feedback.raw", "incidents.raw", "funnel", "campaign.spend"}
+    assert all(key and body.startswith(b"{") for _, key, body in a)
