@@ -12,7 +12,7 @@ from agents.feedback.classifier import Classifier
 from agents.feedback.incidents import classified_event, incident_for
 from pipeline import topics as T
 from pipeline.db.models import ClassifiedFeedbackRow, FeedbackCorrection
-from pipeline.runtime import Meta, Runtime, now_utc
+from pipeline.runtime import Meta, Runtime
 from schemas.events import FeedbackEvent
 from schemas.feedback import ClassifiedFeedback
 

@@ -23,18 +23,30 @@ import click
 @click.option("--skip-default-floor", is_flag=True, help="skip the floor with faust's default settings")
 @click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="a previous --json-out report (default population) to compare customers figures with")
+@click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="py-spy the pipeline worker while it drains; collapsed stacks and top entries go here")
+@click.option("--worker-env", multiple=True, metavar="KEY=VALUE",
+              help="extra environment for the pipeline workers, e.g. SALESPULSE_DATABASE__WRITE_BATCH_MAX=2000 (repeatable)")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="also write the report here")
 def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_seconds, database,
-          skip_default_floor, compare_with, json_out) -> None:
+          skip_default_floor, compare_with, profile_dir, worker_env, json_out) -> None:
     """Measure the pipeline against the framework floor and the raw client; print one JSON object.
 
     Progress goes to stderr, the report to stdout. Takes 3-6 minutes at the default size.
     """
     from pipeline.bench import BenchConfig, compare_customers, run
 
+    env = {}
+    for item in worker_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--worker-env")
+        env[key] = value
+
     cfg = BenchConfig(broker=broker, events=events, workers_mode=workers_mode, skip_latency=skip_latency,
                       customers=customers, seed=seed, latency_seconds=latency_seconds, database=database,
-                      skip_default_floor=skip_default_floor)
+                      skip_default_floor=skip_default_floor,
+                      profile_dir=profile_dir, worker_env=env)
     report = run(cfg, progress=lambda line: click.echo(line, err=True))
     if compare_with is not None:
         report["customers_vs_baseline"] = compare_customers(json.loads(compare_with.read_text()), report)

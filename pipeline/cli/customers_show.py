@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timezone
 
 import click
 
 from pipeline.cli.customers import customers_group, kpis_group
-from pipeline.cli.options import database_option, settings_from
+from pipeline.cli.options import database_option, run_db
 from pipeline.errors import UserInputError
-
-
-def _run(database, fn):
-    from pipeline.db.engine import make_engine
-
-    s = settings_from(database=database)
-
-    async def _main():
-        engine = make_engine(s.database)
-        try:
-            return await fn(engine, s)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(_main())
-    except UserInputError:
-        raise
-    except Exception as exc:
-        raise UserInputError(f"database {s.database.url.split('@')[-1]}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 @customers_group.command(name="show")
@@ -45,7 +24,7 @@ def show(customer_id, database) -> None:
         params = load_followup_config(s.paths.resolve("followup", "followup.yaml")).scoring
         return await customer_view(engine, customer_id, datetime.now(timezone.utc), params)
 
-    view = _run(database, go)
+    view = run_db(database, go)
     if view is None:
         raise UserInputError(f"no customer {customer_id!r}")
     click.echo(json.dumps(view, ensure_ascii=False, indent=2))
@@ -64,7 +43,7 @@ def kpis_show(database, windows) -> None:
         targets = load_targets(s.paths.resolve("targets", "targets.yaml"))
         return await kpi_view(engine, datetime.now(timezone.utc), tuple(windows), targets)
 
-    click.echo(json.dumps(_run(database, go), ensure_ascii=False))
+    click.echo(json.dumps(run_db(database, go), ensure_ascii=False))
 
 
 commands: list = []

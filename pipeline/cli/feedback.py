@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timezone
 
 import click
 from sqlalchemy import insert, select
 
-from pipeline.cli.options import database_option, settings_from
+from pipeline.cli.options import database_option, run_db
 from pipeline.errors import UserInputError
 
 CATEGORIES = ["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other"]
-
-
-def _run(database, fn):
-    from pipeline.db.engine import make_engine
-
-    s = settings_from(database=database)
-
-    async def _main():
-        engine = make_engine(s.database)
-        try:
-            return await fn(engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(_main())
-    except UserInputError:
-        raise
-    except Exception as exc:
-        raise UserInputError(f"database {s.database.url.split('@')[-1]}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 @click.group()
@@ -47,13 +26,13 @@ def review(database, limit) -> None:
     """List feedback the classifier was unsure about (JSON lines, newest first)."""
     from pipeline.db.models import ClassifiedFeedbackRow as R
 
-    async def q(engine):
+    async def q(engine, _settings):
         async with engine.connect() as conn:
             return (await conn.execute(
                 select(R.event_id, R.text, R.category, R.sentiment, R.urgency, R.confidence)
                 .where(R.needs_review.is_(True)).order_by(R.classified_at.desc()).limit(limit))).all()
 
-    for row in _run(database, q):
+    for row in run_db(database, q):
         click.echo(json.dumps(dict(zip(("event_id", "text", "category", "sentiment", "urgency", "confidence"), row)),
                               ensure_ascii=False))
 
@@ -73,7 +52,7 @@ def correct(event_id, category, sentiment, urgency, by, database) -> None:
     if not (category or sentiment or urgency):
         raise UserInputError("give at least one of --category, --sentiment, --urgency")
 
-    async def go(engine):
+    async def go(engine, _settings):
         async with engine.begin() as conn:
             row = (await conn.execute(select(R.text).where(R.event_id == event_id))).first()
             if row is None:
@@ -84,7 +63,7 @@ def correct(event_id, category, sentiment, urgency, by, database) -> None:
             changes = {k: v for k, v in (("category", category), ("sentiment", sentiment), ("urgency", urgency)) if v}
             await conn.execute(R.__table__.update().where(R.event_id == event_id).values(needs_review=False, **changes))
 
-    _run(database, go)
+    run_db(database, go)
     click.echo(f"correction of {event_id} stored; workers apply it within seconds")
 
 

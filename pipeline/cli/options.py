@@ -34,3 +34,27 @@ broker_option = click.option("--broker", "-b", help="Kafka bootstrap host:port (
 flavour_option = click.option("--flavour", type=click.Choice(["kafka", "tansu"]), help="broker quirks to apply")
 database_option = click.option("--database", "--db", help="SQLAlchemy async URL (default: SALESPULSE_DATABASE__URL)")
 prefix_option = click.option("--topic-prefix", default=None, help="prefix for every topic name")
+
+
+def run_db(database: str | None, fn):
+    """Run `await fn(engine, settings)` against the configured database; failures become one line."""
+    import asyncio
+
+    from pipeline.db.engine import make_engine
+    from pipeline.errors import UserInputError
+
+    s = settings_from(database=database)
+
+    async def _main():
+        engine = make_engine(s.database)
+        try:
+            return await fn(engine, s)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(_main())
+    except UserInputError:
+        raise
+    except Exception as exc:
+        raise UserInputError(f"database {s.database.url.split('@')[-1]}: {type(exc).__name__}: {str(exc)[:200]}") from None
