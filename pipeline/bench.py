@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
@@ -98,6 +99,13 @@ def assemble(run: dict) -> dict:
         "floor_ours_over_default": ratio(floor, floor_default),
         "floor_over_client": ratio(floor, client),
     }
+    # the same ratios from CPU per event (capacity on one core): less sensitive to other load
+    cpu = {k: (run.get(k) or {}).get("cpu_us_per_event") for k in ("client", "floor_ours", "floor_default", "pipeline")}
+    ratios["by_cpu"] = {
+        "pipeline_over_floor": ratio(cpu["floor_ours"], cpu["pipeline"]),
+        "pipeline_over_client": ratio(cpu["client"], cpu["pipeline"]),
+        "floor_ours_over_default": ratio(cpu["floor_default"], cpu["floor_ours"]),
+    }
     targets = {
         "pipeline_over_floor": _target(ratios["pipeline_over_floor"], TARGETS["pipeline_over_floor"]),
         "floor_ours_over_default": _target(ratios["floor_ours_over_default"], TARGETS["floor_ours_over_default"]),
@@ -118,6 +126,7 @@ def compare_customers(base: dict, big: dict) -> dict:
     """Two reports (default population, 10x population) -> throughput ratio and memory per profile."""
     pb, pg = base["pipeline"], big["pipeline"]
     out = {"throughput_ratio": ratio(pg.get("ev_per_s"), pb.get("ev_per_s")),
+           "throughput_ratio_by_cpu": ratio(pb.get("cpu_us_per_event"), pg.get("cpu_us_per_event")),
            "throughput_target": ">= 0.8"}
     rss_b, rss_g = base.get("memory", {}).get("worker_peak_rss_mb"), big.get("memory", {}).get("worker_peak_rss_mb")
     prof_b, prof_g = pb.get("customer_profiles"), pg.get("customer_profiles")
@@ -143,17 +152,17 @@ def simulated(n: int, seed: int, customers: int) -> list[tuple[str, bytes, bytes
     return out
 
 
-def _producer_kwargs(flavour: str) -> dict:
-    # Tansu answers ListOffsets wrongly for multi-record batches (pipeline.settings); the
-    # preload only needs earliest offsets, which it answers right, so it batches normally.
-    return {"linger_ms": 5, "acks": "all", "max_batch_size": 256 * 1024, "max_request_size": 4 * 2**20}
+# Tansu answers ListOffsets wrongly for multi-record batches (pipeline.settings); every
+# reader of the preload starts from the earliest offsets, which it answers right, so the
+# preload batches normally on both brokers.
+PRELOAD_PRODUCER = {"linger_ms": 5, "acks": "all", "max_batch_size": 256 * 1024, "max_request_size": 4 * 2**20}
 
 
-async def produce(bootstrap: str, prefix: str, events: list[tuple[str, bytes, bytes]], flavour: str) -> float:
+async def produce(bootstrap: str, prefix: str, events: list[tuple[str, bytes, bytes]]) -> float:
     """Send every event, batched (never awaiting each delivery); returns the seconds it took."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **_producer_kwargs(flavour))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRELOAD_PRODUCER)
     await producer.start()
     try:
         started = time.monotonic()
@@ -251,17 +260,17 @@ def floor_main(argv: list[str]) -> None:
         extra = {"broker_session_timeout": 6.0} if args.flavour == "tansu" else {}
         app = faust.App(app_id, broker=args.broker, web_port=args.web_port, web_host="127.0.0.1", **extra)
 
-    state = {"count": 0, "first": None}
+    state = {"count": 0, "first": None, "cpu_first": 0.0}
     out = Path(args.out)
 
     def tick() -> None:
         if state["first"] is None:
-            state["first"] = time.time()
+            state["first"], state["cpu_first"] = time.time(), _rusage()
         state["count"] += 1
         if state["count"] == args.events:
-            ru = _rusage()
             out.write_text(json.dumps({"first": state["first"], "done": time.time(), "count": state["count"],
-                                       "cpu_s": ru, "peak_rss_kb": vm_hwm_kb(os.getpid())}))
+                                       "cpu_s": _rusage() - state["cpu_first"],
+                                       "peak_rss_kb": vm_hwm_kb(os.getpid())}))
 
     for spec in T.INPUTS:
         topic = app.topic(args.prefix + spec.name, key_type=bytes, value_type=bytes,
@@ -286,7 +295,16 @@ def _rusage() -> float:
     import resource
 
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return round(ru.ru_utime + ru.ru_stime, 3)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a live process has used so far (/proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vm_hwm_kb(pid: int) -> int | None:
@@ -339,7 +357,7 @@ def framework_floor(broker_url: str, flavour: str, prefix: str, n: int, mode: st
         _stop(proc)
     seconds = r["done"] - r["first"]
     return {"events": r["count"], "seconds": round(seconds, 3), "ev_per_s": rate(r["count"], seconds),
-            "process_cpu_s": r["cpu_s"], "peak_rss_mb": _mb(r["peak_rss_kb"])}
+            "cpu_us_per_event": _r(r["cpu_s"] / r["count"] * 1e6), "peak_rss_mb": _mb(r["peak_rss_kb"])}
 
 
 def _tail(path: Path, n: int = 2000) -> str:
@@ -432,13 +450,15 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 CONSUMED = "salespulse_events_consumed_total"
 
 
-def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float = 0.25,
+def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float = 0.5,
           progress: Callable[[str], None] | None = None) -> dict:
     """Scrape every worker until their consumed counters sum to N; the rate is taken from
-    the first scrape at which *every* worker has consumed something (after the group settled)."""
+    the first scrape at which *every* worker has consumed something (after the group settled),
+    and so is the workers' CPU per event (robust to other load on a shared machine)."""
     samples: list[tuple[float, float]] = []
     deadline = time.monotonic() + timeout
-    started_all = False
+    cpu_start: float | None = None
+    cpu_end: float | None = None
     last_note = 0.0
     while time.monotonic() < deadline:
         values = [w.metric(CONSUMED) for w in workers]
@@ -448,15 +468,19 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
                 raise RuntimeError(f"worker {w.name} exited {w.proc.returncode}: {_tail(w.tmp / f'worker-{w.name}.log')}")
         if None not in values:
             total = sum(values)
-            started_all = started_all or all(v > 0 for v in values)
-            samples.append((now, total if started_all else 0.0))
+            if cpu_start is None and all(v > 0 for v in values):
+                cpu_start = sum(cpu_seconds(w.proc.pid) or 0.0 for w in workers)
+            samples.append((now, total if cpu_start is not None else 0.0))
             if progress and now - last_note > 5:
                 progress(f"  consumed {int(total):,} / {n:,}")
                 last_note = now
             if total >= n:
+                cpu_end = sum(cpu_seconds(w.proc.pid) or 0.0 for w in workers)
                 break
         time.sleep(interval)
     out = window_rate(samples, n) or {"events": 0, "seconds": None, "ev_per_s": None, "timed_out": True}
+    if out.get("events") and cpu_start is not None and cpu_end is not None:
+        out["cpu_us_per_event"] = _r((cpu_end - cpu_start) / out["events"] * 1e6)
     return out
 
 
@@ -550,6 +574,13 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
         poller.join(timeout=2)
         sql_ms = [(sql_seen[e] - at) * 1000 for e, at in sent.items() if e in sql_seen]
         result["to_sql_row"] = latency_summary(sql_ms, expected=len(sent))
+        # a constant delay or a growing queue? the median of the first and the last 2 s sent
+        t0 = min(sent.values(), default=0.0)
+        t1 = max(sent.values(), default=0.0)
+        first = [(sql_seen[e] - at) * 1000 for e, at in sent.items() if e in sql_seen and at - t0 <= 2]
+        last = [(sql_seen[e] - at) * 1000 for e, at in sent.items() if e in sql_seen and t1 - at <= 2]
+        result["to_sql_row"]["p50_first_2s_ms"] = _r(percentile(first, 50))
+        result["to_sql_row"]["p50_last_2s_ms"] = _r(percentile(last, 50))
     return result
 
 
@@ -572,6 +603,67 @@ def _poll_sql(db_path: Path, seen: dict[str, float], stop: threading.Event, ever
         conn.close()
 
 
+# --- profile (py-spy, optional) ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+OUR_CODE = ("(agents/", "(pipeline/", "(schemas/")  # py-spy shortens paths to the package part; not faust/agents/
+ENTRY = ("(pipeline/cli/", "(pipeline/worker.py")  # on every stack of the worker: not informative
+# waiting, not working: --nonblocking sampling cannot tell these from CPU use
+IDLE = ("EpollSelector.select (selectors.py", "_connection_worker_thread (aiosqlite/core.py:59)",
+        "wait (threading.py", "get (queue.py")
+
+
+def start_profile(pid: int, out_dir: Path) -> subprocess.Popen:
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--format", "raw",
+                             "--output", str(out_dir / "pipeline.collapsed")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen, out_dir: Path, top: int = 15) -> dict:
+    spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+    try:
+        spy.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
+    path = out_dir / "pipeline.collapsed"
+    if not path.exists():
+        return {"error": "py-spy wrote no profile"}
+    return {"file": str(path), **profile_summary(path.read_text().splitlines(), top)}
+
+
+def profile_summary(lines: Iterable[str], top: int = 15, ours: tuple[str, ...] = OUR_CODE) -> dict:
+    """Collapsed stacks ("frame;frame;... count") -> the hottest frames by self samples and
+    our own functions (agents/, pipeline/, schemas/) by inclusive samples, as % of the
+    samples that were not waiting (IDLE leaves are counted apart)."""
+    self_n: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    total = idle = 0
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        if any(frames[-1].startswith(i) for i in IDLE):
+            idle += n
+            continue
+        total += n
+        self_n[frames[-1]] = self_n.get(frames[-1], 0) + n
+        for f in set(frames):
+            if any(part in f for part in ours) and not any(e in f for e in ENTRY):
+                incl[f] = incl.get(f, 0) + n
+
+    def pct(d: dict[str, int]) -> list[list]:
+        return [[f, round(100 * c / total, 1)] for f, c in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
+
+    return {"samples": total, "idle_samples_excluded": idle, "top_self_pct": pct(self_n) if total else [], "our_code_inclusive_pct": pct(incl) if total else []}
+
+
 # --- the run -----------------------------------------------------------------------------
 
 @dataclass
@@ -585,6 +677,9 @@ class BenchConfig:
     latency_seconds: float = 20.0
     database: str | None = None            # default: SQLite in the run's temp dir
     skip_default_floor: bool = False
+    profile_dir: Path | None = None        # py-spy the pipeline worker while it drains
+    worker_env: dict = field(default_factory=dict)  # extra SALESPULSE_* for the workers (experiments)
+    keep_workdir: bool = False             # logs and databases of the run; kept anyway when it fails
 
 
 def start_broker(kind: str):
@@ -616,6 +711,7 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
 
     tmp = Path(tempfile.mkdtemp(prefix="salespulse-bench-"))
     report: dict = {"broker": cfg.broker, "events": cfg.events, "customers_population": cfg.customers,
+                    **({"worker_env": cfg.worker_env} if cfg.worker_env else {}),
                     "seed": cfg.seed, "machine": machine(), "workdir": str(tmp)}
     progress(f"starting {cfg.broker} broker")
     broker = start_broker(cfg.broker)
@@ -631,7 +727,7 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
         for spec, _, _ in events:
             per_topic[prefix + spec] = per_topic.get(prefix + spec, 0) + 1
         progress("preloading")
-        seconds = asyncio.run(produce(broker.bootstrap, prefix, events, cfg.broker))
+        seconds = asyncio.run(produce(broker.bootstrap, prefix, events))
         report["preload"] = {"topics": {k.removeprefix(prefix): v for k, v in per_topic.items()},
                              "partitions": settings.kafka.partitions, "seconds": round(seconds, 2),
                              "ev_per_s": rate(cfg.events, seconds),
@@ -653,10 +749,14 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
         progress("3/5 whole pipeline, one worker")
         db_path = tmp / "pipeline.db"
         db_url = cfg.database or f"sqlite+aiosqlite:///{db_path}"
-        w = Worker(broker.url, cfg.broker, db_url, f"bench-{uuid.uuid4().hex[:6]}", prefix, tmp).start()
+        w = Worker(broker.url, cfg.broker, db_url, f"bench-{uuid.uuid4().hex[:6]}", prefix, tmp,
+                   extra_env=cfg.worker_env).start()
         try:
             w.wait_ready()
+            spy = start_profile(w.proc.pid, cfg.profile_dir) if cfg.profile_dir else None
             report["pipeline"] = drain([w], cfg.events, progress=progress)
+            if spy is not None:
+                report["profile"] = stop_profile(spy, cfg.profile_dir)
             report["pipeline"]["customer_profiles"] = _settled_profiles(w)
             progress(f"    {report['pipeline']['ev_per_s']} ev/s")
             throughput = report["pipeline"]["ev_per_s"]
@@ -675,12 +775,23 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
             report["scaling"] = scaling(broker.url, cfg.broker, prefix, cfg, tmp, report["pipeline"], progress)
     finally:
         broker.stop()
+    if not cfg.keep_workdir:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        report.pop("workdir")
     return assemble(report)
 
 
-def _settled_profiles(w: Worker) -> int | None:
-    time.sleep(5.5)  # the customers gauge is refreshed by a 5 s timer
-    v = w.metric("salespulse_table_keys", table="customers")
+def _settled_profiles(w: Worker, timeout: float = 20) -> int | None:
+    """Profiles held by the worker (its customers gauge, refreshed by a timer every 15 s)."""
+    deadline = time.monotonic() + timeout
+    v = None
+    while time.monotonic() < deadline:
+        v = w.metric("salespulse_table_keys", table="customers")
+        if v:
+            break
+        time.sleep(1)
     return int(v) if v is not None else None
 
 
@@ -695,7 +806,8 @@ def scaling(broker_url: str, flavour: str, prefix: str, cfg: BenchConfig, tmp: P
     run_dir.mkdir()
     db_url = cfg.database or f"sqlite+aiosqlite:///{run_dir}/pipeline.db"
     app_id = f"scale2-{uuid.uuid4().hex[:6]}"
-    workers = [Worker(broker_url, flavour, db_url, app_id, prefix, run_dir, name=f"w{i + 1}") for i in range(2)]
+    workers = [Worker(broker_url, flavour, db_url, app_id, prefix, run_dir, name=f"w{i + 1}", extra_env=cfg.worker_env)
+               for i in range(2)]
     try:
         for w in workers:
             w.start().wait_ready()

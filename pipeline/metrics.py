@@ -20,6 +20,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
+        self._seen: dict[str, set[str]] = {}
         p = "salespulse_"
         self.info = Info(p + "build", "SalesPulse version and broker kind", registry=r)
         # Pipeline health.
@@ -55,7 +56,19 @@ class Metrics:
         self.deadline_misses = Counter(p + "escalation_deadline_misses_total", "Acknowledgement deadlines that passed", ["level"], registry=r)
         self.notify_sent = Counter(p + "notifications_sent_total", "Notifications delivered", ["channel"], registry=r)
         self.notify_failures = Counter(p + "notification_failures_total", "Notification attempts that failed", ["channel", "kind"], registry=r)
-        self.notify_latency = Histogram(p + "notification_latency_seconds", "From incident occurred_at to delivery", ["channel"], buckets=_LATENCY, registry=r)
+        self.notify_latency = Histogram(p + "notification_latency_seconds", "Duration of one successful delivery attempt", ["channel"], buckets=_LATENCY, registry=r)
+
+    def bounded(self, label: str, value: str | None, limit: int = 50) -> str:
+        """A free-text label value (region) kept bounded: the first `limit` distinct values, then "other"."""
+        if not value:
+            return "unknown"
+        seen = self._seen.setdefault(label, set())
+        if value in seen:
+            return value
+        if len(seen) < limit:
+            seen.add(value)
+            return value
+        return "other"
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

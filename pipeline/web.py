@@ -18,8 +18,10 @@ async def readiness(rt: Runtime) -> dict:
         async with rt.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = rt.writer.healthy
+        rt.metrics.db_up.set(1 if rt.writer.healthy else 0)
     except Exception as exc:
         checks["database"] = False
+        rt.metrics.db_up.set(0)
         checks["database_error"] = f"{type(exc).__name__}"
     consumer = getattr(app, "_consumer", None)
     # every input topic has partitions here (faust co-partitions them, so workers <= partitions)

@@ -79,14 +79,14 @@ class Customers:
         await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, snap)
 
     async def on_order(self, e: OrderEvent, meta: Meta) -> None:
+        m = self.rt.metrics
         known = e.customer_id in self.book.profiles
         p = self.book.profile(e.customer_id)
         before = (p.orders_count, p.net, p.refunds)
         self.book.order(e)
         if known and (p.orders_count, p.net, p.refunds) == before:
             return  # a status update that changes nothing, or a redelivery
-        m = self.rt.metrics
-        channel, region = e.channel.value, e.region or "unknown"
+        channel, region = e.channel.value, m.bounded("region", e.region)
         if p.orders_count > before[0]:
             m.orders.labels(channel, region).inc(p.orders_count - before[0])
         spend_delta = p.net + p.refunds - before[1] - before[2]  # gross counted spend

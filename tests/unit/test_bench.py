@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.bench import (
-    assemble, compare_customers, latency_summary, percentile, ratio, simulated, window_rate,
+    assemble, compare_customers, profile_summary, latency_summary, percentile, ratio, simulated, window_rate,
 )
 
 
@@ -58,6 +58,15 @@ def test_assemble_ratios_and_targets():
     assert t["two_workers_over_one"]["met"] is True
 
 
+def test_assemble_cpu_ratios_are_capacity_ratios():
+    report = assemble({"client": {"ev_per_s": 1.0, "cpu_us_per_event": 5.0},
+                       "floor_ours": {"ev_per_s": 1.0, "cpu_us_per_event": 100.0},
+                       "floor_default": {"ev_per_s": 1.0, "cpu_us_per_event": 150.0},
+                       "pipeline": {"ev_per_s": 1.0, "cpu_us_per_event": 400.0}})
+    assert report["ratios"]["by_cpu"] == {"pipeline_over_floor": 0.25, "pipeline_over_client": 0.013,
+                                          "floor_ours_over_default": 1.5}
+
+
 def test_assemble_without_optional_phases_reports_unknown_not_failure():
     report = assemble({"client": {"ev_per_s": 1.0}, "floor_ours": {"ev_per_s": 1.0}, "pipeline": {"ev_per_s": 1.0}})
     assert report["targets"]["floor_ours_over_default"]["met"] is None
@@ -77,3 +86,15 @@ def test_simulated_events_are_seeded_and_routed():
     assert a == b
     assert {spec for spec, _, _ in a} <= {"orders", "feedback.raw", "incidents.raw", "funnel", "campaign.spend"}
     assert all(key and body.startswith(b"{") for _, key, body in a)
+
+
+def test_profile_summary_self_and_our_inclusive():
+    lines = [
+        "main (x.py:1);ingest (agents/ingest/agent.py:70);validate_json (pipeline/decode.py:38) 6",
+        "main (x.py:1);ingest (agents/ingest/agent.py:70);__next__ (/lib/faust/streams.py:9) 4",
+        "garbage line",
+    ]
+    s = profile_summary(lines, top=2)
+    assert s["samples"] == 10
+    assert s["top_self_pct"] == [["validate_json (pipeline/decode.py:38)", 60.0], ["__next__ (/lib/faust/streams.py:9)", 40.0]]
+    assert s["our_code_inclusive_pct"][0] == ["ingest (agents/ingest/agent.py:70)", 100.0]
