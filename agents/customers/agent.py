@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from agents.customers.book import CustomerBook
 from agents.customers.config import load_followup_config
 from agents.customers.followup import evaluate_followups
 from agents.customers.profile import CustomerProfile
+from agents.escalation.routing import CustomerContext
 from pipeline import topics as T
 from pipeline.db.models import CustomerProfileRow, FollowUpRow
 from pipeline.runtime import Meta, Runtime, now_utc
@@ -171,13 +171,36 @@ def register(rt: Runtime) -> None:
     rt.on("classified_feedback", c.on_classified)
     rt.on("incident", c.on_incident)
 
-    async def profile_of(customer_id: str):
-        if customer_id in c.book.profiles:
-            return c.book.snapshot(customer_id, now_utc())
+    contexts: dict[str, CustomerContext] = {}
+    refreshed = {"at": None}
+
+    async def refresh_contexts() -> None:
+        """Customer context for escalation routing, from SQL (profiles of every worker), incrementally."""
+        q = select(PROFILES.c.customer_id, PROFILES.c.snapshot, PROFILES.c.updated_at)
+        if refreshed["at"] is not None:
+            q = q.where(PROFILES.c.updated_at >= refreshed["at"])
         async with rt.engine.connect() as conn:
-            row = (await conn.execute(select(PROFILES.c.snapshot)
-                                      .where(PROFILES.c.customer_id == customer_id))).first()
-        return CustomerProfileSnapshot.model_validate_json(orjson.dumps(row[0])) if row else None
+            rows = (await conn.execute(q)).all()
+        for cid, snap, updated in rows:
+            rfm = snap.get("rfm") or {}
+            contexts[cid] = CustomerContext(segment=rfm.get("segment"), churn_risk=snap.get("churn_risk"),
+                                            value=snap.get("total_spend"), owner_rep_id=snap.get("owner_rep_id"),
+                                            region=snap.get("region"))
+            if refreshed["at"] is None or updated > refreshed["at"]:
+                refreshed["at"] = updated
+
+    async def profile_of(customer_id: str):
+        """Never a database round trip on the incident path: this worker's profiles, else the cache."""
+        if customer_id in c.book.profiles:
+            return CustomerContext.from_profile(c.book.snapshot(customer_id, now_utc()))
+        return contexts.get(customer_id)
+
+    @rt.app.timer(interval=10.0)
+    async def _contexts() -> None:
+        try:
+            await refresh_contexts()
+        except Exception as exc:  # database briefly away: the next tick catches up
+            log.warning("customer contexts not refreshed: %s", exc)
 
     rt.extras["customer_profile"] = profile_of  # the escalation chain's customer context
 

@@ -173,10 +173,12 @@ class Escalator:
         if lookup is None or customer_id is None:
             return None
         try:
-            profile = await asyncio.wait_for(lookup(customer_id), timeout=0.2)
+            found = await asyncio.wait_for(lookup(customer_id), timeout=0.2)
         except Exception:  # no profile context is normal; never delay a page for it
             return None
-        return CustomerContext.from_profile(profile) if profile is not None else None
+        if found is None or isinstance(found, CustomerContext):
+            return found
+        return CustomerContext.from_profile(found)
 
     async def on_control(self, ctl: IncidentCommand | IncidentStorm, meta: Meta) -> None:
         now = now_utc()
