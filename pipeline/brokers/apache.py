@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from pipeline.brokers.base import free_port, terminate, wait_for_port
+from pipeline.brokers.base import LocalBroker, free_port, terminate, wait_for_port
 from pipeline.errors import BrokerError
 
 HOME_ENV = "SALESPULSE_KAFKA_HOME"
@@ -90,7 +90,7 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-class ApacheKafkaBroker:
+class ApacheKafkaBroker(LocalBroker):
     """Apache Kafka (KRaft, broker+controller) on 127.0.0.1; `with ApacheKafkaBroker() as b: b.bootstrap`.
 
     Data lives in a temp dir that stop() removes. Ready means: the client port accepts
@@ -112,18 +112,6 @@ class ApacheKafkaBroker:
         self.stop_grace = stop_grace
         self._proc: subprocess.Popen | None = None
         self._dir: Path | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"kafka://{self.bootstrap}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
 
     @property
     def workdir(self) -> Path | None:
@@ -225,11 +213,6 @@ class ApacheKafkaBroker:
         self._dir = None
         return state
 
-    def __enter__(self) -> "ApacheKafkaBroker":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --- detached mode for CI scripts: `python -m pipeline.brokers.apache start|stop --pidfile F` ---

@@ -75,3 +75,35 @@ def terminate(proc: subprocess.Popen | None, grace: float = 20.0) -> None:
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+class LocalBroker:
+    """What the brokers we run as a child process share: address, pid, context manager."""
+
+    host: str
+    port: int
+    _proc: subprocess.Popen | None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.bootstrap}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self):  # pragma: no cover - each broker defines it
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - each broker defines it
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

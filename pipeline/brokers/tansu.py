@@ -7,11 +7,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pipeline.brokers.base import free_port, terminate, wait_for_port
+from pipeline.brokers.base import LocalBroker, free_port, terminate, wait_for_port
 from pipeline.errors import BrokerError
 
 
-class TansuBroker:
+class TansuBroker(LocalBroker):
     """A Tansu broker on 127.0.0.1; `with TansuBroker() as b: b.bootstrap`.
 
     Memory storage: everything is gone when it stops, which suits demos and tests.
@@ -26,14 +26,6 @@ class TansuBroker:
         self.port = port or free_port(host)
         self._proc: subprocess.Popen | None = None
         self._dir: Path | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"kafka://{self.bootstrap}"
 
     def start(self) -> "TansuBroker":
         try:
@@ -66,12 +58,3 @@ class TansuBroker:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    def __enter__(self) -> "TansuBroker":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
