@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--profile", metavar="FILE", help="py-spy the worker while incidents flow (raw folded stacks)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sp-bench-esc-"))
     broker = start_broker(args.broker)
@@ -55,10 +56,16 @@ def main() -> None:
                               database_url=f"sqlite+aiosqlite:///{tmp}/db.sqlite", app_id=f"bench-{run}",
                               topic_prefix=f"b{run}.", tmp=tmp,
                               extra_env={"SALESPULSE_PATHS__DIRECTORY": str(tmp / "directory.yaml"),
-                                         **({"SALESPULSE_BENCH_PROFILE": "1"} if os.environ.get("PROFILE") else {}),
                                          "SALESPULSE_WORKER__LOG_LEVEL": "WARNING"}).start()
             try:
                 w.wait_ready()
+                spy = None
+                if args.profile:
+                    import subprocess
+
+                    spy = subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", args.profile, "--pid",
+                                            str(w.proc.pid), "-d", str(int(args.seconds))],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 sent: dict[str, float] = {}
                 n = int(args.rate * args.seconds)
                 with Emitter(broker.bootstrap, topic_prefix=f"b{run}.", linger_ms=0) as em:
@@ -81,6 +88,8 @@ def main() -> None:
                         if k in sent and (k not in first or at < first[k]):
                             first[k] = at
                     time.sleep(0.2)
+                if spy is not None:
+                    spy.wait(timeout=60)
                 lat = [(first[k] - sent[k]) * 1000 for k in first]
                 print(json.dumps({
                     "broker": args.broker, "rate": args.rate, "incidents": n, "first_pages": len(first),

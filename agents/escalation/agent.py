@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import heapq
 import logging
-import uuid
+import time
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,11 +35,12 @@ log = logging.getLogger(__name__)
 
 INCIDENTS = IncidentRow.__table__
 AUDIT = IncidentAudit.__table__
-AUDIT_NS = uuid.UUID("6b1f0c7e-4a55-4a43-9a51-6d7a1f0e2c11")
+GAUGE_INTERVAL_S = 1.0
 
 
 def audit_id(*parts: object) -> str:
-    return str(uuid.uuid5(AUDIT_NS, "|".join(str(p) for p in parts)))
+    """A stable id for an audit row (idempotent upserts when an event or a delivery is replayed)."""
+    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).hexdigest()
 
 
 def incident_row(s: IncidentState, partition: int, now: datetime) -> dict:
@@ -65,12 +68,18 @@ class Escalator:
         # already by another process, so only they pay for the audit look-up before delivery
         self.recovered: set[str] = set()
         self.dispatcher: Dispatcher | None = None
+        # (deadline, key): the sweep pops what fell due instead of scanning every open incident;
+        # entries whose incident moved on are stale and skipped
+        self.deadlines: list[tuple[datetime, str]] = []
+        self._gauges_at = 0.0
 
     # -- persistence --------------------------------------------------------------------
     def save(self, s: IncidentState, partition: int, now: datetime, action: str | None = None,
              actor: str | None = None, detail: str | None = None) -> None:
+        prev = self.states.get(s.incident_key)
         self.states[s.incident_key] = s
         self.partition_of[s.incident_key] = partition
+        self._arm(s, prev)
         self.rt.writer.add(INCIDENTS, incident_row(s, partition, now))
         if action:
             self.rt.writer.add(AUDIT, {
@@ -79,6 +88,11 @@ class Escalator:
                 "level": s.current.level + 1, "loop": s.loop, "notification_id": None,
                 "channel": None, "recipient": None, "actor": actor, "detail": detail,
             })
+
+    def _arm(self, s: IncidentState, prev: IncidentState | None = None) -> None:
+        when = next_deadline(s)
+        if when is not None and (prev is None or next_deadline(prev) != when):
+            heapq.heappush(self.deadlines, (when, s.incident_key))
 
     async def load(self, partitions: set[int]) -> None:
         """On assignment: the open incidents of our partitions, with their deadlines, from SQL."""
@@ -97,6 +111,7 @@ class Escalator:
                 self.states[key] = IncidentState.from_dict(state)
                 self.partition_of[key] = partition
                 self.recovered.add(key)
+                self._arm(self.states[key])
         log.info("escalation: %d open incidents loaded for partitions %s", len(rows), sorted(partitions))
 
     # -- alerts -------------------------------------------------------------------------
@@ -207,16 +222,22 @@ class Escalator:
     async def sweep(self) -> None:
         """Fire every deadline that has passed (also those missed while no worker owned them)."""
         now = now_utc()
-        for key, s in list(self.states.items()):
-            if s.deadline is not None and s.status == "triggered" and s.deadline <= now:
-                missed = str(s.current.level + 1)
-                s2, alerts = due(s, self.policy, now)
-                self.rt.metrics.deadline_misses.labels(missed).inc(max(1, len(alerts)))
-                self.save(s2, self.partition_of[key], now, "escalated" if alerts else None)
-                self.fire(alerts)
-        self.update_gauges()
+        heap = self.deadlines
+        while heap and heap[0][0] <= now:
+            when, key = heapq.heappop(heap)
+            s = self.states.get(key)
+            if s is None or next_deadline(s) != when:
+                continue  # acked, resolved, re-armed or handed to another worker since
+            missed = str(s.current.level + 1)
+            s2, alerts = due(s, self.policy, now)
+            self.rt.metrics.deadline_misses.labels(missed).inc(max(1, len(alerts)))
+            self.save(s2, self.partition_of[key], now, "escalated" if alerts else None)
+            self.fire(alerts)
+        if time.monotonic() - self._gauges_at >= GAUGE_INTERVAL_S:
+            self.update_gauges()
 
     def update_gauges(self) -> None:
+        self._gauges_at = time.monotonic()
         g = self.rt.metrics.incidents_open
         g.clear()
         counts: dict[tuple[str, str], int] = {}
@@ -238,8 +259,12 @@ def notifiers(rt: Runtime) -> list:
                                  starttls=n.smtp_starttls, username=n.smtp_username,
                                  password=n.smtp_password.get_secret_value() if n.smtp_password else None))
 
+    topic = rt.topic_name(T.ESCALATIONS)
+
     async def produce(alert: EscalationAlert) -> None:
-        await rt.send(T.ESCALATIONS, alert.incident_key, alert)
+        # straight to the producer: faust's Topic.send adds a channel hop we do not need per alert
+        await rt.app.producer.send(topic, alert.incident_key.encode(), alert.model_dump_json().encode(),
+                                   partition=None, timestamp=None, headers=None)
 
     out.append(TopicNotifier(produce))
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -121,6 +121,8 @@ class Policy:
 
     config: EscalationConfig
     directory: Directory
+    # routing results by (fields, customer context, start level): a policy never changes once loaded
+    plans: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @property
     def levels(self) -> tuple[Level, ...]:

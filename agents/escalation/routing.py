@@ -103,8 +103,26 @@ def _unique(targets: list[Target]) -> tuple[Target, ...]:
     return tuple(seen.values())
 
 
+PLAN_CACHE_SIZE = 4096
+
+
 def plan(f: IncidentFields, ctx: CustomerContext | None, policy: Policy, *, start_at: str | None = None) -> Plan:
-    """Route an incident; `start_at` (a level name) overrides the starting level, e.g. for a storm's parent."""
+    """Route an incident; `start_at` (a level name) overrides the starting level, e.g. for a storm's parent.
+
+    Routing is a pure function of its inputs, and most incidents share them: results are cached
+    per policy (bounded; cleared when full) so a burst of incidents pays for routing once.
+    """
+    key = (f, ctx, start_at)
+    found = policy.plans.get(key)
+    if found is None:
+        found = _route(f, ctx, policy, start_at)
+        if len(policy.plans) >= PLAN_CACHE_SIZE:
+            policy.plans.clear()
+        policy.plans[key] = found
+    return found
+
+
+def _route(f: IncidentFields, ctx: CustomerContext | None, policy: Policy, start_at: str | None) -> Plan:
     cfg = policy.config
     index, route = next((i, r) for i, r in enumerate(cfg.routes, 1) if matches(r.match, f, ctx))
     boosts = [b for b in cfg.boosts if matches(b.match, f, ctx)]
