@@ -36,6 +36,31 @@ def percentile(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stage_means(exposition: str) -> dict[str, float]:
+    """The worker's own view: occurred_at -> processed (incidents topic), and one webhook POST, as means."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sums: dict[str, float] = {}
+    for fam in text_string_to_metric_families(exposition):
+        for smp in fam.samples:
+            topic, channel = smp.labels.get("topic", ""), smp.labels.get("channel", "")
+            if fam.name == "salespulse_event_latency_seconds" and topic.endswith("incidents.raw"):
+                sums[f"consumed_{smp.name.rsplit('_', 1)[-1]}"] = smp.value
+            if fam.name == "salespulse_notification_latency_seconds" and channel == "webhook":
+                sums[f"webhook_{smp.name.rsplit('_', 1)[-1]}"] = smp.value
+    out = {}
+    for stage in ("consumed", "webhook"):
+        if sums.get(f"{stage}_count"):
+            out[stage] = round(sums[f"{stage}_sum"] / sums[f"{stage}_count"] * 1000, 1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
@@ -67,6 +92,7 @@ def main() -> None:
                                             str(w.proc.pid), "-d", str(int(args.seconds))],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 sent: dict[str, float] = {}
+                cpu0 = cpu_seconds(w.proc.pid)
                 n = int(args.rate * args.seconds)
                 with Emitter(broker.bootstrap, topic_prefix=f"b{run}.", linger_ms=0) as em:
                     start = time.monotonic()
@@ -91,11 +117,14 @@ def main() -> None:
                 if spy is not None:
                     spy.wait(timeout=60)
                 lat = [(first[k] - sent[k]) * 1000 for k in first]
+                breakdown = stage_means(w.metrics())
+                cpu_ms = (cpu_seconds(w.proc.pid) - cpu0) * 1000 / max(1, len(first))
                 print(json.dumps({
                     "broker": args.broker, "rate": args.rate, "incidents": n, "first_pages": len(first),
                     "latency_ms": {"p50": round(percentile(lat, 50), 1), "p90": round(percentile(lat, 90), 1),
                                    "p99": round(percentile(lat, 99), 1), "max": round(max(lat), 1),
                                    "mean": round(statistics.fmean(lat), 1)},
+                    "worker_means_ms": breakdown, "worker_cpu_ms_per_incident": round(cpu_ms, 2),
                 }))
             finally:
                 w.stop()

@@ -72,6 +72,8 @@ class Escalator:
         # entries whose incident moved on are stale and skipped
         self.deadlines: list[tuple[datetime, str]] = []
         self._gauges_at = 0.0
+        # callables(IncidentState) told of every state change (the incident board's live updates)
+        self.listeners: list = rt.extras.setdefault("incident_listeners", [])
 
     # -- persistence --------------------------------------------------------------------
     def save(self, s: IncidentState, partition: int, now: datetime, action: str | None = None,
@@ -80,6 +82,11 @@ class Escalator:
         self.states[s.incident_key] = s
         self.partition_of[s.incident_key] = partition
         self._arm(s, prev)
+        for listener in self.listeners:
+            try:
+                listener(s)
+            except Exception:  # a page's subscriber must never break escalation
+                log.exception("incident listener failed")
         self.rt.writer.add(INCIDENTS, incident_row(s, partition, now))
         if action:
             self.rt.writer.add(AUDIT, {

@@ -6,6 +6,7 @@ import asyncio
 from typing import Sequence
 
 import aiohttp
+import orjson
 
 from pipeline.errors import PermanentDeliveryError, TransientDeliveryError
 from pipeline.notify.base import body
@@ -37,7 +38,8 @@ class WebhookNotifier:
     def __init__(self, *, url: str | None = None, slack: bool = False, timeout: float = 5.0,
                  headers: dict[str, str] | None = None, session: aiohttp.ClientSession | None = None) -> None:
         self._url, self._slack, self._timeout = url, slack, timeout
-        self._headers = dict(headers or {})
+        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
         self._session, self._own_session = session, session is None
 
     def recipients(self, alert: EscalationAlert) -> Sequence[Target | None]:
@@ -49,11 +51,11 @@ class WebhookNotifier:
             raise PermanentDeliveryError("webhook: no URL for this recipient")
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        payload = slack_payload(alert) if self._slack else alert.model_dump(mode="json")
+        # serialised by pydantic-core (the alert) or orjson (Slack form): no stdlib json on the page path
+        payload = orjson.dumps(slack_payload(alert)) if self._slack else alert.model_dump_json().encode()
         headers = {"X-SalesPulse-Notification-Id": str(alert.notification_id), **self._headers}
         try:
-            async with self._session.post(url, json=payload, headers=headers,
-                                          timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
+            async with self._session.post(url, data=payload, headers=headers, timeout=self._client_timeout) as resp:
                 await resp.read()
                 classify(resp.status, url)
         except (asyncio.TimeoutError, TimeoutError):
