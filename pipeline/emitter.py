@@ -59,6 +59,14 @@ class Emitter:
             raise BrokerError(f"cannot connect to Kafka at {bootstrap}: {exc}") from None
         self.sent = 0
 
+    @classmethod
+    def from_settings(cls, settings, **kwargs: Any) -> "Emitter":
+        """An emitter for the configured cluster, SASL / TLS included (the CLI's way in)."""
+        from pipeline.admin import client_kwargs
+
+        kw = client_kwargs(settings)
+        return cls(kw.pop("bootstrap_servers"), topic_prefix=settings.topic_prefix, **kw, **kwargs)
+
     def topic_for(self, event: EventBase) -> str:
         return T.topic_name(T.TOPIC_FOR_EVENT_TYPE[event.event_type], self.topic_prefix)
 

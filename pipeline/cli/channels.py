@@ -16,7 +16,7 @@ def _emitter(broker, topic_prefix):
     from pipeline.emitter import Emitter
 
     s = settings_from(broker=broker, topic_prefix=topic_prefix)
-    return Emitter(s.kafka.bootstrap_servers, topic_prefix=s.topic_prefix)
+    return Emitter.from_settings(s)
 
 
 @click.command()

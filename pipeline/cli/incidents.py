@@ -61,7 +61,7 @@ def _send(kind: str, key: str, by: str, comment: str | None, broker, topic_prefi
 
     s = settings_from(broker=broker, topic_prefix=topic_prefix)
     cmd = IncidentCommand(occurred_at=datetime.now(timezone.utc), type=kind, incident_key=key, by=by, comment=comment)
-    with Emitter(s.kafka.bootstrap_servers, topic_prefix=s.topic_prefix) as em:
+    with Emitter.from_settings(s) as em:
         em.emit_raw(T.INCIDENT_COMMANDS.name, cmd.model_dump_json().encode(), key=key.encode())
     click.echo(f"{kind} of {key} by {by} sent")
 
