@@ -54,6 +54,7 @@ class Metrics:
         self.escalations = Counter(p + "escalations_total", "Escalation notifications fired", ["level", "severity"], registry=r)
         self.time_to_ack = Histogram(p + "incident_time_to_ack_seconds", "From trigger to acknowledgement", ["severity"], buckets=_ACK, registry=r)
         self.deadline_misses = Counter(p + "escalation_deadline_misses_total", "Acknowledgement deadlines that passed", ["level"], registry=r)
+        self.sweep_heartbeat = Gauge(p + "escalation_last_sweep_timestamp_seconds", "Unix time the escalation deadlines were last swept", registry=r)
         self.notify_sent = Counter(p + "notifications_sent_total", "Notifications delivered", ["channel"], registry=r)
         self.notify_failures = Counter(p + "notification_failures_total", "Notification attempts that failed", ["channel", "kind"], registry=r)
         self.notify_latency = Histogram(p + "notification_latency_seconds", "Duration of one successful delivery attempt", ["channel"], buckets=_LATENCY, registry=r)

@@ -140,7 +140,8 @@ class Dispatcher:
             return True
         started = time.monotonic()
         try:
-            await asyncio.wait_for(job.notifier.send(a, job.recipient), self._timeout)
+            async with asyncio.timeout(self._timeout):  # in this task: no task per attempt as wait_for makes
+                await job.notifier.send(a, job.recipient)
         except (TransientDeliveryError, asyncio.TimeoutError) as exc:
             error = str(exc) or f"{ch}: no answer within {self._timeout:g}s"
             if job.attempt < self._max_attempts:
