@@ -58,6 +58,9 @@ class Metrics:
         self.notify_sent = Counter(p + "notifications_sent_total", "Notifications delivered", ["channel"], registry=r)
         self.notify_failures = Counter(p + "notification_failures_total", "Notification attempts that failed", ["channel", "kind"], registry=r)
         self.notify_latency = Histogram(p + "notification_latency_seconds", "Duration of one successful delivery attempt", ["channel"], buckets=_LATENCY, registry=r)
+        # HTTP ingestion (POST /events); channel = the token's channel, "none" before authentication.
+        self.http_ingested = Counter(p + "http_events_ingested_total", "Events accepted over HTTP and produced to their topic", ["channel", "event_type"], registry=r)
+        self.http_rejected = Counter(p + "http_ingest_rejections_total", "POST /events requests refused", ["channel", "reason"], registry=r)
 
     def bounded(self, label: str, value: str | None, limit: int = 50) -> str:
         """A free-text label value (region) kept bounded: the first `limit` distinct values, then "other"."""

@@ -99,6 +99,46 @@ class NotifySettings(BaseModel):
     sweep_interval_s: float = Field(0.5, description="how often due escalation deadlines are checked")
 
 
+class IngestHttpSettings(BaseModel):
+    """POST /events: per-channel API tokens (stored as SHA-256 hex only) and the limits of one request."""
+
+    # {"phone": ["<sha256 hex>", ...], ...}; several hashes per channel allow rotation. Make one with
+    # `salespulse ingest token --channel phone`. No token configured -> every request gets 401.
+    tokens_sha256: dict[str, list[str]] = Field(default_factory=dict, description="channel -> SHA-256 hex of its token(s)")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies get 413")
+    max_batch_events: int = Field(1000, ge=1, description="more events in one request get 413")
+    rate_per_s: float = Field(1000.0, gt=0, description="events per second per token (token bucket refill)")
+    burst: int = Field(2000, ge=1, description="token bucket size; at least max_batch_events")
+    produce_timeout_s: float = Field(10.0, gt=0, description="longest wait for the broker to acknowledge a batch (503 after)")
+
+    @field_validator("tokens_sha256", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return {k: [h] if isinstance(h, str) else h for k, h in v.items()} if isinstance(v, dict) else v
+
+    @field_validator("tokens_sha256")
+    @classmethod
+    def _known_channels_and_hex(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        from schemas.events import Channel
+
+        known = {c.value for c in Channel}
+        for channel, hashes in v.items():
+            if channel not in known:
+                raise ValueError(f"unknown channel {channel!r} (known: {', '.join(sorted(known))})")
+            for h in hashes:
+                if len(h) != 64 or any(c not in "0123456789abcdef" for c in h.lower()):
+                    raise ValueError(f"channel {channel!r}: a token hash must be 64 hex characters (SHA-256)")
+        return {k: [h.lower() for h in hs] for k, hs in v.items()}
+
+    @field_validator("burst")
+    @classmethod
+    def _burst_fits_a_batch(cls, v: int, info) -> int:
+        batch = info.data.get("max_batch_events", 1)
+        if v < batch:
+            raise ValueError(f"burst ({v}) must be at least max_batch_events ({batch}), or a full batch never passes")
+        return v
+
+
 class PathsSettings(BaseModel):
     config_dir: Path = CONFIG_DIR
     escalation_policy: Path | None = None
@@ -125,6 +165,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     paths: PathsSettings = PathsSettings()
     notify: NotifySettings = NotifySettings()
+    ingest_http: IngestHttpSettings = IngestHttpSettings()
     topic_prefix: str = Field("", description="prefix for every topic name (tests use one per run)")
 
     def masked(self) -> dict:

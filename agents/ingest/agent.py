@@ -55,6 +55,8 @@ def register(rt: Runtime) -> None:
     for spec in T.INPUTS:
         expected = frozenset(t for t, s in T.TOPIC_FOR_EVENT_TYPE.items() if s == spec)
         _ingest_agent(rt, spec, expected, max_bytes)
+    from agents.ingest.web import register_pages  # POST /events, GET /openapi.json
+    register_pages(rt)
 
 
 def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_bytes: int) -> None:
