@@ -98,6 +98,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup", type=float, default=5.0,
                     help="seconds of incidents sent first and left out of the figures (JIT of a fresh JVM broker, caches)")
+    ap.add_argument("--worker-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting for the worker, e.g. SALESPULSE_KAFKA__FETCH_MAX_WAIT_MS=50")
     ap.add_argument("--profile", metavar="FILE", help="py-spy the worker while incidents flow (raw folded stacks)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sp-bench-esc-"))
@@ -113,7 +115,8 @@ def main() -> None:
                               database_url=f"sqlite+aiosqlite:///{tmp}/db.sqlite", app_id=f"bench-{run}",
                               topic_prefix=f"b{run}.", tmp=tmp,
                               extra_env={"SALESPULSE_PATHS__DIRECTORY": str(tmp / "directory.yaml"),
-                                         "SALESPULSE_WORKER__LOG_LEVEL": "WARNING"}).start()
+                                         "SALESPULSE_WORKER__LOG_LEVEL": "WARNING",
+                                         **dict(kv.split("=", 1) for kv in args.worker_env)}).start()
             try:
                 w.wait_ready()
                 spy = None
