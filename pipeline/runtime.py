@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, "Meta"], Awaitable[None]]
 
-CAPABILITIES = ("agents.ingest.agent", "agents.customers.agent", "agents.feedback.agent", "agents.escalation.agent")
+CAPABILITIES = ("agents.ingest.agent", "agents.customers.agent", "agents.feedback.agent", "agents.escalation.agent",
+                "agents.board.web")
 
 
 @dataclass(frozen=True, slots=True)
