@@ -41,6 +41,7 @@ class Metrics:
         self.table_size = Gauge(p + "table_keys", "Keys held in a worker state table", ["table"], registry=r)
         # Feedback classification.
         self.classified = Counter(p + "feedback_classified_total", "Classified feedback", ["category", "sentiment", "urgency", "language"], registry=r)
+        self.sentiment = Counter(p + "feedback_sentiment_total", "Classified feedback by sales channel and sentiment", ["channel", "sentiment"], registry=r)
         self.classify_time = Histogram(p + "feedback_classification_seconds", "Classification time", buckets=_FAST, registry=r)
         self.review_queue = Gauge(p + "feedback_review_queue", "Classified feedback awaiting human review", registry=r)
         # Customers and KPIs.

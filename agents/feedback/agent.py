@@ -48,6 +48,7 @@ class FeedbackCapability:
         m.classify_time.observe(time.perf_counter() - started)
         cf = classified_event(event, result, classified_at=meta.received_at)
         m.classified.labels(result.category, result.sentiment, result.urgency, result.language).inc()
+        m.sentiment.labels(event.channel.value, result.sentiment).inc()
         if result.needs_review:
             self.review_pending += 1
             m.review_queue.set(self.review_pending)
