@@ -783,8 +783,10 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
     return assemble(report)
 
 
-def _settled_profiles(w: Worker, timeout: float = 20) -> int | None:
-    """Profiles held by the worker (its customers gauge, refreshed by a timer every 15 s)."""
+def _settled_profiles(w: Worker, timeout: float = 20, tick: float = 16) -> int | None:
+    """Profiles held by the worker (its customers gauge, refreshed by a timer every 15 s). The
+    gauge read right after the drain may be from a tick in the middle of it: wait for the next
+    tick (a changed value, or `tick` seconds without change)."""
     deadline = time.monotonic() + timeout
     v = None
     while time.monotonic() < deadline:
@@ -792,6 +794,13 @@ def _settled_profiles(w: Worker, timeout: float = 20) -> int | None:
         if v:
             break
         time.sleep(1)
+    if v:
+        first, settle = v, time.monotonic() + tick
+        while time.monotonic() < settle:
+            time.sleep(1)
+            v = w.metric("salespulse_table_keys", table="customers") or v
+            if v != first:
+                break
     return int(v) if v is not None else None
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-
 from datetime import datetime
 
+import orjson
 from sqlalchemy import select
 
 from agents.customers.book import CustomerBook
@@ -26,13 +26,15 @@ PROFILES = CustomerProfileRow.__table__
 FOLLOWUPS = FollowUpRow.__table__
 
 
-def profile_row(p: CustomerProfile, snap: CustomerProfileSnapshot, partition: int, now: datetime) -> dict:
+def profile_row(p: CustomerProfile, snap: CustomerProfileSnapshot, partition: int, now: datetime,
+                snapshot_json: dict | None = None) -> dict:
+    """`snapshot_json`: the snapshot already in its JSON form (parsed from what was published)."""
     return {
         "customer_id": p.customer_id, "partition": partition, "orders_count": snap.orders_count,
         "total_spend": snap.total_spend, "refunds": snap.refunds, "average_order_value": snap.average_order_value,
         "first_order_at": snap.first_order_at, "last_order_at": snap.last_order_at,
         "segment": snap.rfm.segment if snap.rfm else None, "churn_risk": snap.churn_risk, "updated_at": now,
-        "snapshot": snap.model_dump(mode="json"), "state": p.to_dict(),
+        "snapshot": snapshot_json if snapshot_json is not None else snap.model_dump(mode="json"), "state": p.to_dict(),
     }
 
 
@@ -50,6 +52,7 @@ class Customers:
         self.params, self.rules = cfg.scoring, cfg.rules
         self.book = CustomerBook(self.params)
         self.partition_of: dict[str, int] = {}
+        self.changed: dict[str, bool] = {}  # customer id -> a negative feedback among the changes
 
     async def load(self, partitions: set[int]) -> None:
         keep = [p for cid, p in self.book.profiles.items() if self.partition_of.get(cid) in partitions]
@@ -64,9 +67,25 @@ class Customers:
         self.partition_of = {cid: p for cid, p, _ in rows} | {p.customer_id: self.partition_of[p.customer_id] for p in keep}
         log.info("customers: %d profiles for partitions %s", len(self.book.profiles), sorted(partitions))
 
-    async def _publish(self, p: CustomerProfile, partition: int, negative_feedback: bool = False) -> None:
-        now = now_utc()
+    def _touch(self, p: CustomerProfile, partition: int, negative_feedback: bool = False) -> None:
+        """Mark a changed profile; it is published once per writer flush (publish_changed)."""
         self.partition_of[p.customer_id] = partition
+        self.changed[p.customer_id] = self.changed.get(p.customer_id, False) or negative_feedback
+
+    async def publish_changed(self) -> None:
+        """Before each flush: per changed customer one snapshot, follow-up check, profile row (in the
+        same transaction as the events that changed it) and customers.profiles record (compacted:
+        the latest is what counts), instead of one per event."""
+        if not self.changed:
+            return
+        changed, self.changed = self.changed, {}
+        now = now_utc()
+        for cid, negative in changed.items():
+            p = self.book.profiles.get(cid)
+            if p is not None:  # None: its partition was revoked since
+                await self._publish(p, self.partition_of[cid], now, negative)
+
+    async def _publish(self, p: CustomerProfile, partition: int, now: datetime, negative_feedback: bool) -> None:
         snap = self.book.snapshot(p.customer_id, now)
         for task in evaluate_followups(p, snap.rfm, snap.churn_risk, now, self.rules, negative_feedback):
             self.rt.metrics.followups.labels(task.reason.value).inc()
@@ -75,8 +94,9 @@ class Customers:
                 "owner_rep_id": task.owner_rep_id, "created_at": now, "due_at": task.due_at,
                 "task": task.model_dump(mode="json")})
             await self.rt.send(T.FOLLOWUPS, task.customer_id, task)
-        self.rt.writer.add(PROFILES, profile_row(p, snap, partition, now))
-        await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, snap)
+        body = snap.model_dump_json().encode()  # serialised once: the record, and parsed back (orjson) for SQL
+        self.rt.writer.add(PROFILES, profile_row(p, snap, partition, now, orjson.loads(body)))
+        await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, body)
 
     async def on_order(self, e: OrderEvent, meta: Meta) -> None:
         m = self.rt.metrics
@@ -94,7 +114,7 @@ class Customers:
             m.revenue.labels(channel, region, e.currency).inc(spend_delta / 10_000)
         if p.refunds > before[2]:
             m.refunds.labels(channel, region, e.currency).inc((p.refunds - before[2]) / 10_000)
-        await self._publish(p, meta.partition)
+        self._touch(p, meta.partition)
 
     async def on_classified(self, cf: ClassifiedFeedback, meta: Meta) -> None:
         negative = cf.sentiment == "negative"
@@ -102,20 +122,20 @@ class Customers:
         p, changed = self.book.feedback(cf.customer_id, cf.event_id, cf.occurred_at, cf.sentiment_score,
                                         negative, cf.category)
         if changed or not known:
-            await self._publish(p, meta.partition, negative_feedback=negative)
+            self._touch(p, meta.partition, negative_feedback=negative)
 
     async def on_incident(self, e: IncidentEvent, meta: Meta) -> None:
         # incidents are partitioned by incident key: only a customer this worker owns is updated here
         if e.customer_id in self.book.profiles and e.customer_id in self.partition_of:
             p = self.book.incident(e)
-            await self._publish(p, self.partition_of[e.customer_id])
+            self._touch(p, self.partition_of[e.customer_id])
 
     def update_gauges(self) -> None:
         counts: dict[str, int] = {}
-        now = now_utc()
-        for cid in self.book.profiles:
-            snap = self.book.snapshot(cid, now)
-            seg = snap.rfm.segment if snap.rfm else "No orders"
+        score = self.book.population.score  # the segment only, not a whole snapshot per profile
+        for p in self.book.profiles.values():
+            rfm = score(p.rfm_key())
+            seg = rfm.segment if rfm else "No orders"
             counts[seg] = counts.get(seg, 0) + 1
         g = self.rt.metrics.segment_customers
         g.clear()
@@ -170,6 +190,7 @@ def register(rt: Runtime) -> None:
     rt.on("order", c.on_order)
     rt.on("classified_feedback", c.on_classified)
     rt.on("incident", c.on_incident)
+    rt.writer.before_flush(c.publish_changed)
 
     contexts: dict[str, CustomerContext] = {}
     refreshed = {"at": None}

@@ -1,0 +1,99 @@
+"""BatchWriter's SQLite executemany path stores what SQLAlchemy's path stores; before-flush hooks
+write in the same transaction as the events they follow, and those events are acked after it."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+
+from pipeline.db.engine import make_engine
+from pipeline.db.migrate import upgrade
+from pipeline.db.models import CustomerProfileRow, DeadLetterRow, ReceivedEvent
+from pipeline.db.writer import BatchWriter
+from pipeline.metrics import Metrics
+from pipeline.settings import DatabaseSettings
+
+PROFILES = CustomerProfileRow.__table__
+DEAD = DeadLetterRow.__table__
+EVENTS = ReceivedEvent.__table__
+AT = datetime(2026, 11, 2, 9, 0, 0, 5, tzinfo=timezone(timedelta(hours=8)))
+
+
+def profile(**overrides) -> dict:
+    row = {"customer_id": "c1", "partition": 2, "orders_count": 3, "total_spend": Decimal("12.3400"),
+           "refunds": Decimal("0"), "average_order_value": None, "first_order_at": AT, "last_order_at": AT,
+           "segment": "Champions", "churn_risk": 0.25, "updated_at": AT,
+           "snapshot": {"rfm": {"segment": "Champions"}, "spend": ["1.00"], "none": None}, "state": {"1": [2, 3]}}
+    return row | overrides
+
+
+async def _stored(tmp_path, name: str, fast: bool):
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/{name}.db"))
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, Metrics(CollectorRegistry()))
+        assert w._sqlite
+        w._sqlite = fast  # the SQLAlchemy path is what PostgreSQL uses
+        w.register(PROFILES, conflict=["customer_id"], update=[c.name for c in PROFILES.columns if c.name != "customer_id"])
+        w.register(DEAD, conflict=["source_topic", "source_partition", "source_offset"])
+        w.add(PROFILES, profile())
+        w.add(PROFILES, profile(orders_count=4))  # same key in one batch: the last wins
+        w.add(PROFILES, profile(customer_id="c2", snapshot=None))  # JSON null, as SQLAlchemy binds None
+        w.add(DEAD, {"reason": "invalid_json", "detail": "d", "source_topic": "t", "source_partition": 0,
+                     "source_offset": 1, "value": b"\x00\xff", "received_at": AT})
+        w.ack_after(lambda: None)
+        await w.flush()
+        w.add(PROFILES, profile(segment="At risk"))  # an update of the stored row
+        w.ack_after(lambda: None)
+        await w.flush()
+        async with engine.connect() as conn:
+            return ((await conn.execute(select(PROFILES).order_by(PROFILES.c.customer_id))).all(),
+                    (await conn.execute(select(DEAD))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_fast_path_stores_what_sqlalchemy_stores(tmp_path):
+    fast, sqla = await _stored(tmp_path, "fast", True), await _stored(tmp_path, "sqla", False)
+    assert fast == sqla
+    (row, null_snapshot), _ = fast
+    assert null_snapshot.snapshot is None
+    assert row.orders_count == 3 and row.segment == "At risk" and row.first_order_at == AT
+    assert row.snapshot["rfm"] == {"segment": "Champions"} and row.state == {"1": [2, 3]}
+
+
+async def test_hook_rows_share_the_flush_and_acks_follow_it(tmp_path):
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/hook.db"))
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, Metrics(CollectorRegistry()))
+        w.register(PROFILES, conflict=["customer_id"], update=["orders_count"])
+        changed: list[str] = []
+
+        async def hook() -> None:
+            while changed:
+                w.add(PROFILES, profile(customer_id=changed.pop()))
+
+        async def stored() -> int:
+            async with engine.connect() as conn:
+                return len((await conn.execute(select(PROFILES.c.customer_id))).all())
+
+        w.before_flush(hook)
+        changed += ["a", "b"]
+        acks: list[int] = []  # profile rows committed when the event was acked
+
+        def ack() -> None:
+            with sqlite3.connect(tmp_path / "hook.db") as conn:
+                acks.append(conn.execute("SELECT count(*) FROM customer_profiles").fetchone()[0])
+
+        w.ack_after(ack)
+        await w.flush()
+        assert acks == [2] and await stored() == 2
+        await w.flush()  # nothing pending: the hook does not run without events
+        assert acks == [2]
+    finally:
+        await engine.dispose()
