@@ -75,5 +75,26 @@ class Metrics:
             return value
         return "other"
 
+    def zero_failures(self, input_topics: list[str], channels: list[str]) -> None:
+        """Pre-create failure series at 0 where the labels are known, so rate() and alerts see them
+        before the first failure (dead letters per topic and reason, notification failures per channel)."""
+        from schemas.deadletter import DeadLetterReason
+
+        for topic in input_topics:
+            for reason in DeadLetterReason:
+                self.invalid.labels(topic, reason.value)
+        for channel in channels:
+            for kind in ("transient", "permanent"):
+                self.notify_failures.labels(channel, kind)
+        self.notify_failures.labels("*", "dropped")  # a full delivery queue drops an alert for every channel
+
+    def forget_partitions(self, partitions) -> None:
+        """Remove the lag series of revoked partitions (another worker reports them now)."""
+        for tp in partitions:
+            try:
+                self.lag.remove(tp.topic, str(tp.partition))
+            except KeyError:  # never reported here
+                pass
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
@@ -9,14 +11,31 @@ from sqlalchemy import text
 from pipeline import topics as T
 from pipeline.runtime import Runtime
 
+READY_DB_TIMEOUT_S = 2.0  # a database that does not answer (network cut) must not hang the probe
+
+
+async def _select_one(rt: Runtime) -> None:
+    async with rt.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def _broker_reachable(consumer) -> bool:
+    """The consumer holds a live connection to the cluster. It fetches every few ms and heartbeats
+    every 2 s, so no live connection means the broker is down or cut off (a stopped broker left
+    readiness at 200 before). Read from aiokafka's client; an unknown layout does not fail readiness."""
+    try:
+        conns = list(consumer._thread._consumer._client._conns.values())
+    except AttributeError:
+        return True
+    return any(c.connected() for c in conns)
+
 
 async def readiness(rt: Runtime) -> dict:
     """Broker connected, database reachable, partitions assigned, recovery done."""
     app = rt.app
     checks: dict[str, bool | str] = {}
     try:
-        async with rt.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await asyncio.wait_for(_select_one(rt), READY_DB_TIMEOUT_S)
         checks["database"] = rt.writer.healthy
         rt.metrics.db_up.set(1 if rt.writer.healthy else 0)
     except Exception as exc:
@@ -29,13 +48,27 @@ async def readiness(rt: Runtime) -> dict:
     checks["partitions_assigned"] = inputs <= {tp.topic for tp in rt.assigned}
     checks["recovery_done"] = bool(getattr(app.tables, "_recovery_started", None) is not None
                                    and not app.rebalancing) if hasattr(app, "tables") else True
-    checks["broker_connected"] = consumer is not None and not app.rebalancing
+    checks["broker_connected"] = consumer is not None and not app.rebalancing and _broker_reachable(consumer)
     checks["ready"] = all(v is True for k, v in checks.items() if not k.endswith("_error"))
     return checks
 
 
+def notify_channels(rt: Runtime) -> list[str]:
+    """The delivery channels this worker's settings enable (agents.escalation.agent.notifiers)."""
+    n = rt.settings.notify
+    return ["log", "topic"] + (["webhook"] if n.webhook_url or n.webhook_per_person else []) + \
+        (["email"] if n.smtp_host else [])
+
+
 def register_pages(rt: Runtime) -> None:
     app = rt.app
+    rt.metrics.zero_failures([rt.topic_name(s) for s in (*T.INPUTS, T.INCIDENT_COMMANDS)], notify_channels(rt))
+
+    @app.on_partitions_revoked.connect
+    async def _forget_lag(app, revoked, **kwargs) -> None:
+        # the lag timer must not report partitions another worker owns now
+        rt.assigned = rt.assigned - set(revoked)
+        rt.metrics.forget_partitions(revoked)
 
     @app.page("/metrics")
     class Metrics(web.View):

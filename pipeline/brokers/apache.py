@@ -152,19 +152,52 @@ class ApacheKafkaBroker(LocalBroker):
             if fmt.returncode != 0:
                 raise BrokerError(f"kafka storage format failed (exit {fmt.returncode}):\n"
                                   f"{(fmt.stdout + fmt.stderr)[-3000:]}")
-            with open(self.log_path, "wb") as out:
-                self._proc = subprocess.Popen(
-                    [*self._jvm(libs), "kafka.Kafka", str(config)],
-                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True, cwd=self._dir,
-                )
-            deadline = time.monotonic() + self.ready_timeout
-            wait_for_port(self.host, self.port, self._proc, timeout=self.ready_timeout, log=self.log_path)
-            self._wait_metadata(deadline)
+            self._launch(libs, config)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _launch(self, libs: Path, config: Path) -> None:
+        with open(self.log_path, "ab") as out:
+            self._proc = subprocess.Popen(
+                [*self._jvm(libs), "kafka.Kafka", str(config)],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=self._dir,
+            )
+        deadline = time.monotonic() + self.ready_timeout
+        wait_for_port(self.host, self.port, self._proc, timeout=self.ready_timeout, log=self.log_path)
+        self._wait_metadata(deadline)
+
+    def halt(self, kill: bool = False) -> None:
+        """Stop the JVM but keep its data dir (SIGTERM: controlled shutdown; kill=True: SIGKILL, a crash)."""
+        if self._proc is None or self._dir is None:
+            raise BrokerError("broker is not running")
+        if kill:
+            import signal
+
+            os.killpg(self._proc.pid, signal.SIGKILL)   # the JVM leads its own session
+            self._proc.wait()
+        else:
+            terminate(self._proc, grace=self.stop_grace)
+        self._proc = None
+
+    def resume(self) -> "ApacheKafkaBroker":
+        """Start a halted broker again on the same ports and data dir; waits until it is ready."""
+        if self._proc is not None or self._dir is None:
+            raise BrokerError("resume() needs a broker stopped by halt()")
+        try:
+            self._launch(ensure_libs(self.home), self._dir / "server.properties")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def restart(self, kill: bool = False, down_s: float = 0.0) -> "ApacheKafkaBroker":
+        """halt(), stay down `down_s` seconds, resume(): topics, offsets and groups survive."""
+        self.halt(kill=kill)
+        time.sleep(down_s)
+        return self.resume()
 
     def _wait_metadata(self, deadline: float) -> None:
         """One successful list_topics from kafka-python, retried until the deadline."""

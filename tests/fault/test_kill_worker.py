@@ -1,0 +1,115 @@
+"""Two workers, N mixed simulated events, one worker SIGKILLed mid-stream: no event lost, customer
+profiles equal the offline replay, no notification delivered twice (issue #6)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from pipeline.emitter import Emitter
+from tests.fault.helpers import (Clock, derived_incident_ids, fault_events, figures, simulated, stored_events,
+                                 summed)
+from tests.support.receivers import WebhookReceiver
+from tests.support.services import metric_value, query, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+
+PROFILE_FIELDS = ("orders_count", "total_spend", "refunds", "average_order_value", "first_order_at",
+                  "last_order_at", "feedback_count")
+
+
+def test_sigkill_mid_stream_loses_nothing(broker, make_worker, db_url, run_id, tmp_path):
+    n = fault_events(50_000)  # measured: 142 s on Tansu + SQLite (2 shared cores)
+    events = simulated(n, seed=61, customers=2_000)
+    redelivered = [e for e in events[::50] if e.event_type == "order"]  # the channel resends some
+    derived = derived_incident_ids(events)  # incidents the workers raise from feedback (via incidents.raw)
+    clock = Clock()
+    with WebhookReceiver() as hooks:
+        env = dict(SALESPULSE_NOTIFY__WEBHOOK_URL=hooks.url)
+        w1, w2 = make_worker("w1", **env), make_worker("w2", **env)
+        w1.wait_ready()
+        w2.wait_ready()
+        wait_until(lambda: all(metric_value(w.metrics(), "salespulse_partitions_assigned") > 0 for w in (w1, w2)),
+                   timeout=60, message="partitions shared by two workers")
+        total_partitions = summed((w1, w2), "salespulse_partitions_assigned")
+
+        started = clock()
+        with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
+            for i, e in enumerate(events):
+                em.emit(e)
+                if i % 50 == 0 and e.event_type == "order":
+                    em.emit(e)
+            em.flush()
+        emitted_s = clock() - started
+
+        # kill w1 while both are busy: about a third of the events are in SQL
+        wait_until(lambda: stored_events(db_url) >= n // 3, timeout=300, interval=0.5, message="a third processed")
+        dup_w1 = metric_value(w1.metrics(), "salespulse_events_duplicate_total")
+        at_kill = stored_events(db_url)
+        killed_at = clock()
+        w1.kill()
+        wait_until(lambda: metric_value(w2.metrics(), "salespulse_partitions_assigned") == total_partitions,
+                   timeout=90, interval=0.2, message="w2 owns every partition")
+        recovered_at = clock()
+
+        sent_ids = {str(e.event_id) for e in events}
+
+        def stored_ids() -> set[str]:  # also incidents the pipeline raised itself (critical feedback)
+            return {r[0] for r in query(db_url, "SELECT event_id FROM events")}
+
+        try:
+            wait_until(lambda: sent_ids | derived <= stored_ids(), timeout=300, interval=1.0,
+                       message=f"all {n} events in SQL")
+        except TimeoutError:
+            pass  # reported below as lost
+        drained_at = clock()
+        stored_ids = stored_ids()
+        stored, distinct = len(sent_ids & stored_ids), len(sent_ids)
+        lost = (sent_ids | derived) - stored_ids
+        assert not lost, f"{len(lost)} events lost, e.g. {sorted(lost)[:5]}"
+
+        # customer profiles: equal to the offline replay of the events sent. Incidents are left out of
+        # the replay as in tests/integration/test_customers_flow.py: they are keyed by incident, and the
+        # replay makes a profile for a customer known only from incidents, which the workers do not.
+        path = tmp_path / "events.jsonl"
+        path.write_text("\n".join(e.model_dump_json() for e in events if e.event_type != "incident") + "\n")
+        replay = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "customers", "replay", str(path)],
+                                capture_output=True, text=True, timeout=300)
+        assert replay.returncode == 0, replay.stderr[-2000:]
+        expected = {p["customer_id"]: p for p in map(json.loads, replay.stdout.splitlines())}
+
+        def mismatches() -> list:
+            got = {cid: json.loads(s) if isinstance(s, str) else s
+                   for cid, s in query(db_url, "SELECT customer_id, snapshot FROM customer_profiles")}
+            bad = [c for c in expected if c not in got]
+            bad += [(c, f) for c in expected if c in got for f in PROFILE_FIELDS if got[c][f] != expected[c][f]]
+            return bad
+
+        try:
+            wait_until(lambda: not mismatches(), timeout=120, interval=1.0, message="profiles equal the replay")
+        except TimeoutError:
+            pytest.fail(f"profiles differ from the replay: {mismatches()[:10]}")
+
+        # notifications: none delivered twice for one (incident, level, loop)
+        time.sleep(3.0)  # a late duplicate would arrive now
+        bodies = hooks.bodies()
+        per_notification = Counter((b["incident_key"], b["epoch"], b["level"], b["loop"], b["kind"]) for b in bodies)
+        twice = {k: c for k, c in per_notification.items() if c > 1}
+        # (incident_audit cannot show a second delivery: its row id is derived from the notification id,
+        # channel, recipient, attempt and outcome, so the same delivery twice is one upserted row)
+        dup_w2 = metric_value(w2.metrics(), "salespulse_events_duplicate_total")
+        figures("kill_worker", broker=broker.kind, database=db_url.split(":", 1)[0], events_sent=n + len(redelivered),
+                distinct_events=distinct, events_stored=stored, lost=len(lost), derived_incidents=len(derived),
+                duplicates_ignored=int(dup_w1 + dup_w2), stored_at_kill=at_kill,
+                emit_s=emitted_s, recovery_s=recovered_at - killed_at, drain_after_kill_s=drained_at - killed_at,
+                throughput_eps=stored / max(0.001, drained_at - started), notifications=len(bodies),
+                notifications_twice=len(twice), customers=len(expected))
+        assert bodies, "the simulated incidents paged someone"
+        assert w2.proc.poll() is None
+        assert not twice, twice
