@@ -131,22 +131,6 @@ def on_storm(state: IncidentState | None, storm: IncidentStorm, policy: Policy, 
     return _start(s, policy, now, storm.reason, kind="storm")
 
 
-def current_alerts(s: IncidentState, policy: Policy) -> list[EscalationAlert]:
-    """The alerts of the level an open incident is at, as they were sent (same notification ids):
-    for re-sending after a take-over when no delivery is on record."""
-    if s.status != "triggered" or s.deadline is None:
-        return []
-    step = s.current
-    start = s.step == 0 and s.loop == 0
-    kind: AlertKind = "storm" if start and s.children else "page"
-    alerts = [_alert(s, step, kind, "re-sent: the worker that paged this level stopped before a delivery "
-                     "was recorded", s.last_seen, s.deadline)]
-    if start:
-        alerts += [_alert(s, st, "inform", f"{s.severity.value} incident: {st.name} informed at once", s.last_seen, None)
-                   for st in s.plan.inform]
-    return alerts
-
-
 def cascade(parent: IncidentState, cmd: IncidentCommand) -> list[IncidentCommand]:
     """Resolving a storm's parent resolves the incidents it held back: one command per child."""
     if cmd.type != "resolve" or not parent.children:
