@@ -83,9 +83,18 @@ class FunnelStage(str, enum.Enum):
 
 
 class Strict(BaseModel):
-    """Base of every wire model: immutable, unknown fields rejected."""
+    """Base of every wire model: immutable, unknown fields rejected, no NUL in text."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="after")
+    def _no_nul(self):
+        # PostgreSQL text cannot hold U+0000: one such event would fail every retry of its batch
+        # and stop the pipeline (found by schemathesis on PostgreSQL). It is refused here instead.
+        for name, value in self.__dict__.items():
+            if type(value) is str and "\x00" in value:
+                raise ValueError(f"{name}: the NUL character (\\u0000) is not allowed in text")
+        return self
 
 
 class EventBase(Strict):

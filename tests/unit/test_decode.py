@@ -73,3 +73,20 @@ def test_dead_letter_keeps_original_bytes():
     dl = DeadLetter.build(reason=DeadLetterReason.invalid_utf8, detail="x", topic="orders", partition=1,
                           offset=7, key=None, value=raw, now=datetime.now(timezone.utc))
     assert DeadLetter.model_validate_json(dl.model_dump_json()).original() == raw
+
+
+def test_nul_in_text_is_a_schema_violation_not_a_database_error():
+    """PostgreSQL text cannot hold U+0000; such an event must be dead-lettered, not retried forever."""
+    from schemas.escalation import CONTROL_ADAPTER
+
+    body = (b'{"event_type": "feedback", "occurred_at": "2026-01-01T00:00:00+00:00", "channel": "web",'
+            b' "customer_id": "c1", "text": "broken \\u0000 text"}')
+    got = decode(body, expected_types=frozenset({"feedback"}), max_bytes=10_000)
+    assert isinstance(got, Rejected) and got.reason.value == "schema_violation" and "NUL" in got.detail
+    ok = decode(body.replace(b"\\u0000", b""), expected_types=frozenset({"feedback"}), max_bytes=10_000)
+    assert not isinstance(ok, Rejected)
+    command = (b'{"event_type": "incident_command", "type": "ack", "incident_key": "k", "by": "x\\u0000y",'
+               b' "occurred_at": "2026-01-01T00:00:00+00:00"}')
+    assert CONTROL_ADAPTER.validate_json(command.replace(b"\\u0000", b"")).by == "xy"
+    with pytest.raises(ValueError, match="NUL"):
+        CONTROL_ADAPTER.validate_json(command)
