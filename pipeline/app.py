@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import faust
 
@@ -133,11 +134,25 @@ def _register_lifecycle(rt: Runtime) -> None:
     async def _revoked(app, revoked, **kwargs) -> None:
         rt.metrics.rebalances.inc()
         await rt.writer.flush()  # ack what is written so the commit before revoke covers it
+        rt.state_ready.clear()  # until the next assignment's state is loaded (Runtime.state_ready)
 
     @app.on_partitions_assigned.connect
     async def _assigned(app, assigned, **kwargs) -> None:
+        rt.state_ready.clear()
         rt.metrics.assigned.set(len(assigned))
         rt.assigned = set(assigned)
+        for loader in rt.loaders:
+            delay = 0.1
+            while True:
+                try:
+                    await loader(set(assigned))
+                    break
+                except Exception as exc:  # database away during a rebalance: no event before the state
+                    log.warning("state for the new assignment not loaded (%s), retrying in %.1fs: %s",
+                                getattr(loader, "__qualname__", loader), delay, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        rt.state_ready.set()
 
     @app.on_before_shutdown.connect
     async def _shutdown(app, **kwargs) -> None:

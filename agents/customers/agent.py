@@ -55,12 +55,13 @@ class Customers:
         self.changed: dict[str, bool] = {}  # customer id -> a negative feedback among the changes
 
     async def load(self, partitions: set[int]) -> None:
-        keep = [p for cid, p in self.book.profiles.items() if self.partition_of.get(cid) in partitions]
+        """Runs while no event is processed (Runtime.state_ready); nothing below the query awaits."""
         rows = []
         if partitions:
             async with self.rt.engine.connect() as conn:
                 rows = (await conn.execute(select(PROFILES.c.customer_id, PROFILES.c.partition, PROFILES.c.state)
                                            .where(PROFILES.c.partition.in_(sorted(partitions))))).all()
+        keep = [p for cid, p in self.book.profiles.items() if self.partition_of.get(cid) in partitions]
         known = {p.customer_id for p in keep}
         loaded = [CustomerProfile.from_dict(state) for cid, _, state in rows if cid not in known]
         self.book = CustomerBook(self.params, keep + loaded)
@@ -225,10 +226,11 @@ def register(rt: Runtime) -> None:
 
     rt.extras["customer_profile"] = profile_of  # the escalation chain's customer context
 
-    @rt.app.on_partitions_assigned.connect
-    async def _load(app, assigned, **kwargs) -> None:
+    async def _load(assigned) -> None:
         name = rt.topic_name(T.ORDERS)
         await c.load({tp.partition for tp in assigned if tp.topic == name})
+
+    rt.on_assigned(_load)
 
     @rt.app.timer(interval=15.0)
     async def _gauges() -> None:

@@ -313,10 +313,11 @@ def register(rt: Runtime) -> None:
                                     workers=n.delivery_concurrency)
         await esc.dispatcher.start()
 
-    @app.on_partitions_assigned.connect
-    async def _load(app, assigned, **kwargs) -> None:
+    async def _load(assigned) -> None:
         name = rt.topic_name(T.INCIDENTS_RAW)
         await esc.load({tp.partition for tp in assigned if tp.topic == name})
+
+    rt.on_assigned(_load)
 
     @app.timer(interval=n.sweep_interval_s)
     async def _sweep() -> None:
@@ -342,7 +343,7 @@ def _commands_agent(rt: Runtime, esc: Escalator) -> None:
 
     async def commands(stream):
         async for event in stream.noack().events():
-            await writer.wait_room()
+            await rt.admit()
             msg = event.message
             meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
             try:

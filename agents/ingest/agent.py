@@ -73,7 +73,7 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
     async def ingest(stream):
         # manual acks: an event is acked only after its rows are written (BatchWriter)
         async for event in stream.noack().events():
-            await writer.wait_room()
+            await rt.admit()
             started = time.perf_counter()
             msg = event.message
             consumed.inc()
