@@ -15,7 +15,7 @@ from datetime import datetime
 from agents.customers import packing
 from agents.customers.codec import NEVER, US_PER_DAY, blob_has, event_hash, key_hash, to_units, to_us
 from agents.customers.config import ScoringParams
-from agents.customers.orders import EMPTY, contribution, fold
+from agents.customers.orders import EMPTY, Contribution, contribution, fold
 from schemas.events import Channel, OrderEvent
 
 CHANNELS = tuple(Channel)
@@ -30,7 +30,7 @@ class CustomerProfile:
     __slots__ = ("customer_id", "orders", "cats", "orders_count", "net", "refunds", "first_ts", "last_ts",
                  "rep_key", "rep", "region_key", "region",
                  "fb_seen", "fb_count", "fb_neg", "complaints", "s_anchor", "s_sum", "s_w", "n_w",
-                 "inc_open", "inc_closed", "fu_last", "fu_seg", "fu_churn")
+                 "inc_open", "inc_closed", "fu_last", "fu_seg", "fu_churn", "_bd_cat", "_bd_chan")
 
     def __init__(self, customer_id: str) -> None:
         self.customer_id = customer_id
@@ -50,6 +50,10 @@ class CustomerProfile:
         self.fu_last: dict[str, int] | None = None   # follow-up reason -> last raised, epoch seconds
         self.fu_seg = -1                  # segment index when last evaluated
         self.fu_churn = False             # churn risk was above the threshold when last evaluated
+        # spend by category / channel, name -> [net units, contributing orders]: built by the first
+        # spend_breakdown(), then kept up to date per order change (not stored)
+        self._bd_cat: dict[str, list[int]] | None = None
+        self._bd_chan: dict[str, list[int]] | None = None
 
     # ---- derived -------------------------------------------------------------------------------
     def rfm_key(self) -> tuple[int, int, int] | None:
@@ -77,20 +81,22 @@ class CustomerProfile:
 
     def spend_breakdown(self) -> tuple[dict[str, int], dict[str, int]]:
         """Net spend units by category (allocated by line value) and by channel."""
-        by_cat: dict[str, int] = {}
-        by_channel: dict[str, int] = {}
-        for _, rec in packing.records(self.orders):
-            c = contribution(rec)
-            if c is None:
-                continue
-            channel, cats = c.attrs
-            name = CHANNELS[channel].value
-            by_channel[name] = by_channel.get(name, 0) + c.net
-            total = sum(u for _, u in cats)
+        if self._bd_cat is None or self._bd_chan is None:
+            self._bd_cat, self._bd_chan = {}, {}
+            for _, rec in packing.records(self.orders):
+                c = contribution(rec)
+                if c is not None:
+                    self._breakdown_add(c, 1)
+        return ({k: v[0] for k, v in self._bd_cat.items()}, {k: v[0] for k, v in self._bd_chan.items()})
+
+    def _breakdown_add(self, c: Contribution, sign: int) -> None:
+        assert self._bd_cat is not None and self._bd_chan is not None
+        channel, cats = c.attrs
+        _bump(self._bd_chan, CHANNELS[channel].value, sign * c.net, sign)
+        total = sum(u for _, u in cats)
+        if total:
             for idx, units in cats:
-                if total:
-                    by_cat[self.cats[idx]] = by_cat.get(self.cats[idx], 0) + c.net * units // total
-        return by_cat, by_channel
+                _bump(self._bd_cat, self.cats[idx], sign * (c.net * units // total), sign)
 
     def _recount(self) -> None:
         n = net = refunds = 0
@@ -105,6 +111,32 @@ class CustomerProfile:
                 last = max(last, c.at)
         self.orders_count, self.net, self.refunds = n, net, refunds
         self.first_ts, self.last_ts = (first, last) if n else (NEVER, NEVER)
+        self._bd_cat = self._bd_chan = None
+
+    def _replace_contribution(self, old: Contribution | None, new: Contribution | None) -> None:
+        """Totals after one order's contribution changed, without decoding every order: O(1), unless
+        the order held the first or last payment time and moves away from it (then a recount)."""
+        if old is not None and old.at in (self.first_ts, self.last_ts) and (new is None or new.at != old.at):
+            self._recount()
+            return
+        if old is not None:
+            self.orders_count -= 1
+            self.net -= old.net
+            self.refunds -= old.refunds
+            if self._bd_cat is not None:
+                self._breakdown_add(old, -1)
+        if new is not None:
+            if self.orders_count == 0:
+                self.first_ts = self.last_ts = new.at
+            else:
+                self.first_ts, self.last_ts = min(self.first_ts, new.at), max(self.last_ts, new.at)
+            self.orders_count += 1
+            self.net += new.net
+            self.refunds += new.refunds
+            if self._bd_cat is not None:
+                self._breakdown_add(new, 1)
+        if self.orders_count == 0:
+            self.first_ts = self.last_ts = NEVER
 
     def _cat_index(self, name: str) -> int:
         try:
@@ -161,6 +193,17 @@ class CustomerProfile:
         return p
 
 
+def _bump(d: dict[str, list[int]], key: str, units: int, n: int) -> None:
+    entry = d.get(key)
+    if entry is None:
+        d[key] = [units, n]
+    elif entry[1] + n == 0:
+        del d[key]
+    else:
+        entry[0] += units
+        entry[1] += n
+
+
 def _later(key: bytes, ts: int, ev: bytes) -> bytes | None:
     new = (ts + 2**63).to_bytes(8, "big") + ev
     return new if new > key else None
@@ -185,9 +228,9 @@ def apply_order(p: CustomerProfile, e: OrderEvent) -> bool:
     if new is old:
         return False
     p.orders = p.orders[:start] + packing.pack(oid, new) + p.orders[end:]
-    before = contribution(old)
-    if before != contribution(new):
-        p._recount()
+    before, after = contribution(old), contribution(new)
+    if before != after:
+        p._replace_contribution(before, after)
         return True
     return False
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from hypothesis import given, settings, strategies as st
 
 from agents.customers import CustomerBook, CustomerProfile
-from schemas.events import Channel, OrderStatus
+from schemas.events import Channel, LineItem, OrderStatus
 from tests.support.factories import at, make_order
 from tests.unit.customers.reference import customer_totals
 
@@ -110,6 +110,29 @@ def test_profiles_match_the_reference(events):
             if sum(w) > 0:
                 expected = sum(wi * f[4] for wi, f in zip(w, mine)) / sum(w)
                 assert math.isclose(book.profiles[cid].rolling_sentiment(), expected, abs_tol=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories(), st.lists(st.sampled_from(["home", "garden", "toys"]), min_size=1, max_size=3), st.data())
+def test_totals_kept_per_event_equal_a_recount(events, categories, data):
+    """Totals and spend breakdowns are updated per order change, not recomputed from every order:
+    after each event they equal a recount of the stored form (snapshots taken all along, so the
+    incrementally kept breakdown is the one compared)."""
+    book = CustomerBook()
+    for e in events:
+        if isinstance(e, tuple):
+            book.feedback(*e[1:])
+            continue
+        if data.draw(st.booleans(), label="several lines"):
+            price = (e.amount / len(categories)).quantize(Decimal("0.01"))
+            e = e.model_copy(update={"items": tuple(
+                LineItem(sku=f"S{i}", category=c, quantity=1 + i, unit_price=price) for i, c in enumerate(categories))})
+        book.order(e)
+        p = book.profiles[e.customer_id]
+        fresh = CustomerProfile.from_dict(json.loads(json.dumps(p.to_dict())))
+        assert (p.orders_count, p.net, p.refunds, p.first_ts, p.last_ts) == \
+            (fresh.orders_count, fresh.net, fresh.refunds, fresh.first_ts, fresh.last_ts)
+        assert p.spend_breakdown() == fresh.spend_breakdown()
 
 
 def test_stored_form_is_small_and_round_trips():
