@@ -242,17 +242,19 @@ def floor_main(argv: list[str]) -> None:
     ap.add_argument("--mode", choices=["ours", "default"], required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--web-port", type=int, required=True)
+    ap.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop")
     args = ap.parse_args(argv)
     app_id = f"floor-{args.mode}-{uuid.uuid4().hex[:6]}"
     if args.mode == "ours":
         from pipeline.app import SalesPulseApp, faust_kwargs
         from pipeline.settings import KafkaSettings, Settings, WebSettings, WorkerSettings
-        from pipeline.worker import quiet_logging
+        from pipeline.worker import quiet_logging, use_event_loop
 
         s = Settings(kafka=KafkaSettings(broker=args.broker, flavour=args.flavour),
                      web=WebSettings(port=args.web_port), topic_prefix=args.prefix,
-                     worker=WorkerSettings(app_id=app_id, data_dir=Path("data").resolve()))
+                     worker=WorkerSettings(app_id=app_id, data_dir=Path("data").resolve(), event_loop=args.event_loop))
         s.worker.data_dir.mkdir(parents=True, exist_ok=True)
+        use_event_loop(s.worker.event_loop)  # as run_worker
         app = SalesPulseApp(app_id, **faust_kwargs(s))
         app.conf.salespulse_fetch_max_wait_ms = s.kafka.fetch_max_wait_ms
         quiet_logging("WARNING")
@@ -331,7 +333,7 @@ def _stop(proc: subprocess.Popen, grace: float = 15) -> None:
 
 
 def framework_floor(broker_url: str, flavour: str, prefix: str, n: int, mode: str, tmp: Path,
-                    timeout: float = 600) -> dict:
+                    timeout: float = 600, event_loop: str = "uvloop") -> dict:
     from pipeline.brokers.base import free_port
 
     work = tmp / f"floor-{mode}"
@@ -339,7 +341,7 @@ def framework_floor(broker_url: str, flavour: str, prefix: str, n: int, mode: st
     out = work / "result.json"
     cmd = [sys.executable, "-m", "pipeline.bench", "floor", "--broker", broker_url, "--flavour", flavour,
            "--prefix", prefix, "--events", str(n), "--mode", mode, "--out", str(out),
-           "--web-port", str(free_port())]
+           "--web-port", str(free_port()), "--event-loop", event_loop]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESPULSE_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     proc = _spawn(cmd, env, work, work / "floor.log")
@@ -739,7 +741,9 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
         report["client"] = asyncio.run(client_limit(broker.bootstrap, inputs, cfg.events))
         progress(f"    {report['client']['ev_per_s']} ev/s")
         progress("2/5 framework floor, our settings")
-        report["floor_ours"] = framework_floor(broker.url, cfg.broker, prefix, cfg.events, "ours", tmp)
+        loop = cfg.worker_env.get("SALESPULSE_WORKER__EVENT_LOOP", "uvloop")  # the workers' loop
+        report["floor_ours"] = framework_floor(broker.url, cfg.broker, prefix, cfg.events, "ours", tmp,
+                                               event_loop=loop)
         progress(f"    {report['floor_ours']['ev_per_s']} ev/s")
         if not cfg.skip_default_floor:
             progress("2/5 framework floor, faust defaults")

@@ -79,6 +79,8 @@ class WorkerSettings(BaseModel):
     log_level: str = "WARNING"
     raise_high_feedback: bool = Field(True, description="raise incidents for high-urgency feedback, not only critical")
     max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="uvloop (libuv) or the standard asyncio loop; see bench/README.md for the difference")
 
 
 class NotifySettings(BaseModel):

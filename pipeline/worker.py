@@ -19,6 +19,15 @@ def quiet_logging(level: str) -> None:
         logging.getLogger(name).setLevel(max(lvl, logging.WARNING))
 
 
+def use_event_loop(name: str) -> None:
+    """Before any loop exists: uvloop for every loop the worker makes (faust's consumer thread too),
+    through mode, faust's service library (what `faust --loop uvloop` does)."""
+    if name == "uvloop":
+        import mode.loop
+
+        mode.loop.use("uvloop")
+
+
 def run_worker(settings: Settings) -> None:
     import asyncio
 
@@ -27,6 +36,7 @@ def run_worker(settings: Settings) -> None:
     from pipeline.app import create_app
     from pipeline.db.migrate import upgrade
 
+    use_event_loop(settings.worker.event_loop)
     quiet_logging(settings.worker.log_level)
     rt = create_app(settings)
 
