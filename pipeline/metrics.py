@@ -37,6 +37,7 @@ class Metrics:
         self.db_rows = Counter(p + "db_rows_written_total", "Rows written (upserts)", ["table"], registry=r)
         self.db_errors = Counter(p + "db_write_errors_total", "Failed database writes (retried)", ["table"], registry=r)
         self.db_up = Gauge(p + "db_up", "1 when the last database write succeeded", registry=r)
+        self.output_failures = Counter(p + "output_delivery_failures_total", "Output records the broker did not take: resent (their source events stay unacked meanwhile) or given up when the error cannot be retried", ["outcome"], registry=r)
         self.pending = Gauge(p + "writer_pending_events", "Events processed but not yet written and acknowledged", registry=r)
         self.table_size = Gauge(p + "table_keys", "Keys held in a worker state table", ["table"], registry=r)
         # Feedback classification.
@@ -87,6 +88,8 @@ class Metrics:
             for kind in ("transient", "permanent"):
                 self.notify_failures.labels(channel, kind)
         self.notify_failures.labels("*", "dropped")  # a full delivery queue drops an alert for every channel
+        for outcome in ("resent", "given_up"):
+            self.output_failures.labels(outcome)
 
     def forget_partitions(self, partitions) -> None:
         """Remove the lag series of revoked partitions (another worker reports them now)."""

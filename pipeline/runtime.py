@@ -88,6 +88,7 @@ class Runtime:
             self.engine, self.metrics, max_rows=db.write_batch_max,
             interval_s=db.flush_interval_ms / 1000.0, retry_max_s=db.retry_max_s,
         )
+        self.writer.resend = self.resend
 
     # topics -------------------------------------------------------------------------
     def topic_name(self, spec: T.TopicSpec) -> str:
@@ -112,12 +113,17 @@ class Runtime:
         """Produce to an output topic (buffered by the producer, not awaited per delivery).
 
         Straight to the producer: faust's Topic.send adds a channel hop, message futures and
-        sensor calls per record that we do not use. A failed delivery is logged."""
+        sensor calls per record that we do not use. The delivery is handed to the writer: the
+        events being processed are acked only once it is confirmed, and a failed one is resent."""
         body = value if isinstance(value, bytes) else value.model_dump_json().encode()
         k = key.encode() if isinstance(key, str) else key
-        delivery = await self.app.producer.send(self.topic(spec).get_topic_name(), k, body,
-                                                partition=None, timestamp=None, headers=None)
-        delivery.add_done_callback(_log_failed_delivery)
+        topic = self.topic(spec).get_topic_name()
+        delivery = await self.app.producer.send(topic, k, body, partition=None, timestamp=None, headers=None)
+        self.writer.track_output(delivery, (topic, k, body))
+
+    async def resend(self, record: tuple[str, bytes | None, bytes]):
+        topic, key, body = record
+        return await self.app.producer.send(topic, key, body, partition=None, timestamp=None, headers=None)
 
     # handlers -----------------------------------------------------------------------
     def on(self, event_type: str, handler: Handler) -> None:
@@ -150,11 +156,6 @@ class Runtime:
                 continue
             lag = max(0, high - (committed or 0))
             self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
-
-
-def _log_failed_delivery(delivery) -> None:
-    if not delivery.cancelled() and delivery.exception() is not None:
-        log.error("output record not delivered: %s", delivery.exception())
 
 
 def dumps(obj: Any) -> bytes:

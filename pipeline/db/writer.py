@@ -6,6 +6,11 @@ the events, so a committed Kafka offset always means the rows are in SQL. During
 database outage the batch is retried with backoff and agents are held back once too
 much is pending (back-pressure, not an unbounded queue, and nothing dropped).
 
+Output records the agents produce (classified feedback, incidents, profiles, dead letters)
+are tracked too: a flush acks its events only once every output record sent so far is
+confirmed by the broker, and resends one that failed, so a broker outage longer than the
+producer's own retries cannot turn an acked event into a lost output.
+
 Work that is cheaper once per flush than once per event (a customer's profile row after
 several of its orders) registers a `before_flush` hook: it runs after the acks of the
 flush are taken and before its rows are, so its rows land in the same transaction as
@@ -35,6 +40,9 @@ from pipeline.db.types import UTCDateTime
 from pipeline.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+# aiokafka errors after which sending the same record again cannot succeed
+NEVER_DELIVERABLE = frozenset({"MessageSizeTooLargeError", "RecordListTooLargeError", "RecordTooLargeError"})
 
 
 @dataclass
@@ -133,6 +141,8 @@ class BatchWriter:
         self._hooks: list[Callable[[], Awaitable[None]]] = []
         self._sqlite = self.dialect == "sqlite" and engine.dialect.driver == "aiosqlite"
         self._upserts: dict[str, SqliteUpserts] = {}
+        self._outputs: list[tuple[asyncio.Future, object]] = []
+        self.resend: Callable[[object], Awaitable[asyncio.Future]] | None = None  # set by the Runtime
 
     def register(self, table: Table, conflict: Sequence[str], update: Sequence[str] = ()) -> None:
         spec = self._specs[table.name] = _Spec(table, tuple(conflict), tuple(update))
@@ -155,6 +165,11 @@ class BatchWriter:
         if len(self._acks) >= self.max_pending:
             self._room.clear()
         self.metrics.pending.set(len(self._acks))
+
+    def track_output(self, delivery: asyncio.Future, record: object) -> None:
+        """An output record in flight: the events processed so far are acked only once it is
+        delivered; `record` is what `resend` needs to send it again."""
+        self._outputs.append((delivery, record))
 
     async def wait_room(self) -> None:
         """Back-pressure: agents await this before taking the next event."""
@@ -179,7 +194,7 @@ class BatchWriter:
             self._stopping = True
 
     async def flush(self) -> None:
-        if not self._rows and not self._acks:
+        if not self._rows and not self._acks and not self._outputs:
             return
         async with self._lock:
             await self._flush_locked()
@@ -191,17 +206,22 @@ class BatchWriter:
         except asyncio.CancelledError:
             self._acks[:0] = acks
             raise
+        outputs, self._outputs = self._outputs, []  # after the hooks: they send too
         batches = [(spec, spec.rows) for spec in self._specs.values() if spec.rows]
         for spec, _ in batches:
             spec.rows = []
         self._rows = 0
         delay = 0.05
-        while True:
+        while batches:
             try:
                 await self._write(batches)
+                self.healthy = True
+                self.last_error = None
+                self.metrics.db_up.set(1)
                 break
             except asyncio.CancelledError:
                 self._requeue(batches, acks)
+                self._outputs[:0] = outputs
                 raise
             except Exception as exc:  # any driver error: retry the same batch, never drop it
                 self.healthy = False
@@ -212,15 +232,60 @@ class BatchWriter:
                 log.warning("database write failed, retrying in %.2fs: %s", delay, self.last_error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)
-        self.healthy = True
-        self.last_error = None
-        self.metrics.db_up.set(1)
-        for ack in acks:
-            ack()
+        try:
+            delivered = await self._delivered(outputs)
+        except asyncio.CancelledError:
+            self._acks[:0] = acks  # the rows are written; the acks wait (a redelivery is idempotent)
+            self._outputs[:0] = outputs
+            raise
+        if delivered:
+            for ack in acks:
+                ack()
+        else:  # the producer is gone (shutting down): these events are redelivered after the restart
+            log.warning("%d events left unacked: their output records could not be resent", len(acks))
         self._room.set()
         self.metrics.pending.set(len(self._acks))
         async with self._flushed:
             self._flushed.notify_all()
+
+    async def _delivered(self, outputs: list[tuple[asyncio.Future, object]]) -> bool:
+        """Wait until every output is confirmed, resending failed ones with backoff (also after
+        aiokafka's KafkaTimeoutError, which it marks not retriable: the broker was away longer
+        than the producer's request timeout). False when a resend itself fails (the producer has
+        stopped). A record the broker can never take (over its size limit) is logged, counted and
+        given up; any other error is retried, loudly, rather than dropped."""
+        delay = 0.1
+        while outputs:
+            pending = [f for f, _ in outputs if not f.done()]
+            if pending:
+                await asyncio.wait(pending)
+            retry = []
+            for f, rec in outputs:
+                exc = None if f.cancelled() else f.exception()
+                if exc is None and not f.cancelled():
+                    continue
+                if exc is not None and type(exc).__name__ in NEVER_DELIVERABLE:
+                    self.metrics.output_failures.labels("given_up").inc()
+                    log.error("output record to %s given up: %s", rec[0] if isinstance(rec, tuple) else rec, exc)
+                    continue
+                retry.append((exc, rec))
+            if not retry:
+                return True
+            self.metrics.output_failures.labels("resent").inc(len(retry))
+            log.warning("%d output records not delivered (%s), resending in %.1fs", len(retry),
+                        retry[0][0] or "cancelled", delay)
+            if self.resend is None:
+                return False
+            await asyncio.sleep(delay)
+            outputs = []
+            for _, rec in retry:
+                try:
+                    outputs.append((await self.resend(rec), rec))
+                except Exception as exc:  # the producer is stopped
+                    log.warning("output record could not be resent: %s", exc)
+                    return False
+            delay = min(delay * 2, self.retry_max_s)
+        return True
 
     async def _run_hooks(self) -> None:
         for hook in self._hooks:
@@ -255,5 +320,9 @@ class BatchWriter:
     async def drain(self, timeout: float = 10.0) -> None:
         """Flush until nothing is pending (graceful shutdown, tests)."""
         deadline = time.monotonic() + timeout
-        while (self._rows or self._acks) and time.monotonic() < deadline:
-            await self.flush()
+        while (self._rows or self._acks or self._outputs) and time.monotonic() < deadline:
+            try:
+                async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                    await self.flush()  # bounded: a flush may wait on the broker for its outputs
+            except TimeoutError:
+                break

@@ -98,3 +98,77 @@ async def test_migrations_match_models(engine):
     async with engine.connect() as conn:
         diff = await conn.run_sync(_diff)
     assert diff == []
+
+
+# ---- output records: acks wait for their delivery ------------------------------------------
+
+def _output_writer(engine, resent: list, resend_fails: bool = False):
+    metrics = Metrics(CollectorRegistry())
+    w = BatchWriter(engine, metrics, retry_max_s=0.2)
+    w.register(ReceivedEvent.__table__, conflict=["event_id"])
+
+    async def resend(record):
+        if resend_fails:
+            raise RuntimeError("producer stopped")
+        resent.append(record)
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    w.resend = resend
+    return w, metrics
+
+
+async def test_acks_wait_until_output_records_are_delivered(engine):
+    await upgrade(engine)
+    w, _ = _output_writer(engine, [])
+    acked: list[int] = []
+    delivery = asyncio.get_running_loop().create_future()
+    w.add(ReceivedEvent.__table__, row(1))
+    w.track_output(delivery, ("t.feedback.classified", b"c1", b"{}"))
+    w.ack_after(lambda: acked.append(1))
+    task = asyncio.create_task(w.flush())
+    await asyncio.sleep(0.3)
+    assert await count(engine) == 1 and acked == [] and not task.done()  # written, not acked
+    delivery.set_result(None)
+    await asyncio.wait_for(task, 5)
+    assert acked == [1]
+
+
+async def test_a_failed_output_is_resent_before_the_ack(engine):
+    from aiokafka.errors import KafkaTimeoutError  # aiokafka marks it not retriable; we resend
+
+    await upgrade(engine)
+    resent: list = []
+    w, metrics = _output_writer(engine, resent)
+    acked: list[int] = []
+    failed = asyncio.get_running_loop().create_future()
+    failed.set_exception(KafkaTimeoutError())
+    w.track_output(failed, ("t.incidents.raw", b"k", b"{}"))
+    w.ack_after(lambda: acked.append(1))
+    await asyncio.wait_for(w.flush(), 5)
+    assert resent == [("t.incidents.raw", b"k", b"{}")] and acked == [1]
+    assert metrics.registry.get_sample_value("salespulse_output_delivery_failures_total", {"outcome": "resent"}) == 1
+
+
+async def test_a_record_over_the_size_limit_is_given_up_and_a_stopped_producer_leaves_events_unacked(engine):
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    await upgrade(engine)
+    w, metrics = _output_writer(engine, [])
+    acked: list[int] = []
+    too_big = asyncio.get_running_loop().create_future()
+    too_big.set_exception(MessageSizeTooLargeError())
+    w.track_output(too_big, ("t.x", None, b"x" * 10))
+    w.ack_after(lambda: acked.append(1))
+    await asyncio.wait_for(w.flush(), 5)
+    assert acked == [1]  # resending cannot help: counted, logged, the stream goes on
+    assert metrics.registry.get_sample_value("salespulse_output_delivery_failures_total", {"outcome": "given_up"}) == 1
+
+    w2, _ = _output_writer(engine, [], resend_fails=True)
+    lost = asyncio.get_running_loop().create_future()
+    lost.cancel()
+    w2.track_output(lost, ("t.x", None, b"{}"))
+    w2.ack_after(lambda: acked.append(2))
+    await asyncio.wait_for(w2.flush(), 5)
+    assert acked == [1]  # not acked: redelivered after the restart, never acked without its output
