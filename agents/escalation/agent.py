@@ -345,6 +345,8 @@ def _commands_agent(rt: Runtime, esc: Escalator) -> None:
         async for event in stream.noack().events():
             await rt.admit()
             msg = event.message
+            if msg.tp not in rt.assigned:  # revoked meanwhile (pipeline/transport.py): its new owner has it
+                continue
             meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
             try:
                 ctl = CONTROL_ADAPTER.validate_json(msg.value or b"")

@@ -76,6 +76,8 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
             await rt.admit()
             started = time.perf_counter()
             msg = event.message
+            if msg.tp not in rt.assigned:  # revoked meanwhile (pipeline/transport.py): its new owner has it
+                continue
             consumed.inc()
             meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
             result = decode(msg.value, expected_types=expected, max_bytes=max_bytes)
