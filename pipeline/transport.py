@@ -17,6 +17,9 @@ event in the no-op floor (bench/README.md). A put still blocked when a rebalance
 completes after faust clears the agent buffers, so such an event may reach an agent after its
 partition was revoked: the ingest agents skip events of partitions not assigned (Runtime.owns).
 Used only with the faust version it was copied from; any other runs faust's own loop.
+The copied method is faust-streaming's (BSD-3-Clause; Copyright (c) 2017-2020 Robinhood
+Markets, Inc. and the faust-streaming contributors; its licence, whose terms cover that
+copy: licenses/faust-streaming-LICENSE), changed in the one marked statement.
 """
 
 from __future__ import annotations
