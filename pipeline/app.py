@@ -119,6 +119,10 @@ def _register_capabilities(rt: Runtime) -> None:
         module.register(rt)
 
 
+# longest a revoke waits for pending writes (within Tansu's 6 s session timeout, see settings)
+REVOKE_DRAIN_S = 5.0
+
+
 def _register_lifecycle(rt: Runtime) -> None:
     app = rt.app
 
@@ -133,8 +137,14 @@ def _register_lifecycle(rt: Runtime) -> None:
     @app.on_partitions_revoked.connect
     async def _revoked(app, revoked, **kwargs) -> None:
         rt.metrics.rebalances.inc()
-        await rt.writer.flush()  # ack what is written so the commit before revoke covers it
-        rt.state_ready.clear()  # until the next assignment's state is loaded (Runtime.state_ready)
+        # No event is taken from here until the next assignment's state is loaded (Runtime.state_ready);
+        # then everything processed so far is written, its outputs delivered, its events acked and its
+        # pages sent before the group moves on: a partition's next owner loads that state from SQL. (A
+        # single flush, before the gate closed, left what agents added meanwhile to be written after
+        # the new owner had loaded: it could page an incident again or miss an order in a profile.)
+        # Bounded: with the database away the rest is redelivered to the next owner, idempotently.
+        rt.state_ready.clear()
+        await rt.writer.drain(timeout=REVOKE_DRAIN_S)
 
     @app.on_partitions_assigned.connect
     async def _assigned(app, assigned, **kwargs) -> None:

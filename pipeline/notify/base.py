@@ -19,7 +19,9 @@ class Notifier(Protocol):
 
     def recipients(self, alert: EscalationAlert) -> Sequence[Target | None]: ...
 
-    async def send(self, alert: EscalationAlert, recipient: Target | None) -> None: ...
+    async def send(self, alert: EscalationAlert, recipient: Target | None, attempt: int = 1) -> None:
+        """`attempt` (1-based) lets a channel tell receivers a retry of the same notification_id."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ class Dispatcher:
         started = time.monotonic()
         try:
             async with asyncio.timeout(self._timeout):  # in this task: no task per attempt as wait_for makes
-                await job.notifier.send(a, job.recipient)
+                await job.notifier.send(a, job.recipient, job.attempt)
         except (TransientDeliveryError, asyncio.TimeoutError) as exc:
             error = str(exc) or f"{ch}: no answer within {self._timeout:g}s"
             if job.attempt < self._max_attempts:

@@ -17,7 +17,7 @@ class LogNotifier:
     def recipients(self, alert: EscalationAlert) -> Sequence[Target | None]:
         return (None,)
 
-    async def send(self, alert: EscalationAlert, recipient: Target | None) -> None:
+    async def send(self, alert: EscalationAlert, recipient: Target | None, attempt: int = 1) -> None:
         log.info("%s", summary(alert), extra={
             "notification_id": str(alert.notification_id), "incident_key": alert.incident_key,
             "level": alert.level, "loop": alert.loop, "targets": [t.id for t in alert.targets],

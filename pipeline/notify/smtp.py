@@ -43,10 +43,12 @@ class EmailNotifier:
     def recipients(self, alert: EscalationAlert) -> Sequence[Target | None]:
         return tuple(t for t in alert.targets if t.email)
 
-    async def send(self, alert: EscalationAlert, recipient: Target | None) -> None:
+    async def send(self, alert: EscalationAlert, recipient: Target | None, attempt: int = 1) -> None:
         if recipient is None or not recipient.email:
             raise PermanentDeliveryError("smtp: recipient has no email address")
-        await asyncio.to_thread(self._send, message(alert, self._sender, recipient.email))
+        msg = message(alert, self._sender, recipient.email)
+        msg["X-SalesPulse-Attempt"] = str(attempt)
+        await asyncio.to_thread(self._send, msg)
 
     def _send(self, msg: EmailMessage) -> None:
         try:

@@ -21,7 +21,7 @@ class TopicNotifier:
     def recipients(self, alert: EscalationAlert) -> Sequence[Target | None]:
         return (None,)
 
-    async def send(self, alert: EscalationAlert, recipient: Target | None) -> None:
+    async def send(self, alert: EscalationAlert, recipient: Target | None, attempt: int = 1) -> None:
         try:
             await self._produce(alert)
         except DeliveryError:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+from importlib import metadata
 from typing import Sequence
 
 import aiohttp
@@ -13,6 +16,15 @@ from pipeline.notify.base import body
 from schemas.escalation import EscalationAlert, Target
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+def user_agent() -> str:
+    """Names the sending worker (host and process): which worker sent a page, for whoever reads the logs."""
+    try:
+        version = metadata.version("salespulse")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    return f"SalesPulse/{version} ({socket.gethostname()}; pid {os.getpid()})"
 
 
 def slack_payload(alert: EscalationAlert) -> dict:
@@ -39,13 +51,13 @@ class WebhookNotifier:
                  headers: dict[str, str] | None = None, session: aiohttp.ClientSession | None = None) -> None:
         self._url, self._slack, self._timeout = url, slack, timeout
         self._client_timeout = aiohttp.ClientTimeout(total=timeout)
-        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        self._headers = {"Content-Type": "application/json", "User-Agent": user_agent(), **(headers or {})}
         self._session, self._own_session = session, session is None
 
     def recipients(self, alert: EscalationAlert) -> Sequence[Target | None]:
         return (None,) if self._url else tuple(t for t in alert.targets if t.webhook)
 
-    async def send(self, alert: EscalationAlert, recipient: Target | None) -> None:
+    async def send(self, alert: EscalationAlert, recipient: Target | None, attempt: int = 1) -> None:
         url = self._url or (recipient.webhook if recipient else None)
         if not url:
             raise PermanentDeliveryError("webhook: no URL for this recipient")
@@ -53,7 +65,9 @@ class WebhookNotifier:
             self._session = aiohttp.ClientSession()
         # serialised by pydantic-core (the alert) or orjson (Slack form): no stdlib json on the page path
         payload = orjson.dumps(slack_payload(alert)) if self._slack else alert.model_dump_json().encode()
-        headers = {"X-SalesPulse-Notification-Id": str(alert.notification_id), **self._headers}
+        # at-least-once: a retry (attempt > 1) carries the same notification id; receivers dedupe on it
+        headers = {"X-SalesPulse-Notification-Id": str(alert.notification_id), "X-SalesPulse-Attempt": str(attempt),
+                   **self._headers}
         try:
             async with self._session.post(url, data=payload, headers=headers, timeout=self._client_timeout) as resp:
                 await resp.read()

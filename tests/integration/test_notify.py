@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import email
 import logging
 import socket
@@ -159,6 +160,11 @@ async def test_500_is_retried_until_200(receiver):
         await d.join()
     assert len(receiver.hits["flaky"]) == 2
     assert rec.outcomes() == [(1, "retrying"), (2, "delivered")]
+    # the retry is the same notification, told apart by its attempt, from the same sender
+    assert [h["X-SalesPulse-Attempt"] for h in receiver.headers] == ["1", "2"]
+    assert len({h["X-SalesPulse-Notification-Id"] for h in receiver.headers}) == 1
+    assert receiver.headers[0]["User-Agent"] == receiver.headers[1]["User-Agent"]
+    assert receiver.headers[0]["User-Agent"].startswith("SalesPulse/") and f"pid {os.getpid()}" in receiver.headers[0]["User-Agent"]
     assert "HTTP 500" in rec.results[0].error and rec.failures == []
 
 

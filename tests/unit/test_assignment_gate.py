@@ -5,6 +5,7 @@ and an event applied to a profile before SQL's copy is loaded was lost from it (
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 
 from faust.types import TP
@@ -83,3 +84,34 @@ async def test_profiles_of_a_new_partition_come_from_sql_before_any_event(tmp_pa
     assert b.extras["customers"].book.snapshot("c1", at(10)).total_spend == Decimal(30)
     for rt in (a, b):
         await rt.engine.dispose()
+
+
+async def test_a_revoke_writes_and_acks_everything_processed_and_admits_nothing_more(tmp_path, db_url):
+    """The next owner of a partition loads its state from SQL when it is assigned: by then the old
+    owner must have written (and acked, and paged for) every event it took, and take no more."""
+    rt = _runtime(tmp_path, db_url)
+    await upgrade(rt.engine)
+    tp = TP(rt.topic_name(T.ORDERS), 0)
+    await rt.app.on_partitions_assigned.send({tp})
+    customers = rt.extras["customers"]
+    meta = type("M", (), {"partition": 0})()
+    acked: list[int] = []
+
+    async def event(n: int) -> None:  # as the ingest agent: admitted, the handlers, then the ack
+        await rt.admit()
+        await customers.on_order(_order("c1", n), meta)
+        rt.writer.ack_after(lambda: acked.append(n))
+
+    await event(1)  # processed, not yet written
+    revoking = asyncio.ensure_future(rt.app.on_partitions_revoked.send({tp}))
+    late = asyncio.ensure_future(event(2))  # arrives while the revoke writes
+    await asyncio.wait_for(revoking, 10)
+    assert acked == [1], "the revoke returned before the event it had taken was written and acked"
+    assert not late.done(), "an event was taken after the revoke began"
+    async with rt.engine.connect() as conn:
+        (snapshot,) = (await conn.exec_driver_sql(
+            "SELECT snapshot FROM customer_profiles WHERE customer_id = 'c1'")).one()
+    snapshot = snapshot if isinstance(snapshot, dict) else json.loads(snapshot)
+    assert snapshot["orders_count"] == 1  # in SQL for the next owner
+    late.cancel()
+    await rt.engine.dispose()
