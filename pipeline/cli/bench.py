@@ -19,6 +19,8 @@ import click
               help="simulated customer population (1000000 for the 10x-customers figures)")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--latency-seconds", type=float, default=20.0, show_default=True)
+@click.option("--latency-rate", type=click.FloatRange(min=1), default=None,
+              help="events/s of the latency phase (default: half the measured pipeline rate); for paired runs")
 @click.option("--database", default=None, help="worker database URL (default: SQLite in the run's temp dir)")
 @click.option("--skip-default-floor", is_flag=True, help="skip the floor with faust's default settings")
 @click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -29,7 +31,7 @@ import click
               help="extra environment for the pipeline workers, e.g. SALESPULSE_DATABASE__WRITE_BATCH_MAX=2000 (repeatable)")
 @click.option("--keep-workdir", is_flag=True, help="keep the run's temp dir (worker logs, SQLite) after success")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="also write the report here")
-def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_seconds, database,
+def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_seconds, latency_rate, database,
           skip_default_floor, compare_with, profile_dir, worker_env, keep_workdir, json_out) -> None:
     """Measure the pipeline against the framework floor and the raw client; print one JSON object.
 
@@ -47,7 +49,8 @@ def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_s
         env[key] = value
 
     cfg = BenchConfig(broker=broker, events=events, workers_mode=workers_mode, skip_latency=skip_latency,
-                      customers=customers, seed=seed, latency_seconds=latency_seconds, database=database,
+                      customers=customers, seed=seed, latency_seconds=latency_seconds, latency_rate=latency_rate,
+                      database=database,
                       skip_default_floor=skip_default_floor,
                       profile_dir=profile_dir, worker_env=env,
                       keep_workdir=keep_workdir)

@@ -73,6 +73,14 @@ def test_assemble_without_optional_phases_reports_unknown_not_failure():
     assert "latency_p99_ms" not in report["targets"]
 
 
+def test_a_fixed_latency_rate_gets_no_target_verdict():
+    """--latency-rate is for paired runs at one load; the target is defined at half the pipeline's rate."""
+    lat = {"to_output_event": {"p99_ms": 120.0}, "to_sql_row": {"p99_ms": 200.0}}
+    base = {"client": {"ev_per_s": 1.0}, "floor_ours": {"ev_per_s": 1.0}, "pipeline": {"ev_per_s": 1.0}}
+    assert assemble({**base, "latency": lat})["targets"]["latency_p99_ms"]["met"] is True
+    assert "latency_p99_ms" not in assemble({**base, "latency": {**lat, "fixed_rate": True}})["targets"]
+
+
 def test_compare_customers_memory_per_profile():
     base = {"pipeline": {"ev_per_s": 3000.0, "customer_profiles": 2000}, "memory": {"worker_peak_rss_mb": 200.0}}
     big = {"pipeline": {"ev_per_s": 2700.0, "customer_profiles": 102_000}, "memory": {"worker_peak_rss_mb": 300.0}}
