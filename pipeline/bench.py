@@ -489,7 +489,7 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
 # --- 4. end-to-end latency ---------------------------------------------------------------
 
 async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_per_s: float, seconds: float,
-                      seed: int, flavour: str, settle_s: float = 15.0) -> dict:
+                      seed: int, settle_s: float = 15.0) -> dict:
     """Feedback and order events with occurred_at = now at a steady rate; latency to the
     classified output event (consumed here) and to the row in the events table (polled)."""
     import orjson
@@ -773,7 +773,7 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
                 cpu0, t0 = cpu_seconds(w.proc.pid), time.monotonic()
                 report["latency"] = asyncio.run(latency_run(
                     broker.bootstrap, prefix, db_path if cfg.database is None else None,
-                    lat_rate, cfg.latency_seconds, cfg.seed, cfg.broker))
+                    lat_rate, cfg.latency_seconds, cfg.seed))
                 if cfg.latency_rate:
                     report["latency"]["fixed_rate"] = True  # paired runs at one load; no target verdict
                 cpu1, t1 = cpu_seconds(w.proc.pid), time.monotonic()

@@ -15,7 +15,8 @@ suspends the flow. `FastDrainConsumer` awaits the callback directly while the fl
 suspended (and falls back to faust's call when it is), which measured 2.1-2.5x less CPU per
 event in the no-op floor (bench/README.md). A put still blocked when a rebalance starts then
 completes after faust clears the agent buffers, so such an event may reach an agent after its
-partition was revoked: the ingest agents skip events of partitions not assigned (Runtime.owns).
+partition was revoked: the ingest and command agents skip events of partitions no longer in
+`Runtime.assigned`.
 Used only with the faust version it was copied from; any other runs faust's own loop.
 The copied method is faust-streaming's (BSD-3-Clause; Copyright (c) 2017-2020 Robinhood
 Markets, Inc. and the faust-streaming contributors; its licence, whose terms cover that
@@ -134,7 +135,6 @@ class FastDrainConsumer(Consumer):
             raise
         finally:
             unset_flag(flag_consumer_fetching)
-
 
 
 FAST_DRAIN = faust.__version__ in FAST_DRAIN_FAUST_VERSIONS

@@ -13,7 +13,7 @@ from pipeline.notify.base import body, summary
 from schemas.escalation import EscalationAlert, Target
 
 
-def message(alert: EscalationAlert, sender: str, to: str) -> EmailMessage:
+def message(alert: EscalationAlert, sender: str, to: str, attempt: int = 1) -> EmailMessage:
     """The email: Message-ID derived from notification_id so mail systems can drop duplicates too."""
     msg = EmailMessage()
     msg["Subject"] = summary(alert)
@@ -22,6 +22,7 @@ def message(alert: EscalationAlert, sender: str, to: str) -> EmailMessage:
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{alert.notification_id}.{to}@salespulse>"
     msg["X-SalesPulse-Notification-Id"] = str(alert.notification_id)
+    msg["X-SalesPulse-Attempt"] = str(attempt)
     msg.set_content(body(alert))
     return msg
 
@@ -46,9 +47,7 @@ class EmailNotifier:
     async def send(self, alert: EscalationAlert, recipient: Target | None, attempt: int = 1) -> None:
         if recipient is None or not recipient.email:
             raise PermanentDeliveryError("smtp: recipient has no email address")
-        msg = message(alert, self._sender, recipient.email)
-        msg["X-SalesPulse-Attempt"] = str(attempt)
-        await asyncio.to_thread(self._send, msg)
+        await asyncio.to_thread(self._send, message(alert, self._sender, recipient.email, attempt))
 
     def _send(self, msg: EmailMessage) -> None:
         try:
