@@ -70,9 +70,14 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def window_rate(samples: list[tuple[float, float]], target: float) -> dict | None:
     """Throughput from (time, cumulative count) samples: from the first sample with a count
     above zero to the first at or above `target`. None if the target was never reached."""
-    start = next(((t, c) for t, c in samples if c > 0), None)
+    first = next((i for i, (_, c) in enumerate(samples) if c > 0), None)
     end = next(((t, c) for t, c in samples if c >= target), None)
-    if start is None or end is None or end[0] <= start[0]:
+    if first is None or end is None:
+        return None
+    start = samples[first]
+    if end[0] <= start[0] and first > 0:  # all consumed between two scrapes: from the last one at zero
+        start = samples[first - 1]
+    if end[0] <= start[0]:
         return None
     return {"events": int(end[1] - start[1]), "seconds": round(end[0] - start[0], 3),
             "ev_per_s": rate(end[1] - start[1], end[0] - start[0])}

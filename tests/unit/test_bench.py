@@ -32,6 +32,12 @@ def test_window_rate_none_when_target_not_reached():
     assert window_rate([(0.0, 10), (1.0, 20)], 100) is None
 
 
+def test_window_rate_when_everything_was_consumed_between_two_scrapes():
+    assert window_rate([(0.0, 0.0), (0.5, 0.0), (1.0, 100.0)], 100) == {"events": 100, "seconds": 0.5,
+                                                                         "ev_per_s": 200.0}
+    assert window_rate([(1.0, 100.0)], 100) is None
+
+
 def test_ratio_guards_missing_figures():
     assert ratio(3.0, 6.0) == 0.5
     assert ratio(None, 6.0) is None
