@@ -167,4 +167,5 @@ def _register_lifecycle(rt: Runtime) -> None:
     @app.on_before_shutdown.connect
     async def _shutdown(app, **kwargs) -> None:
         await rt.writer.drain(timeout=8.0)
+        rt.writer.close()
 

@@ -34,6 +34,7 @@ class Metrics:
         self.assigned = Gauge(p + "partitions_assigned", "Partitions assigned to this worker", registry=r)
         self.rebalances = Counter(p + "rebalances_total", "Consumer group rebalances seen", registry=r)
         self.db_write = Histogram(p + "db_write_seconds", "One batched database write", ["table"], buckets=_FAST[3:] + (1.0, 5.0), registry=r)
+        self.flush_phase = Histogram(p + "writer_flush_seconds", "One writer flush by phase: before-flush hooks (profiles), the database write, waiting for the output records' delivery", ["phase"], buckets=_FAST[3:-1] + (0.25, 0.5, 1.0, 5.0), registry=r)
         self.db_rows = Counter(p + "db_rows_written_total", "Rows written (upserts)", ["table"], registry=r)
         self.db_errors = Counter(p + "db_write_errors_total", "Failed database writes (retried)", ["table"], registry=r)
         self.db_up = Gauge(p + "db_up", "1 when the last database write succeeded", registry=r)

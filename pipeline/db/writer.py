@@ -16,20 +16,25 @@ several of its orders) registers a `before_flush` hook: it runs after the acks o
 flush are taken and before its rows are, so its rows land in the same transaction as
 the events that caused them.
 
-On SQLite the upserts go straight to the driver's executemany as tuples (statement
-compiled once per table and column set, values converted per column), not through
-SQLAlchemy's per-row parameter processing on the event loop (measured: see bench/README.md).
+On SQLite the upserts go straight to sqlite3's executemany as tuples (statement compiled
+once per table and column set, values converted per column), not through SQLAlchemy's
+per-row parameter processing, and a flush is one synchronous transaction on the writer's own
+connection (`SqliteDirect`), not a series of hops to aiosqlite's thread (measured: see
+bench/README.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+import sqlite3
 
 import orjson
 from sqlalchemy import JSON, Table
@@ -109,6 +114,84 @@ class SqliteUpserts:
         return out
 
 
+class SqliteDirect:
+    """The writer's own sqlite3 connection: a flush is one transaction run on the event loop.
+
+    Through aiosqlite each statement of a flush (BEGIN, an executemany per table, COMMIT) was a
+    hop to its thread and back, and each hop waited for the busy event loop to come round: at 400
+    events/s the write phase of a flush took 90 ms on average for 2-3 ms of SQLite work, so rows
+    reached SQL and events were acked a flush cycle of ~130 ms apart instead of 20 ms (bench/README.md,
+    fifth round). Here the loop is held for the transaction's own time only. When another
+    connection holds the write lock (a second worker on the same file, the CLI), BEGIN IMMEDIATE
+    fails at once (busy timeout 0) and that flush waits for the lock in a thread instead
+    (`write(..., wait=True)`), so the loop never sleeps on a lock."""
+
+    WAIT_MS = 30_000  # as the engine's busy timeout (pipeline/db/engine.py)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn: sqlite3.Connection | None = None
+        self.waiting: concurrent.futures.Future | None = None  # a write waiting for the lock
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-wait")
+        return self._pool
+
+    @staticmethod
+    def usable(engine: AsyncEngine) -> str | None:
+        """The file of an aiosqlite engine (None for an in-memory database: another connection
+        would see another database)."""
+        db = engine.url.database
+        if engine.dialect.name != "sqlite" or engine.dialect.driver != "aiosqlite" or not db or db == ":memory:" \
+                or db.startswith("file:"):
+            return None
+        return db
+
+    def _connection(self) -> sqlite3.Connection:
+        if self.conn is None:
+            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn = conn
+        return self.conn
+
+    def write(self, statements: list[tuple[str, list[tuple[str, list[tuple]]]]], wait: bool = False) -> list[float]:
+        """One transaction: per table its (SQL, parameter tuples) batches; seconds per table.
+        Raises sqlite3.OperationalError (nothing written) when `wait` is false and the write
+        lock is taken."""
+        conn = self._connection()
+        conn.execute(f"PRAGMA busy_timeout={self.WAIT_MS if wait else 0}")
+        conn.execute("BEGIN IMMEDIATE")
+        seconds = []
+        try:
+            for _, batches in statements:
+                started = time.perf_counter()
+                for sql, params in batches:
+                    conn.executemany(sql, params)
+                seconds.append(time.perf_counter() - started)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return seconds
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class BatchWriter:
     def __init__(
         self,
@@ -141,6 +224,8 @@ class BatchWriter:
         self._hooks: list[Callable[[], Awaitable[None]]] = []
         self._sqlite = self.dialect == "sqlite" and engine.dialect.driver == "aiosqlite"
         self._upserts: dict[str, SqliteUpserts] = {}
+        path = SqliteDirect.usable(engine) if self._sqlite else None
+        self._direct = SqliteDirect(path) if path else None
         self._outputs: list[tuple[asyncio.Future, object]] = []
         self.resend: Callable[[object], Awaitable[asyncio.Future]] | None = None  # set by the Runtime
 
@@ -201,6 +286,8 @@ class BatchWriter:
 
     async def _flush_locked(self) -> None:
         acks, self._acks = self._acks, []  # first: every row these events caused is added already ...
+        phase = self.metrics.flush_phase
+        started = time.perf_counter()
         try:
             await self._run_hooks()  # ... or is added now by a hook, before the rows are taken
         except asyncio.CancelledError:
@@ -211,6 +298,8 @@ class BatchWriter:
         for spec, _ in batches:
             spec.rows = []
         self._rows = 0
+        hooked = time.perf_counter()
+        phase.labels("hooks").observe(hooked - started)
         delay = 0.05
         while batches:
             try:
@@ -232,12 +321,15 @@ class BatchWriter:
                 log.warning("database write failed, retrying in %.2fs: %s", delay, self.last_error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)
+        written = time.perf_counter()
+        phase.labels("write").observe(written - hooked)
         try:
             delivered = await self._delivered(outputs)
         except asyncio.CancelledError:
             self._acks[:0] = acks  # the rows are written; the acks wait (a redelivery is idempotent)
             self._outputs[:0] = outputs
             raise
+        phase.labels("deliver").observe(time.perf_counter() - written)
         if delivered:
             for ack in acks:
                 ack()
@@ -301,6 +393,9 @@ class BatchWriter:
         self._acks[:0] = acks
 
     async def _write(self, batches: list[tuple[_Spec, list[dict]]]) -> None:
+        if self._sqlite and self._direct is not None:
+            await self._write_direct(batches)
+            return
         async with self.engine.begin() as conn:
             # the driver connection of this transaction (aiosqlite: its executemany runs in its thread)
             driver = (await conn.get_raw_connection()).driver_connection if self._sqlite else None
@@ -316,6 +411,32 @@ class BatchWriter:
                         await conn.execute(stmt, rows[i : i + 1000])
                 self.metrics.db_write.labels(spec.table.name).observe(time.perf_counter() - started)
                 self.metrics.db_rows.labels(spec.table.name).inc(len(rows))
+
+    async def _write_direct(self, batches: list[tuple[_Spec, list[dict]]]) -> None:
+        statements = []
+        for spec, rows in batches:
+            rows = dedupe_rows(rows, spec.conflict)
+            statements.append((spec, self._upserts[spec.table.name].batches(rows), len(rows)))
+        plan = [(spec.table.name, sql_batches) for spec, sql_batches, _ in statements]
+        d = self._direct
+        if d.waiting is not None and not d.waiting.done():  # a cancelled wait's thread still runs
+            await asyncio.wait([asyncio.wrap_future(d.waiting)])
+        try:
+            seconds = d.write(plan)
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+            # another connection writes: wait for its lock off the loop (nothing was written)
+            d.waiting = d.pool().submit(d.write, plan, True)
+            seconds = await asyncio.wrap_future(d.waiting)
+        for (spec, _, n), took in zip(statements, seconds):
+            self.metrics.db_write.labels(spec.table.name).observe(took)
+            self.metrics.db_rows.labels(spec.table.name).inc(n)
+
+    def close(self) -> None:
+        """Close the SQLite writer connection (the engine's pool is the engine's)."""
+        if self._direct is not None:
+            self._direct.close()
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Flush until nothing is pending (graceful shutdown, tests)."""

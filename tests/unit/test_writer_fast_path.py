@@ -97,3 +97,46 @@ async def test_hook_rows_share_the_flush_and_acks_follow_it(tmp_path):
         assert acks == [2]
     finally:
         await engine.dispose()
+
+
+async def test_a_flush_waits_for_another_writers_lock_without_holding_the_loop(tmp_path):
+    """The writer's own connection writes on the loop; when another connection holds the write
+    lock (a second worker on the file, the CLI), the flush waits for it in a thread: the loop keeps
+    running, nothing is acked before the rows are in, and they are in once the lock is released."""
+    import asyncio
+
+    db = tmp_path / "locked.db"
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
+    other = None
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, Metrics(CollectorRegistry()))
+        assert w._direct is not None and w._direct.path == str(db)
+        w.register(EVENTS, conflict=["event_id"])
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        acked: list[int] = []
+        w.add(EVENTS, {"event_id": "e1", "event_type": "order", "customer_id": "c1", "channel": "web",
+                       "occurred_at": AT, "received_at": AT, "topic": "orders", "partition": 0, "offset": 1,
+                       "payload": "{}"})
+        w.ack_after(lambda: acked.append(1))
+        flush = asyncio.create_task(w.flush())
+        ticks = 0
+        for _ in range(20):  # the loop runs while the flush waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not flush.done() and acked == []
+        other.execute("COMMIT")
+        await asyncio.wait_for(flush, timeout=10)
+        assert acked == [1]
+        assert sqlite3.connect(db).execute("SELECT event_id FROM events").fetchall() == [("e1",)]
+        w.close()
+    finally:
+        if other is not None:
+            other.close()
+        await engine.dispose()
+
+
+def test_an_in_memory_database_keeps_the_engine_connection():
+    engine = make_engine(DatabaseSettings(url="sqlite+aiosqlite:///:memory:"))
+    assert BatchWriter(engine, Metrics(CollectorRegistry()))._direct is None
