@@ -18,8 +18,8 @@ the events that caused them.
 
 On SQLite the upserts go straight to sqlite3's executemany as tuples (statement compiled
 once per table and column set, values converted per column), not through SQLAlchemy's
-per-row parameter processing, and a flush is one synchronous transaction on the writer's own
-connection (`SqliteDirect`), not a series of hops to aiosqlite's thread (measured: see
+per-row parameter processing, and a flush is one transaction on the writer's own
+connection in one call to its thread (`SqliteDirect`), not a hop per statement (measured: see
 bench/README.md).
 """
 
@@ -115,29 +115,23 @@ class SqliteUpserts:
 
 
 class SqliteDirect:
-    """The writer's own sqlite3 connection: a flush is one transaction run on the event loop.
+    """The writer's own sqlite3 connection: a flush is one transaction in one call to its thread.
 
-    Through aiosqlite each statement of a flush (BEGIN, an executemany per table, COMMIT) was a
-    hop to its thread and back, and each hop waited for the busy event loop to come round: at 400
-    events/s the write phase of a flush took 90 ms on average for 2-3 ms of SQLite work, so rows
-    reached SQL and events were acked a flush cycle of ~130 ms apart instead of 20 ms (bench/README.md,
-    fifth round). Here the loop is held for the transaction's own time only. When another
-    connection holds the write lock (a second worker on the same file, the CLI), BEGIN IMMEDIATE
-    fails at once (busy timeout 0) and that flush waits for the lock in a thread instead
-    (`write(..., wait=True)`), so the loop never sleeps on a lock."""
+    Through SQLAlchemy's aiosqlite adaptation each statement of a flush (BEGIN, an executemany
+    per table, COMMIT) was a hop to aiosqlite's thread and back, and each hop waited for the busy
+    event loop to come round: at 400 events/s the write phase of a flush took 90 ms on average
+    for 2-3 ms of SQLite work, so flushes ran every ~130 ms instead of every 20. Here the whole
+    transaction is one hop. It stays off the loop: sqlite3 releases the GIL while SQLite works,
+    so the writes run beside the agents on a second core (run on the loop instead, the drain
+    lost a quarter of its rate: bench/README.md, fifth round), and a lock held by another
+    connection (a second worker on the same file, the CLI) is waited for there."""
 
-    WAIT_MS = 30_000  # as the engine's busy timeout (pipeline/db/engine.py)
-
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, busy_timeout_s: float = 30.0) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s  # as the engine's (pipeline/db/engine.py)
         self.conn: sqlite3.Connection | None = None
-        self.waiting: concurrent.futures.Future | None = None  # a write waiting for the lock
+        self.inflight: concurrent.futures.Future | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-    def pool(self) -> concurrent.futures.ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-wait")
-        return self._pool
 
     @staticmethod
     def usable(engine: AsyncEngine) -> str | None:
@@ -149,24 +143,29 @@ class SqliteDirect:
             return None
         return db
 
-    def _connection(self) -> sqlite3.Connection:
-        if self.conn is None:
-            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+    async def run(self, plan: list[tuple[str, list[tuple[str, list[tuple]]]]]) -> list[float]:
+        """`write(plan)` in the writer's thread. A write whose caller was cancelled still runs
+        there: the next one waits for it first, so the connection is never used twice at once."""
+        if self.inflight is not None and not self.inflight.done():
+            await asyncio.wait([asyncio.wrap_future(self.inflight)])
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self.inflight = self._pool.submit(self.write, plan)
+        return await asyncio.wrap_future(self.inflight)
+
+    def write(self, plan: list[tuple[str, list[tuple[str, list[tuple]]]]]) -> list[float]:
+        """One transaction: per table its (SQL, parameter tuples) batches; seconds per table."""
+        conn = self.conn
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
+                                   check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self.conn = conn
-        return self.conn
-
-    def write(self, statements: list[tuple[str, list[tuple[str, list[tuple]]]]], wait: bool = False) -> list[float]:
-        """One transaction: per table its (SQL, parameter tuples) batches; seconds per table.
-        Raises sqlite3.OperationalError (nothing written) when `wait` is false and the write
-        lock is taken."""
-        conn = self._connection()
-        conn.execute(f"PRAGMA busy_timeout={self.WAIT_MS if wait else 0}")
         conn.execute("BEGIN IMMEDIATE")
         seconds = []
         try:
-            for _, batches in statements:
+            for _, batches in plan:
                 started = time.perf_counter()
                 for sql, params in batches:
                     conn.executemany(sql, params)
@@ -185,11 +184,6 @@ class SqliteDirect:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-
-
-def _locked(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) in (
-        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class BatchWriter:
@@ -418,17 +412,7 @@ class BatchWriter:
             rows = dedupe_rows(rows, spec.conflict)
             statements.append((spec, self._upserts[spec.table.name].batches(rows), len(rows)))
         plan = [(spec.table.name, sql_batches) for spec, sql_batches, _ in statements]
-        d = self._direct
-        if d.waiting is not None and not d.waiting.done():  # a cancelled wait's thread still runs
-            await asyncio.wait([asyncio.wrap_future(d.waiting)])
-        try:
-            seconds = d.write(plan)
-        except sqlite3.OperationalError as exc:
-            if not _locked(exc):
-                raise
-            # another connection writes: wait for its lock off the loop (nothing was written)
-            d.waiting = d.pool().submit(d.write, plan, True)
-            seconds = await asyncio.wrap_future(d.waiting)
+        seconds = await self._direct.run(plan)
         for (spec, _, n), took in zip(statements, seconds):
             self.metrics.db_write.labels(spec.table.name).observe(took)
             self.metrics.db_rows.labels(spec.table.name).inc(n)

@@ -100,8 +100,8 @@ async def test_hook_rows_share_the_flush_and_acks_follow_it(tmp_path):
 
 
 async def test_a_flush_waits_for_another_writers_lock_without_holding_the_loop(tmp_path):
-    """The writer's own connection writes on the loop; when another connection holds the write
-    lock (a second worker on the file, the CLI), the flush waits for it in a thread: the loop keeps
+    """The writer's own connection writes in its thread; when another connection holds the write
+    lock (a second worker on the file, the CLI), the flush waits for it there: the loop keeps
     running, nothing is acked before the rows are in, and they are in once the lock is released."""
     import asyncio
 
