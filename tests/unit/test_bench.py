@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.bench import (
-    assemble, compare_customers, profile_summary, latency_summary, percentile, ratio, simulated, window_rate,
+    assemble, compare_customers, profile_summary, latency_summary, percentile, ratio, simulated, window_rate, written_rate,
 )
 
 
@@ -62,6 +62,16 @@ def test_assemble_ratios_and_targets():
     assert t["floor_ours_over_default"]["met"] is True
     assert t["latency_p99_ms"] == {"value": 300.0, "target": "< 250.0", "met": False}  # the worse of the two
     assert t["two_workers_over_one"]["met"] is True
+
+
+def test_the_pipeline_rate_counts_until_everything_is_written():
+    """Consumed is not done: the writer may still hold rows and acks. The ratios use the rate until
+    all was written and acked when the drain measured it."""
+    base = {"client": {"ev_per_s": 100_000.0}, "floor_ours": {"ev_per_s": 8000.0}}
+    pipeline = {"ev_per_s": 1000.0, "seconds": 30.0, "written_after_s": 3.0, "ev_per_s_to_written": 909.1}
+    report = assemble({**base, "pipeline": pipeline})
+    assert written_rate(pipeline) == 909.1 and written_rate({"ev_per_s": 1000.0}) == 1000.0
+    assert report["ratios"]["pipeline_over_floor"] == round(909.1 / 8000.0, 3)
 
 
 def test_assemble_cpu_ratios_are_capacity_ratios():
