@@ -29,12 +29,11 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-
-import sqlite3
 
 import orjson
 from sqlalchemy import JSON, Table
@@ -123,7 +122,7 @@ class SqliteDirect:
     for 2-3 ms of SQLite work, so flushes ran every ~130 ms instead of every 20. Here the whole
     transaction is one hop. It stays off the loop: sqlite3 releases the GIL while SQLite works,
     so the writes run beside the agents on a second core (run on the loop instead, the drain
-    lost a quarter of its rate: bench/README.md, fifth round), and a lock held by another
+    fell to 960 events/s: bench/README.md, fifth round), and a lock held by another
     connection (a second worker on the same file, the CLI) is waited for there."""
 
     def __init__(self, path: str, busy_timeout_s: float = 30.0) -> None:
