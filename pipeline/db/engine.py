@@ -12,6 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from pipeline.settings import DatabaseSettings
 
 
+def sqlite_pragmas(dbapi_conn) -> None:
+    """Every SQLite connection of a worker (the engine's and the writer's own): WAL, so readers
+    never block the writer; a lock held elsewhere is waited for up to 30 s."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     url = settings.url
     if settings.is_sqlite:
@@ -21,12 +31,8 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
         engine = create_async_engine(url, echo=settings.echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn, _record) -> None:  # WAL: readers never block the writer
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
+        def _pragmas(dbapi_conn, _record) -> None:
+            sqlite_pragmas(dbapi_conn)
 
         return engine
     return create_async_engine(

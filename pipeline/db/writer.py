@@ -39,7 +39,7 @@ import orjson
 from sqlalchemy import JSON, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pipeline.db.engine import dedupe_rows, upsert_statement
+from pipeline.db.engine import dedupe_rows, sqlite_pragmas, upsert_statement
 from pipeline.db.types import UTCDateTime
 from pipeline.metrics import Metrics
 
@@ -125,24 +125,20 @@ class SqliteDirect:
     fell to 960 events/s: bench/README.md, fifth round), and a lock held by another
     connection (a second worker on the same file, the CLI) is waited for there."""
 
-    def __init__(self, path: str, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.busy_timeout_s = busy_timeout_s  # as the engine's (pipeline/db/engine.py)
         self.conn: sqlite3.Connection | None = None
         self.inflight: concurrent.futures.Future | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     @staticmethod
     def usable(engine: AsyncEngine) -> str | None:
-        """The file of an aiosqlite engine (None for an in-memory database: another connection
-        would see another database)."""
+        """The file of a SQLite engine (None for an in-memory database: another connection would
+        see another database)."""
         db = engine.url.database
-        if engine.dialect.name != "sqlite" or engine.dialect.driver != "aiosqlite" or not db or db == ":memory:" \
-                or db.startswith("file:"):
-            return None
-        return db
+        return None if not db or db == ":memory:" or db.startswith("file:") else db
 
-    async def run(self, plan: list[tuple[str, list[tuple[str, list[tuple]]]]]) -> list[float]:
+    async def run(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
         """`write(plan)` in the writer's thread. A write whose caller was cancelled still runs
         there: the next one waits for it first, so the connection is never used twice at once."""
         if self.inflight is not None and not self.inflight.done():
@@ -152,19 +148,17 @@ class SqliteDirect:
         self.inflight = self._pool.submit(self.write, plan)
         return await asyncio.wrap_future(self.inflight)
 
-    def write(self, plan: list[tuple[str, list[tuple[str, list[tuple]]]]]) -> list[float]:
+    def write(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
         """One transaction: per table its (SQL, parameter tuples) batches; seconds per table."""
         conn = self.conn
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            sqlite_pragmas(conn)  # as the engine's connections
             self.conn = conn
         conn.execute("BEGIN IMMEDIATE")
         seconds = []
         try:
-            for _, batches in plan:
+            for batches in plan:
                 started = time.perf_counter()
                 for sql, params in batches:
                     conn.executemany(sql, params)
@@ -406,15 +400,11 @@ class BatchWriter:
                 self.metrics.db_rows.labels(spec.table.name).inc(len(rows))
 
     async def _write_direct(self, batches: list[tuple[_Spec, list[dict]]]) -> None:
-        statements = []
-        for spec, rows in batches:
-            rows = dedupe_rows(rows, spec.conflict)
-            statements.append((spec, self._upserts[spec.table.name].batches(rows), len(rows)))
-        plan = [(spec.table.name, sql_batches) for spec, sql_batches, _ in statements]
-        seconds = await self._direct.run(plan)
-        for (spec, _, n), took in zip(statements, seconds):
+        deduped = [(spec, dedupe_rows(rows, spec.conflict)) for spec, rows in batches]
+        seconds = await self._direct.run([self._upserts[spec.table.name].batches(rows) for spec, rows in deduped])
+        for (spec, rows), took in zip(deduped, seconds):
             self.metrics.db_write.labels(spec.table.name).observe(took)
-            self.metrics.db_rows.labels(spec.table.name).inc(n)
+            self.metrics.db_rows.labels(spec.table.name).inc(len(rows))
 
     def close(self) -> None:
         """Close the SQLite writer connection (the engine's pool is the engine's)."""
