@@ -11,6 +11,7 @@ from pipeline.metrics import Metrics
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.transport import Transport
+from pipeline.worker import freeze_loaded_state
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ def _register_lifecycle(rt: Runtime) -> None:
                                 getattr(loader, "__qualname__", loader), delay, exc)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
+        freeze_loaded_state()
         rt.state_ready.set()
 
     @app.on_before_shutdown.connect

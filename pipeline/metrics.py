@@ -35,6 +35,7 @@ class Metrics:
         self.rebalances = Counter(p + "rebalances_total", "Consumer group rebalances seen", registry=r)
         self.db_write = Histogram(p + "db_write_seconds", "One batched database write", ["table"], buckets=_FAST[3:] + (1.0, 5.0), registry=r)
         self.flush_phase = Histogram(p + "writer_flush_seconds", "One writer flush by phase: before-flush hooks (profiles), the database write, waiting for the output records' delivery", ["phase"], buckets=_FAST[3:-1] + (0.25, 0.5, 1.0, 5.0), registry=r)
+        self.gc_pause = Histogram(p + "gc_pause_seconds", "One garbage-collector pass (the event loop waits for it) by generation", ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0), registry=r)
         self.db_rows = Counter(p + "db_rows_written_total", "Rows written (upserts)", ["table"], registry=r)
         self.db_errors = Counter(p + "db_write_errors_total", "Failed database writes (retried)", ["table"], registry=r)
         self.db_up = Gauge(p + "db_up", "1 when the last database write succeeded", registry=r)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 import faust
 import orjson
@@ -48,6 +49,8 @@ class SeenIds:
 
     def check_and_add(self, event_id: Any) -> bool:
         """True if already seen."""
+        if type(event_id) is UUID:  # kept as its int: a UUID object is one more for the GC to walk
+            event_id = event_id.int
         if event_id in self._ids:
             return True
         self._ids[event_id] = None

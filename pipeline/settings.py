@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, NonNegativeInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -81,6 +81,9 @@ class WorkerSettings(BaseModel):
     max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
     event_loop: Literal["uvloop", "asyncio"] = Field(
         "uvloop", description="uvloop (libuv) or the standard asyncio loop; see bench/README.md for the difference")
+    gc_threshold: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(
+        (20_000, 20, 10), description="gc.set_threshold for the worker (Python's default is 700, 10, 10); "
+        "startup objects and each assignment's loaded state are frozen out of collections (bench/README.md)")
 
 
 class NotifySettings(BaseModel):

@@ -28,6 +28,50 @@ def use_event_loop(name: str) -> None:
         mode.loop.use("uvloop")
 
 
+def tune_gc(threshold: tuple[int, int, int], metrics=None) -> None:
+    """Freeze what exists now (modules, lexicon, app) out of every later collection, then set the
+    thresholds. A full collection walks every tracked object: ~1 us each on this machine, so the
+    ~120,000 a running worker holds made each one a 150-300 ms stop of the event loop; 700
+    allocations per young collection (Python's default) made ~30 a second during a drain."""
+    import gc
+
+    global _gc_tuned
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*threshold)
+    _gc_tuned = True
+    if metrics is not None:
+        gc.callbacks.append(_pause_timer(metrics.gc_pause))
+
+
+def _pause_timer(histogram):
+    import time
+
+    children = [histogram.labels(generation=str(g)) for g in range(3)]
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            children[info["generation"]].observe(time.perf_counter() - started[0])
+
+    return on_gc
+
+
+_gc_tuned = False  # only a worker process freezes (an app built inside tests leaves the GC alone)
+
+
+def freeze_loaded_state() -> None:
+    """After an assignment's state is loaded: those objects live until the next rebalance."""
+    import gc
+
+    if not _gc_tuned:
+        return
+    gc.collect(1)  # young cyclic garbage first, so freezing keeps none of it
+    gc.freeze()
+
+
 def run_worker(settings: Settings) -> None:
     import asyncio
 
@@ -55,4 +99,5 @@ def run_worker(settings: Settings) -> None:
     )
     # faust's Worker re-applies its own level to the root logger; put ours back
     quiet_logging(settings.worker.log_level)
+    tune_gc(settings.worker.gc_threshold, rt.metrics)
     worker.execute_from_commandline()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agents.escalation.calendar import Calendar
 from agents.escalation.directory import Directory
 from pipeline.errors import ConfigError
-from schemas.escalation import Playbook, PlaybookStep
+from schemas.escalation import Playbook, PlaybookStep, Target
 from schemas.events import Channel, Severity
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -123,6 +123,9 @@ class Policy:
     directory: Directory
     # routing results by (fields, customer context, start level): a policy never changes once loaded
     plans: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    # one Target per person, one Step / Playbook per distinct value: the thousands of cached plans share
+    # them instead of each holding copies (every pydantic instance is three objects the GC walks)
+    shared: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @property
     def levels(self) -> tuple[Level, ...]:
@@ -137,7 +140,30 @@ class Policy:
     def playbook(self, category: str) -> Playbook | None:
         name = category if category in self.config.playbooks else self.config.default_playbook
         pb = self.config.playbooks.get(name) if name else None
-        return Playbook(name=name, summary=pb.summary, steps=pb.steps) if pb else None
+        if pb is None:
+            return None
+        key = ("playbook", name)
+        found = self.shared.get(key)
+        if found is None:
+            found = self.shared[key] = Playbook(name=name, summary=pb.summary, steps=pb.steps)
+        return found
+
+    def target(self, person) -> Target:
+        """The directory person as an alert target (one shared instance per person)."""
+        key = ("target", person.id)
+        found = self.shared.get(key)
+        if found is None:
+            found = self.shared[key] = person.target()
+        return found
+
+    def intern(self, value):
+        """An equal value seen before, or this one (bounded like the plan cache)."""
+        found = self.shared.get(value)
+        if found is None:
+            if len(self.shared) >= 4096:
+                self.shared.clear()
+            found = self.shared[value] = value
+        return found
 
 
 def _check(cfg: EscalationConfig, directory: Directory) -> None:

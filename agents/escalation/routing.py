@@ -92,7 +92,7 @@ def _people(specs: tuple[TargetSpec, ...], policy: Policy, f: IncidentFields,
         else:
             found = policy.directory.resolve(spec.role, region=f.region or (ctx.region if ctx else None),
                                              owner_id=ctx.owner_rep_id if ctx else None)
-        out.extend(p.target() for p in found if p is not None)
+        out.extend(policy.target(p) for p in found if p is not None)
     return out
 
 
@@ -140,9 +140,9 @@ def _route(f: IncidentFields, ctx: CustomerContext | None, policy: Policy, start
     def step(i: int, with_extra: bool) -> Step:
         lv = cfg.levels[i]
         people = _people(lv.targets, policy, f, ctx) + (extra if with_extra else [])
-        return Step(level=i, name=lv.name, targets=_unique(people),
-                    timeout_seconds=lv.ack_timeout_minutes * 60 * factor,
-                    calendar=None if route.ignore_business_hours else lv.calendar)
+        return policy.intern(Step(level=i, name=lv.name, targets=_unique(people),
+                                  timeout_seconds=lv.ack_timeout_minutes * 60 * factor,
+                                  calendar=None if route.ignore_business_hours else lv.calendar))
 
     return Plan(
         route=index, route_name=route.name or f"route {index}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 
@@ -80,7 +79,6 @@ class FeedbackCapability:
 def register(rt: Runtime) -> None:
     path = rt.settings.paths.classifier_dir
     clf = Classifier.from_config(path)  # ConfigError here refuses to start, with the exact problem
-    gc.freeze()  # tens of thousands of long-lived lexicon objects: keep them out of every GC pass
     cap = FeedbackCapability(rt, clf)
     rt.extras["feedback"] = cap
     rt.writer.register(CLASSIFIED, conflict=["event_id"],
