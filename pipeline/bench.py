@@ -465,6 +465,24 @@ CONSUMED = "salespulse_events_consumed_total"
 PENDING = "salespulse_writer_pending_events"
 
 
+def cpu_stat() -> tuple[int, int] | None:
+    """(all CPU time, stolen CPU time) of the machine so far, in jiffies; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def steal_share(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+    """Share of the machine's CPU time the hypervisor gave to others between two cpu_stat()s: on a
+    shared VM the same code measures slower when this is high (compare runs with similar shares)."""
+    if start is None or end is None or end[0] <= start[0]:
+        return None
+    return _r((end[1] - start[1]) / (end[0] - start[0]), 3)
+
+
 def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float = 0.5,
           progress: Callable[[str], None] | None = None) -> dict:
     """Scrape every worker until their consumed counters sum to N; the rate is taken from
@@ -474,6 +492,7 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
     deadline = time.monotonic() + timeout
     cpu_start: float | None = None
     cpu_end: float | None = None
+    stat_start = stat_end = None
     last_note = 0.0
     while time.monotonic() < deadline:
         values = [w.metric(CONSUMED) for w in workers]
@@ -485,18 +504,21 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
             total = sum(values)
             if cpu_start is None and all(v > 0 for v in values):
                 cpu_start = sum(cpu_seconds(w.proc.pid) or 0.0 for w in workers)
+                stat_start = cpu_stat()
             samples.append((now, total if cpu_start is not None else 0.0))
             if progress and now - last_note > 5:
                 progress(f"  consumed {int(total):,} / {n:,}")
                 last_note = now
             if total >= n:
                 cpu_end = sum(cpu_seconds(w.proc.pid) or 0.0 for w in workers)
+                stat_end = cpu_stat()
                 break
         time.sleep(interval)
     consumed_at = time.monotonic()
     out = window_rate(samples, n) or {"events": 0, "seconds": None, "ev_per_s": None, "timed_out": True}
     if out.get("events") and cpu_start is not None and cpu_end is not None:
         out["cpu_us_per_event"] = _r((cpu_end - cpu_start) / out["events"] * 1e6)
+        out["machine_steal_share"] = steal_share(stat_start, stat_end)
     # consumed is not done: the writer may still hold rows and acks (up to its back-pressure bound)
     while out.get("seconds") and time.monotonic() < deadline:
         pending = [w.metric(PENDING) for w in workers]
@@ -510,6 +532,17 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
 
 # --- 4. end-to-end latency ---------------------------------------------------------------
 
+PLACEHOLDER_AT = datetime(2000, 1, 1, 0, 0, 0, 123456, tzinfo=timezone.utc)
+_PLACEHOLDER = b'"occurred_at":"2000-01-01T00:00:00.123456Z"'
+
+
+def stamp_occurred_at(body: bytes, now: datetime) -> bytes:
+    """A body serialised with occurred_at = PLACEHOLDER_AT, with `now` (UTC) there instead."""
+    if body.count(_PLACEHOLDER) != 1:
+        raise ValueError("body without exactly one placeholder occurred_at")
+    return body.replace(_PLACEHOLDER, b'"occurred_at":"' + now.strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode() + b'"', 1)
+
+
 async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_per_s: float, seconds: float,
                       seed: int, settle_s: float = 15.0) -> dict:
     """Feedback and order events with occurred_at = now at a steady rate; latency to the
@@ -520,7 +553,18 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
     from pipeline.emitter import partition_key
     from pipeline.simulate import Simulator
 
+    # Built before the clock starts (the harness shares the 2 cores with broker and worker): each
+    # body carries a placeholder occurred_at, replaced by the send time as it goes out.
     sim = Simulator(seed=seed + 1)
+    n = int(rate_per_s * seconds)
+    planned: list[tuple[str, bytes, bytes, str, bool]] = []
+    while len(planned) < n:
+        ev = sim.next(PLACEHOLDER_AT)
+        if ev.event_type not in ("feedback", "order"):
+            continue
+        body = ev.model_copy(update={"occurred_at": PLACEHOLDER_AT}).model_dump_json().encode()
+        planned.append((prefix + T.TOPIC_FOR_EVENT_TYPE[ev.event_type].name, partition_key(ev), body,
+                        str(ev.event_id), ev.event_type == "feedback"))
     sent: dict[str, float] = {}
     feedback_ids: set[str] = set()
     out_ms: list[float] = []
@@ -563,23 +607,17 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, acks="all")
     await producer.start()
     try:
-        n = int(rate_per_s * seconds)
         start = time.monotonic()
         i = 0
         while i < n:
             due = min(n, int((time.monotonic() - start) * rate_per_s) + 1)
             while i < due:
+                topic_name, key, body, eid, is_feedback = planned[i]
                 now = datetime.now(timezone.utc)
-                ev = sim.next(now)
-                if ev.event_type not in ("feedback", "order"):
-                    continue
-                ev = ev.model_copy(update={"occurred_at": now})
-                eid = str(ev.event_id)
                 sent[eid] = now.timestamp()
-                if ev.event_type == "feedback":
+                if is_feedback:
                     feedback_ids.add(eid)
-                spec = T.TOPIC_FOR_EVENT_TYPE[ev.event_type]
-                await producer.send(prefix + spec.name, value=ev.model_dump_json().encode(), key=partition_key(ev))
+                await producer.send(topic_name, value=stamp_occurred_at(body, now), key=key)
                 i += 1
             await asyncio.sleep(0.002)
         produced_s = time.monotonic() - start
@@ -793,13 +831,14 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
             if not cfg.skip_latency and throughput:
                 lat_rate = cfg.latency_rate or throughput / 2
                 progress(f"4/5 latency at {lat_rate:.0f} ev/s for {cfg.latency_seconds:.0f} s")
-                cpu0, t0 = cpu_seconds(w.proc.pid), time.monotonic()
+                cpu0, t0, stat0 = cpu_seconds(w.proc.pid), time.monotonic(), cpu_stat()
                 report["latency"] = asyncio.run(latency_run(
                     broker.bootstrap, prefix, db_path if cfg.database is None else None,
                     lat_rate, cfg.latency_seconds, cfg.seed))
                 if cfg.latency_rate:
                     report["latency"]["fixed_rate"] = True  # paired runs at one load; no target verdict
                 cpu1, t1 = cpu_seconds(w.proc.pid), time.monotonic()
+                report["latency"]["machine_steal_share"] = steal_share(stat0, cpu_stat())
                 if cpu0 is not None and cpu1 is not None:  # the worker's CPU at a steady rate, beside the drain's
                     lat = report["latency"]
                     lat["worker_cpu_cores"] = round((cpu1 - cpu0) / (t1 - t0), 2)

@@ -122,3 +122,32 @@ def test_profile_summary_self_and_our_inclusive():
     assert s["samples"] == 10
     assert s["top_self_pct"] == [["validate_json (pipeline/decode.py:38)", 60.0], ["__next__ (/lib/faust/streams.py:9)", 40.0]]
     assert s["our_code_inclusive_pct"][0] == ["ingest (agents/ingest/agent.py:70)", 100.0]
+
+
+def test_latency_bodies_get_the_send_time_as_occurred_at():
+    """The latency phase serialises its events before the clock starts and stamps each as it goes."""
+    from datetime import datetime, timezone
+
+    from pipeline.bench import PLACEHOLDER_AT, stamp_occurred_at
+    from pipeline.decode import decode
+    from pipeline.simulate import Simulator
+
+    sim = Simulator(seed=3)
+    now = datetime(2026, 11, 27, 10, 0, 0, 5, tzinfo=timezone.utc)  # microseconds < 10: zero-padded
+    for _ in range(50):
+        ev = sim.next(PLACEHOLDER_AT)
+        body = ev.model_copy(update={"occurred_at": PLACEHOLDER_AT}).model_dump_json().encode()
+        got = decode(stamp_occurred_at(body, now), expected_types=frozenset({ev.event_type}), max_bytes=1 << 20)
+        assert got == ev.model_copy(update={"occurred_at": now})
+    with pytest.raises(ValueError, match="placeholder"):
+        stamp_occurred_at(b'{"occurred_at":"2026-01-01T00:00:00Z"}', now)
+
+
+def test_steal_share_of_two_cpu_stats():
+    from pipeline.bench import cpu_stat, steal_share
+
+    assert steal_share((1000, 50), (2000, 150)) == 0.1
+    assert steal_share((1000, 50), (1000, 50)) is None  # no time passed
+    assert steal_share(None, (2000, 150)) is None
+    now = cpu_stat()
+    assert now is not None and now[0] > 0 and 0 <= now[1] <= now[0]  # Linux: /proc/stat is read
