@@ -9,17 +9,8 @@ from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from pipeline.db.sqlite_child import sqlite_pragmas
 from pipeline.settings import DatabaseSettings
-
-
-def sqlite_pragmas(dbapi_conn) -> None:
-    """Every SQLite connection of a worker (the engine's and the writer's own): WAL, so readers
-    never block the writer; a lock held elsewhere is waited for up to 30 s."""
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
 
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:

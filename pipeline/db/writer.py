@@ -18,8 +18,8 @@ the events that caused them.
 
 On SQLite the upserts go straight to sqlite3's executemany as tuples (statement compiled
 once per table and column set, values converted per column), not through SQLAlchemy's
-per-row parameter processing, and a flush is one transaction on the writer's own
-connection in one call to its thread (`SqliteDirect`), not a hop per statement (measured: see
+per-row parameter processing, and a flush is one transaction in the writer's own process
+(`SqliteDirect`, `pipeline/db/sqlite_child.py`), not a hop per statement (measured: see
 bench/README.md).
 """
 
@@ -29,17 +29,20 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import orjson
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, LargeBinary, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pipeline.db.engine import dedupe_rows, sqlite_pragmas, upsert_statement
+from pipeline.db import sqlite_child
+from pipeline.db.engine import dedupe_rows, upsert_statement
 from pipeline.db.types import UTCDateTime
 from pipeline.metrics import Metrics
 
@@ -74,6 +77,10 @@ def _json_text(value) -> str:
         return json.dumps(value)
 
 
+def _blob(value) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
 class SqliteUpserts:
     """One table's upsert as SQLite text with positional parameters, compiled once per column
     set, and a converter per column: a batch becomes one executemany of plain tuples."""
@@ -89,6 +96,8 @@ class SqliteUpserts:
             return _sqlite_utc
         if isinstance(type_, JSON) and not type_.none_as_null:
             return _json_text
+        if isinstance(type_, LargeBinary):
+            return _blob  # the driver's processor makes a memoryview, which does not pickle
         return type_._cached_bind_processor(self.dialect)  # what a compiled statement applies
 
     def _statement(self, keys: tuple[str, ...]):
@@ -113,21 +122,32 @@ class SqliteUpserts:
         return out
 
 
-class SqliteDirect:
-    """The writer's own sqlite3 connection: a flush is one transaction in one call to its thread.
+class SqliteWriteError(Exception):
+    """The writer process rolled a flush back (its error type and message); the flush is retried."""
 
-    Through SQLAlchemy's aiosqlite adaptation each statement of a flush (BEGIN, an executemany
-    per table, COMMIT) was a hop to aiosqlite's thread and back, and each hop waited for the busy
-    event loop to come round: at 400 events/s the write phase of a flush took 90 ms on average
-    for 2-3 ms of SQLite work, so flushes ran every ~130 ms instead of every 20. Here the whole
-    transaction is one hop. It stays off the loop: sqlite3 releases the GIL while SQLite works,
-    so the writes run beside the agents on a second core (run on the loop instead, the drain
-    fell to 960 events/s: bench/README.md, fifth round), and a lock held by another
-    connection (a second worker on the same file, the CLI) is waited for there."""
+
+class SqliteDirect:
+    """A flush is one transaction in the writer's own process (`pipeline/db/sqlite_child.py`),
+    reached in one call from the writer's thread.
+
+    Measured first (bench/README.md, fifth round): through aiosqlite every statement (BEGIN, each
+    executemany per table, COMMIT) was a hop to its thread and back, each waiting for the busy
+    event loop: at 400 events/s the write phase took 90 ms for 2-3 ms of SQLite work. One call
+    to a thread of our own with the whole transaction cut that to 24-57 ms (run on the loop
+    instead, the drain fell to 960 events/s: SQLite then ran on the GIL-bound main thread). What
+    remained was sqlite3 taking the GIL back for every row it binds, each time waiting for the
+    loop (80-100 ms per flush at 620 events/s): in a process of its own the rows are bound without
+    the worker's GIL (sixth round). The thread now only pickles the plan (about a millisecond)
+    and waits for the answer without the GIL. A lock held by another connection (a second worker
+    on the same file, the CLI) is waited for in that process. A process that died is started
+    again by the next write; the flush that lost it is retried like any failed write (upserts:
+    a write that committed before the answer was lost is idempotent)."""
+
+    CHILD = str(Path(__file__).with_name("sqlite_child.py"))
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.conn: sqlite3.Connection | None = None
+        self.proc: subprocess.Popen | None = None
         self.inflight: concurrent.futures.Future | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -140,7 +160,7 @@ class SqliteDirect:
 
     async def run(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
         """`write(plan)` in the writer's thread. A write whose caller was cancelled still runs
-        there: the next one waits for it first, so the connection is never used twice at once."""
+        there: the next one waits for it first, so the process never gets two plans at once."""
         if self.inflight is not None and not self.inflight.done():
             await asyncio.wait([asyncio.wrap_future(self.inflight)])
         if self._pool is None:
@@ -149,34 +169,46 @@ class SqliteDirect:
         return await asyncio.wrap_future(self.inflight)
 
     def write(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
-        """One transaction: per table its (SQL, parameter tuples) batches; seconds per table."""
-        conn = self.conn
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            sqlite_pragmas(conn)  # as the engine's connections
-            self.conn = conn
-        conn.execute("BEGIN IMMEDIATE")
-        seconds = []
+        """One transaction in the writer process: seconds per table, or SqliteWriteError."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            proc = self.proc = subprocess.Popen(
+                [sys.executable, "-I", self.CHILD, self.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
-            for batches in plan:
-                started = time.perf_counter()
-                for sql, params in batches:
-                    conn.executemany(sql, params)
-                seconds.append(time.perf_counter() - started)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return seconds
+            sqlite_child.write_message(proc.stdin, plan)
+            reply = sqlite_child.read_message(proc.stdout)
+        except OSError as exc:
+            reply = None
+            lost = exc
+        else:
+            lost = None
+        if reply is None:  # the process died (killed, out of memory): the next write starts another
+            self._stop_process()
+            raise SqliteWriteError(f"SQLite writer process lost ({lost or 'no answer'})")
+        if reply[0] != "ok":
+            raise SqliteWriteError(f"{reply[1]}: {reply[2]}")
+        return reply[1]
+
+    def _stop_process(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=10)  # it finishes a transaction in progress, then sees the end of stdin
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self._stop_process()
 
 
 class BatchWriter:

@@ -140,3 +140,81 @@ async def test_a_flush_waits_for_another_writers_lock_without_holding_the_loop(t
 def test_an_in_memory_database_keeps_the_engine_connection():
     engine = make_engine(DatabaseSettings(url="sqlite+aiosqlite:///:memory:"))
     assert BatchWriter(engine, Metrics(CollectorRegistry()))._direct is None
+
+
+def _event(i: int) -> dict:
+    return {"event_id": f"e{i}", "event_type": "order", "customer_id": "c1", "channel": "web",
+            "occurred_at": AT, "received_at": AT, "topic": "orders", "partition": 0, "offset": i, "payload": "{}"}
+
+
+async def test_the_writer_process_killed_mid_write_is_replaced_and_the_flush_retried(tmp_path):
+    """SQLite flushes run in a process of the writer's own: killed while it waits for a lock (the
+    OOM killer, an operator), the flush fails once, is retried in a new process, and its events
+    are acked only after their rows are in."""
+    import asyncio
+    import os
+    import signal
+
+    db = tmp_path / "killed.db"
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
+    other = None
+    metrics = Metrics(CollectorRegistry())
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, metrics)
+        w.register(EVENTS, conflict=["event_id"])
+        w.add(EVENTS, _event(1))
+        w.ack_after(lambda: None)
+        await w.flush()
+        first = w._direct.proc
+        assert first is not None and first.poll() is None
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the next write waits in the process
+        acked: list[int] = []
+        w.add(EVENTS, _event(2))
+        w.ack_after(lambda: acked.append(sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0]))
+        flush = asyncio.create_task(w.flush())
+        await asyncio.sleep(0.3)
+        os.kill(first.pid, signal.SIGKILL)
+        await asyncio.sleep(0.3)
+        assert not flush.done() and acked == []
+        other.execute("COMMIT")
+        await asyncio.wait_for(flush, timeout=10)
+        assert acked == [2]
+        assert metrics.db_errors.labels("events")._value.get() == 1
+        assert w._direct.proc is not None and w._direct.proc.pid != first.pid
+        w.close()
+        assert w._direct.proc is None
+    finally:
+        if other is not None:
+            other.close()
+        await engine.dispose()
+
+
+async def test_the_writer_process_ignores_ctrl_c_and_ends_with_the_writer(tmp_path):
+    """A Ctrl-C reaches the terminal's whole process group: the worker decides when writing stops
+    (its shutdown still flushes); closing the writer ends the process."""
+    import os
+    import signal
+
+    db = tmp_path / "sigint.db"
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, Metrics(CollectorRegistry()))
+        w.register(EVENTS, conflict=["event_id"])
+        w.add(EVENTS, _event(1))
+        w.ack_after(lambda: None)
+        await w.flush()
+        proc = w._direct.proc
+        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, signal.SIGTERM)
+        w.add(EVENTS, _event(2))
+        w.ack_after(lambda: None)
+        await w.flush()
+        assert w._direct.proc is proc and proc.poll() is None
+        assert sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 2
+        w.close()
+        assert proc.wait(timeout=5) == 0
+    finally:
+        await engine.dispose()

@@ -1,0 +1,98 @@
+"""The SQLite writer process: a worker's flushes, one transaction each, on a connection of its own.
+
+The worker (pipeline/db/writer.py, `SqliteDirect`) runs this file as a script with the database
+path and sends each flush over stdin as one pickled plan: per table, its (SQL, parameter tuples)
+batches. The process writes them in one transaction (BEGIN IMMEDIATE, executemany, COMMIT) and
+answers on stdout with the seconds per table, or with the error (rolled back). It imports nothing
+but the standard library, ignores SIGINT / SIGTERM (a Ctrl-C in the terminal reaches the whole
+process group; the worker decides when writing stops) and exits when the worker closes its stdin
+or goes away.
+
+Why a process: sqlite3 takes the GIL back for every row it binds, and in a thread of the worker
+each of those waits for the busy event loop to let go of it. At 400-620 events/s a flush's write
+took 80-100 ms for 2-3 ms of SQLite work (bench/README.md, sixth round).
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import sqlite3
+import struct
+import sys
+import time
+
+HEADER = struct.Struct("<Q")
+
+
+def sqlite_pragmas(dbapi_conn) -> None:
+    """Every SQLite connection of a worker (the engine's and the writer's own): WAL, so readers
+    never block the writer; a lock held elsewhere is waited for up to 30 s."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def write_plan(conn: sqlite3.Connection, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
+    """One transaction: per table its (SQL, parameter tuples) batches; seconds per table."""
+    conn.execute("BEGIN IMMEDIATE")
+    seconds = []
+    try:
+        for batches in plan:
+            started = time.perf_counter()
+            for sql, params in batches:
+                conn.executemany(sql, params)
+            seconds.append(time.perf_counter() - started)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return seconds
+
+
+def read_message(stream) -> object | None:
+    """One length-prefixed pickle, or None at the end of the stream."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return pickle.loads(body)
+
+
+def write_message(stream, message: object) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def main(path: str) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    conn = sqlite3.connect(path, isolation_level=None)
+    sqlite_pragmas(conn)
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        while True:
+            plan = read_message(inp)
+            if plan is None:
+                return 0
+            try:
+                reply = ("ok", write_plan(conn, plan))
+            except Exception as exc:  # the worker retries the flush; this process keeps serving
+                reply = ("error", type(exc).__name__, str(exc))
+            try:
+                write_message(out, reply)
+            except (BrokenPipeError, OSError):
+                return 0  # the worker went away
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
