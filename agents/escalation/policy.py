@@ -142,27 +142,23 @@ class Policy:
         pb = self.config.playbooks.get(name) if name else None
         if pb is None:
             return None
-        key = ("playbook", name)
-        found = self.shared.get(key)
-        if found is None:
-            found = self.shared[key] = Playbook(name=name, summary=pb.summary, steps=pb.steps)
-        return found
+        return self._share(("playbook", name), lambda: Playbook(name=name, summary=pb.summary, steps=pb.steps))
 
     def target(self, person) -> Target:
         """The directory person as an alert target (one shared instance per person)."""
-        key = ("target", person.id)
-        found = self.shared.get(key)
-        if found is None:
-            found = self.shared[key] = person.target()
-        return found
+        return self._share(("target", person.id), person.target)
 
     def intern(self, value):
-        """An equal value seen before, or this one (bounded like the plan cache)."""
-        found = self.shared.get(value)
+        """An equal value seen before, or this one."""
+        return self._share(value, lambda: value)
+
+    def _share(self, key, make):
+        """`shared[key]`, made once (bounded like the plan cache)."""
+        found = self.shared.get(key)
         if found is None:
             if len(self.shared) >= 4096:
                 self.shared.clear()
-            found = self.shared[value] = value
+            found = self.shared[key] = make()
         return found
 
 

@@ -178,13 +178,10 @@ class SqliteDirect:
             sqlite_child.write_message(proc.stdin, plan)
             reply = sqlite_child.read_message(proc.stdout)
         except OSError as exc:
-            reply = None
-            lost = exc
-        else:
-            lost = None
-        if reply is None:  # the process died (killed, out of memory): the next write starts another
+            reply = exc
+        if reply is None or isinstance(reply, OSError):  # died (killed, out of memory): the next write starts another
             self._stop_process()
-            raise SqliteWriteError(f"SQLite writer process lost ({lost or 'no answer'})")
+            raise SqliteWriteError(f"SQLite writer process lost ({reply or 'no answer'})")
         if reply[0] != "ok":
             raise SqliteWriteError(f"{reply[1]}: {reply[2]}")
         return reply[1]
