@@ -26,9 +26,11 @@ bench/README.md).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import fcntl
 import json
 import logging
+import os
+import pickle
 import subprocess
 import sys
 import time
@@ -128,7 +130,7 @@ class SqliteWriteError(Exception):
 
 class SqliteDirect:
     """A flush is one transaction in the writer's own process (`pipeline/db/sqlite_child.py`),
-    reached in one call from the writer's thread.
+    exchanged over its pipes by the event loop itself.
 
     Measured first (bench/README.md, fifth round): through aiosqlite every statement (BEGIN, each
     executemany per table, COMMIT) was a hop to its thread and back, each waiting for the busy
@@ -136,20 +138,22 @@ class SqliteDirect:
     to a thread of our own with the whole transaction cut that to 24-57 ms (run on the loop
     instead, the drain fell to 960 events/s: SQLite then ran on the GIL-bound main thread). What
     remained was sqlite3 taking the GIL back for every row it binds, each time waiting for the
-    loop (80-100 ms per flush at 620 events/s): in a process of its own the rows are bound without
-    the worker's GIL (sixth round). The thread now only pickles the plan (about a millisecond)
-    and waits for the answer without the GIL. A lock held by another connection (a second worker
-    on the same file, the CLI) is waited for in that process. A process that died is started
-    again by the next write; the flush that lost it is retried like any failed write (upserts:
-    a write that committed before the answer was lost is idempotent)."""
+    loop: in a process of its own the rows are bound without the worker's GIL (sixth round).
+    A thread still carried the plan to the process and the answer back, and it too waited for the
+    GIL and then for the loop (write phase 28-32 ms per flush at 550 events/s for 3.6 ms of SQLite
+    work, seventh round): the loop now writes the pickled plan to the non-blocking pipe and is woken
+    by the answer, like any socket. A lock held by another connection (a second worker on the file,
+    the CLI) is waited for in that process. A process that died is started again by the next
+    write; the flush that lost it is retried like any failed write (upserts: a write that
+    committed before the answer was lost is idempotent)."""
 
     CHILD = str(Path(__file__).with_name("sqlite_child.py"))
+    PIPE_BYTES = 1 << 20  # a plan of a few thousand rows goes in one write (Linux: F_SETPIPE_SZ)
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.proc: subprocess.Popen | None = None
-        self.inflight: concurrent.futures.Future | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.inflight: asyncio.Future | None = None
 
     @staticmethod
     def usable(engine: AsyncEngine) -> str | None:
@@ -159,32 +163,43 @@ class SqliteDirect:
         return None if not db or db == ":memory:" or db.startswith("file:") else db
 
     async def run(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
-        """`write(plan)` in the writer's thread. A write whose caller was cancelled still runs
-        there: the next one waits for it first, so the process never gets two plans at once."""
+        """One transaction in the writer process: seconds per table, or SqliteWriteError. An
+        exchange whose caller was cancelled still completes: the next one waits for it first, so
+        the process never gets two plans at once and never answers the wrong one."""
         if self.inflight is not None and not self.inflight.done():
-            await asyncio.wait([asyncio.wrap_future(self.inflight)])
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self.inflight = self._pool.submit(self.write, plan)
-        return await asyncio.wrap_future(self.inflight)
+            await asyncio.wait([self.inflight])
+        self.inflight = asyncio.ensure_future(self._exchange(plan))
+        self.inflight.add_done_callback(_retrieve)
+        return await asyncio.shield(self.inflight)
 
-    def write(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
-        """One transaction in the writer process: seconds per table, or SqliteWriteError."""
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            proc = self.proc = subprocess.Popen(
-                [sys.executable, "-I", self.CHILD, self.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    async def _exchange(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
+        body = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+        proc = self._process()
         try:
-            sqlite_child.write_message(proc.stdin, plan)
-            reply = sqlite_child.read_message(proc.stdout)
-        except OSError as exc:
-            reply = exc
-        if reply is None or isinstance(reply, OSError):  # died (killed, out of memory): the next write starts another
+            await _send(proc.stdin.fileno(), sqlite_child.HEADER.pack(len(body)) + body)
+            (size,) = sqlite_child.HEADER.unpack(await _receive(proc.stdout.fileno(), sqlite_child.HEADER.size))
+            reply = pickle.loads(await _receive(proc.stdout.fileno(), size))
+        except (OSError, EOFError) as exc:  # died (killed, out of memory): the next write starts another
             self._stop_process()
-            raise SqliteWriteError(f"SQLite writer process lost ({reply or 'no answer'})")
+            raise SqliteWriteError(f"SQLite writer process lost ({exc or 'no answer'})") from None
         if reply[0] != "ok":
             raise SqliteWriteError(f"{reply[1]}: {reply[2]}")
         return reply[1]
+
+    def _process(self) -> subprocess.Popen:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            if proc is not None:
+                self._stop_process()
+            proc = self.proc = subprocess.Popen(
+                [sys.executable, "-I", self.CHILD, self.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            for stream in (proc.stdin, proc.stdout):
+                os.set_blocking(stream.fileno(), False)
+            try:
+                fcntl.fcntl(proc.stdin.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), self.PIPE_BYTES)
+            except OSError:  # a smaller limit (/proc/sys/fs/pipe-max-size): the plan goes in parts
+                pass
+        return proc
 
     def _stop_process(self) -> None:
         proc, self.proc = self.proc, None
@@ -202,10 +217,51 @@ class SqliteDirect:
             proc.wait()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
         self._stop_process()
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """A failed exchange whose caller was cancelled: its error is the next flush's to meet."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _ready(fd: int, readable: bool) -> None:
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    wake = lambda: waiter.done() or waiter.set_result(None)  # noqa: E731
+    if readable:
+        loop.add_reader(fd, wake)
+    else:
+        loop.add_writer(fd, wake)
+    try:
+        await waiter
+    finally:
+        (loop.remove_reader if readable else loop.remove_writer)(fd)
+
+
+async def _send(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            await _ready(fd, readable=False)
+
+
+async def _receive(fd: int, size: int) -> bytes:
+    parts, missing = [], size
+    while missing:
+        try:
+            chunk = os.read(fd, missing)
+        except BlockingIOError:
+            await _ready(fd, readable=True)
+            continue
+        if not chunk:
+            raise EOFError("no answer")
+        parts.append(chunk)
+        missing -= len(chunk)
+    return b"".join(parts)
 
 
 class BatchWriter:

@@ -218,3 +218,37 @@ async def test_the_writer_process_ignores_ctrl_c_and_ends_with_the_writer(tmp_pa
         assert proc.wait(timeout=5) == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_plan_larger_than_the_pipe_goes_in_parts_and_a_cancelled_flush_still_completes(tmp_path):
+    """The loop writes the plan to the writer process's non-blocking pipe as far as it takes it
+    (here 6 MiB, past any pipe size) and reads the answer when it comes; a caller cancelled
+    meanwhile leaves the exchange to finish, and the next one waits for it, so the process never
+    answers the wrong plan."""
+    import asyncio
+
+    db = tmp_path / "big.db"
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, Metrics(CollectorRegistry()))
+        w.register(EVENTS, conflict=["event_id"])
+        big = "x" * (1 << 20)
+        for i in range(6):
+            w.add(EVENTS, {**_event(i), "payload": f'"{big}{i}"'})
+        w.ack_after(lambda: None)
+        await w.flush()
+        rows = sqlite3.connect(db).execute("SELECT event_id, length(payload) FROM events ORDER BY event_id").fetchall()
+        assert rows == [(f"e{i}", (1 << 20) + 3) for i in range(6)]
+
+        plan = w._upserts["events"].batches([{**_event(10), "payload": f'"{big}"'}])
+        first = asyncio.create_task(w._direct.run([plan]))
+        await asyncio.sleep(0)  # the exchange has started
+        first.cancel()
+        second = await w._direct.run([w._upserts["events"].batches([_event(11)])])
+        assert len(second) == 1  # the answer to its own one-table plan
+        ids = {r[0] for r in sqlite3.connect(db).execute("SELECT event_id FROM events")}
+        assert {"e10", "e11"} <= ids  # the cancelled caller's plan was written too
+        w.close()
+    finally:
+        await engine.dispose()
