@@ -7,7 +7,7 @@ import logging
 import faust
 
 from pipeline import topics as T
-from pipeline.metrics import Metrics
+from pipeline.metrics import Metrics, watch_loop_lag
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.transport import Transport
@@ -130,6 +130,10 @@ def _register_lifecycle(rt: Runtime) -> None:
     @app.task
     async def _writer() -> None:
         await rt.writer.run()
+
+    @app.task
+    async def _loop_lag() -> None:
+        await watch_loop_lag(rt.metrics.loop_lag)
 
     @app.timer(interval=5.0)
     async def _lag() -> None:

@@ -338,14 +338,23 @@ class BatchWriter:
         return len(self._acks)
 
     async def run(self) -> None:
-        """The flush loop; runs until cancelled (then flushes what it can)."""
+        """The flush loop; runs until cancelled (then flushes what it can). A flush starts
+        `interval_s` after the previous one started, or as soon as it ends when it took longer
+        (measured: a flush at 550 events/s takes ~45 ms; counting the interval from its end made
+        it a cycle of ~95 ms, the events of one cycle waiting for the next), or at once when
+        `max_rows` are pending."""
+        loop = asyncio.get_running_loop()
         try:
+            due = loop.time() + self.interval_s
             while True:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
-                except asyncio.TimeoutError:
-                    pass
+                wait = due - loop.time()
+                if wait > 0 and not self._wake.is_set():
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                    except asyncio.TimeoutError:
+                        pass
                 self._wake.clear()
+                due = loop.time() + self.interval_s
                 await self.flush()
         finally:
             self._stopping = True

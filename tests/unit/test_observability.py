@@ -306,3 +306,25 @@ def test_promtool_unit_tests_can_fail(tmp_path):
     for name in ("SalesPulseWorkerDown", "ConsumerLagHigh", "DeadLetterRateHigh", "EscalationDeadlineMissed",
                  "NotificationFailures", "DatabaseDown"):
         assert f"alertname: {name}" in done.stdout + done.stderr, name
+
+
+async def test_the_event_loop_lag_shows_a_blocked_loop():
+    """`salespulse_event_loop_lag_seconds`: a loop blocked for 0.3 s by a synchronous step shows
+    as one late tick of about that much; ticks of an idle loop are on time."""
+    import asyncio
+    import time
+
+    from pipeline.metrics import watch_loop_lag
+
+    m = Metrics(CollectorRegistry())
+    watcher = asyncio.create_task(watch_loop_lag(m.loop_lag, tick_s=0.05))
+    try:
+        await asyncio.sleep(0.3)
+        idle_sum = m.loop_lag._sum.get()
+        assert idle_sum < 0.1
+        time.sleep(0.3)  # a long synchronous step on the loop
+        await asyncio.sleep(0.12)
+        late = m.loop_lag._sum.get() - idle_sum
+        assert 0.2 <= late < 1.0, late
+    finally:
+        watcher.cancel()

@@ -172,3 +172,47 @@ async def test_a_record_over_the_size_limit_is_given_up_and_a_stopped_producer_l
     w2.ack_after(lambda: acked.append(2))
     await asyncio.wait_for(w2.flush(), 5)
     assert acked == [1]  # not acked: redelivered after the restart, never acked without its output
+
+
+async def test_a_flush_longer_than_the_interval_is_followed_at_once_and_an_idle_writer_waits(engine):
+    """The interval counts from a flush's start: after a flush that took longer, the events that
+    arrived meanwhile are written at once (they waited a whole flush already), not one interval
+    later; with nothing pending the loop still sleeps an interval between looks."""
+    await upgrade(engine)
+    w = BatchWriter(engine, Metrics(CollectorRegistry()), interval_s=0.5)
+    w.register(ReceivedEvent.__table__, conflict=["event_id"])
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def slow_hook() -> None:
+        starts.append(loop.time())
+        await asyncio.sleep(0.6)
+
+    w.before_flush(slow_hook)
+    looks = 0
+    flush = w.flush
+
+    async def counted() -> None:
+        nonlocal looks
+        looks += 1
+        await flush()
+
+    w.flush = counted
+    runner = asyncio.create_task(w.run())
+    try:
+        await asyncio.sleep(1.2)  # idle: one look per interval, not a spin
+        assert 1 <= looks <= 4 and starts == []
+        for i in range(3):  # each arrives while the previous flush is still in its hook
+            w.add(ReceivedEvent.__table__, row(i))
+            w.ack_after(lambda: None)
+            async with asyncio.timeout(10):
+                while len(starts) <= i:
+                    await asyncio.sleep(0.01)
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        # from the end of the previous flush (0.6 s hook + write) plus an interval would be >= 1.1 s
+        assert all(0.55 <= g < 0.95 for g in gaps), gaps
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        w.close()
+    assert await count(engine) == 3
