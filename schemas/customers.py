@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -20,8 +21,16 @@ Score = Annotated[int, Field(ge=1, le=5)]
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
+_NAMESPACE_BYTES = NAMESPACE.bytes
+_V5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))  # variant and version bits, as uuid.UUID(version=5) sets them
+_V5_SET = (0x8000 << 48) | (5 << 76)
+
+
 def stable_id(*parts: object) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts))
+    """uuid5(NAMESPACE, "|".join(parts)), equal to `uuid.uuid5` (tests/unit/customers), in about a
+    third of its time: every published profile carries one (uuid5 took ~10 us of a ~160 us snapshot)."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + "|".join(map(str, parts)).encode()).digest()
+    return uuid.UUID(int=(int.from_bytes(digest[:16], "big") & _V5_CLEAR) | _V5_SET)
 
 
 class RfmScore(Strict):

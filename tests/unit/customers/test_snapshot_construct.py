@@ -1,0 +1,73 @@
+"""Profile snapshots are built without validation (`model_construct`, for speed): they must be what
+validation would make of them, to the byte on the wire, for customers of every kind; and the
+fast `stable_id` must be uuid5."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from agents.customers import CustomerBook
+from schemas.customers import NAMESPACE, CustomerProfileSnapshot, stable_id
+from schemas.events import LineItem, OrderStatus, Severity
+from tests.support.factories import T0, make_incident, make_order
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), customers=st.integers(1, 30), orders=st.integers(0, 150),
+       feedback=st.integers(0, 40), incidents=st.integers(0, 10), days_later=st.integers(0, 900))
+def test_a_constructed_snapshot_is_what_validation_makes_of_it(seed, customers, orders, feedback, incidents,
+                                                               days_later):
+    rng = random.Random(seed)
+    book = CustomerBook()
+    ids = [f"cust-{i}" for i in range(customers)]
+    for _ in range(orders):
+        cid = rng.choice(ids)
+        amount = Decimal(rng.randrange(1, 50_000_000)) / rng.choice([1, 100, 10_000])
+        status = rng.choice([OrderStatus.paid, OrderStatus.paid, OrderStatus.delivered, OrderStatus.refunded,
+                             OrderStatus.created, OrderStatus.cancelled])
+        book.order(make_order(customer_id=cid, order_id=f"{cid}-o{rng.randrange(8)}", status=status,
+                              amount=amount, items=rng.choice([(), (LineItem(
+                                  sku="s1", category=rng.choice(["home", "toys", "books"]), quantity=1,
+                                  unit_price=amount),)]), occurred_at=T0 + timedelta(days=rng.randrange(365)),
+                              region=rng.choice(["north", "south", None]),
+                              sales_rep_id=rng.choice(["rep-1", "rep-2", None])))
+    for _ in range(feedback):
+        score = rng.uniform(-1, 1)
+        book.feedback(rng.choice(ids), uuid.UUID(int=rng.getrandbits(128)), T0 + timedelta(days=rng.randrange(365)),
+                      score, score < -0.3, rng.choice(["delivery", "product", "billing"]))
+    for i in range(incidents):
+        book.incident(make_incident(customer_id=rng.choice(ids), incident_key=f"k{i}",
+                                    severity=rng.choice(list(Severity))))
+    now = T0 + timedelta(days=365 + days_later, microseconds=rng.randrange(10**6))
+    for cid in ids:
+        built = book.snapshot(cid, now)
+        wire = built.model_dump_json()
+        validated = CustomerProfileSnapshot.model_validate_json(wire)
+        assert validated == built
+        assert validated.model_dump_json() == wire
+        assert validated.model_dump(mode="json") == built.model_dump(mode="json")
+
+
+def test_the_check_above_catches_a_value_of_the_wrong_type():
+    book = CustomerBook()
+    book.order(make_order(customer_id="c1", order_id="o1", status=OrderStatus.paid, amount=Decimal("12.5")))
+    built = book.snapshot("c1", T0 + timedelta(days=1))
+    wrong = built.model_copy(update={"total_spend": 12.5})  # a float where validation makes a Decimal
+    with pytest.warns(UserWarning, match="Expected `decimal`"):
+        wire = wrong.model_dump_json()
+    assert CustomerProfileSnapshot.model_validate_json(wire).model_dump_json() != wire
+
+
+def test_stable_id_is_uuid5_of_the_joined_parts():
+    rng = random.Random(5)
+    for _ in range(5_000):
+        parts = ("profile", f"c{rng.randrange(10**9)}", T0 + timedelta(seconds=rng.randrange(10**8)),
+                 rng.random(), "ü中")
+        assert stable_id(*parts) == uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts))
+    assert stable_id("x").version == 5 and stable_id("x").variant == uuid.RFC_4122
