@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import generate_latest
 from prometheus_client import disable_created_metrics
@@ -113,8 +115,6 @@ async def watch_loop_lag(histogram: Histogram, tick_s: float = LOOP_LAG_TICK_S) 
     """Observe how late a `tick_s` sleep wakes, forever: the time the event loop spent on other
     work (a long synchronous step, a collector pass, a saturated worker) before it could run a
     ready task. Four wake-ups a second cost nothing measurable."""
-    import asyncio
-
     loop = asyncio.get_running_loop()
     while True:
         start = loop.time()
