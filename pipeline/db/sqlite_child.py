@@ -65,9 +65,14 @@ def read_message(stream) -> object | None:
     return pickle.loads(body)
 
 
-def write_message(stream, message: object) -> None:
+def frame(message: object) -> bytes:
+    """A message as it goes over the pipe: its pickle's length, then the pickle."""
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(HEADER.pack(len(body)) + body)
+    return HEADER.pack(len(body)) + body
+
+
+def write_message(stream, message: object) -> None:
+    stream.write(frame(message))
     stream.flush()
 
 

@@ -173,10 +173,10 @@ class SqliteDirect:
         return await asyncio.shield(self.inflight)
 
     async def _exchange(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
-        body = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+        data = sqlite_child.frame(plan)
         proc = self._process()
         try:
-            await _send(proc.stdin.fileno(), sqlite_child.HEADER.pack(len(body)) + body)
+            await _send(proc.stdin.fileno(), data)
             (size,) = sqlite_child.HEADER.unpack(await _receive(proc.stdout.fileno(), sqlite_child.HEADER.size))
             reply = pickle.loads(await _receive(proc.stdout.fileno(), size))
         except (OSError, EOFError) as exc:  # died (killed, out of memory): the next write starts another

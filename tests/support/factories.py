@@ -56,3 +56,27 @@ def make_spend(**kw) -> CampaignSpendEvent:
                 amount=Decimal("100"), currency="EUR", period_start=T0, period_end=T0 + timedelta(days=1))
     base.update(kw)
     return CampaignSpendEvent(**base)
+
+
+def add_random_orders(book, rng, ids: list[str], n: int, *, amount, statuses, items=None) -> None:
+    """`n` orders of customers among `ids` into a CustomerBook: `amount(rng)` -> Decimal, a status
+    from `statuses`, one of 8 order ids per customer, `items(rng, amount)` -> line items (none by
+    default), a payment day within a year of T0, region and rep sometimes missing."""
+    for _ in range(n):
+        cid = rng.choice(ids)
+        value = amount(rng)
+        status = rng.choice(statuses)
+        order_id = f"{cid}-o{rng.randrange(8)}"
+        lines = items(rng, value) if items else ()
+        book.order(make_order(customer_id=cid, order_id=order_id, status=status, amount=value, items=lines,
+                              occurred_at=T0 + timedelta(days=rng.randrange(365)),
+                              region=rng.choice(["north", "south", None]),
+                              sales_rep_id=rng.choice(["rep-1", "rep-2", None])))
+
+
+def add_random_feedback(book, rng, ids: list[str], n: int) -> None:
+    """`n` classified feedback facts (score in [-1, 1], negative below -0.3) into a CustomerBook."""
+    for _ in range(n):
+        score = rng.uniform(-1, 1)
+        book.feedback(rng.choice(ids), uuid.UUID(int=rng.getrandbits(128)), T0 + timedelta(days=rng.randrange(365)),
+                      score, score < -0.3, rng.choice(["delivery", "product", "billing"]))

@@ -4,6 +4,7 @@ write in the same transaction as the events they follow, and those events are ac
 from __future__ import annotations
 
 import sqlite3
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -147,6 +148,19 @@ def _event(i: int) -> dict:
             "occurred_at": AT, "received_at": AT, "topic": "orders", "partition": 0, "offset": i, "payload": "{}"}
 
 
+@asynccontextmanager
+async def events_writer(db, metrics: Metrics | None = None):
+    """A BatchWriter of the events table on a migrated SQLite file."""
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, metrics or Metrics(CollectorRegistry()))
+        w.register(EVENTS, conflict=["event_id"])
+        yield w
+    finally:
+        await engine.dispose()
+
+
 async def test_the_writer_process_killed_mid_write_is_replaced_and_the_flush_retried(tmp_path):
     """SQLite flushes run in a process of the writer's own: killed while it waits for a lock (the
     OOM killer, an operator), the flush fails once, is retried in a new process, and its events
@@ -156,39 +170,33 @@ async def test_the_writer_process_killed_mid_write_is_replaced_and_the_flush_ret
     import signal
 
     db = tmp_path / "killed.db"
-    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
-    other = None
     metrics = Metrics(CollectorRegistry())
-    try:
-        await upgrade(engine)
-        w = BatchWriter(engine, metrics)
-        w.register(EVENTS, conflict=["event_id"])
+    async with events_writer(db, metrics) as w:
         w.add(EVENTS, _event(1))
         w.ack_after(lambda: None)
         await w.flush()
         first = w._direct.proc
         assert first is not None and first.poll() is None
         other = sqlite3.connect(db, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # the next write waits in the process
-        acked: list[int] = []
-        w.add(EVENTS, _event(2))
-        w.ack_after(lambda: acked.append(sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0]))
-        flush = asyncio.create_task(w.flush())
-        await asyncio.sleep(0.3)
-        os.kill(first.pid, signal.SIGKILL)
-        await asyncio.sleep(0.3)
-        assert not flush.done() and acked == []
-        other.execute("COMMIT")
+        try:
+            other.execute("BEGIN IMMEDIATE")  # the next write waits in the process
+            acked: list[int] = []
+            w.add(EVENTS, _event(2))
+            w.ack_after(lambda: acked.append(sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0]))
+            flush = asyncio.create_task(w.flush())
+            await asyncio.sleep(0.3)
+            os.kill(first.pid, signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            assert not flush.done() and acked == []
+            other.execute("COMMIT")
+        finally:
+            other.close()
         await asyncio.wait_for(flush, timeout=10)
         assert acked == [2]
         assert metrics.db_errors.labels("events")._value.get() == 1
         assert w._direct.proc is not None and w._direct.proc.pid != first.pid
         w.close()
         assert w._direct.proc is None
-    finally:
-        if other is not None:
-            other.close()
-        await engine.dispose()
 
 
 async def test_the_writer_process_ignores_ctrl_c_and_ends_with_the_writer(tmp_path):
@@ -198,11 +206,7 @@ async def test_the_writer_process_ignores_ctrl_c_and_ends_with_the_writer(tmp_pa
     import signal
 
     db = tmp_path / "sigint.db"
-    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
-    try:
-        await upgrade(engine)
-        w = BatchWriter(engine, Metrics(CollectorRegistry()))
-        w.register(EVENTS, conflict=["event_id"])
+    async with events_writer(db) as w:
         w.add(EVENTS, _event(1))
         w.ack_after(lambda: None)
         await w.flush()
@@ -216,8 +220,6 @@ async def test_the_writer_process_ignores_ctrl_c_and_ends_with_the_writer(tmp_pa
         assert sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 2
         w.close()
         assert proc.wait(timeout=5) == 0
-    finally:
-        await engine.dispose()
 
 
 async def test_a_plan_larger_than_the_pipe_goes_in_parts_and_a_cancelled_flush_still_completes(tmp_path):
@@ -228,11 +230,7 @@ async def test_a_plan_larger_than_the_pipe_goes_in_parts_and_a_cancelled_flush_s
     import asyncio
 
     db = tmp_path / "big.db"
-    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
-    try:
-        await upgrade(engine)
-        w = BatchWriter(engine, Metrics(CollectorRegistry()))
-        w.register(EVENTS, conflict=["event_id"])
+    async with events_writer(db) as w:
         big = "x" * (1 << 20)
         for i in range(6):
             w.add(EVENTS, {**_event(i), "payload": f'"{big}{i}"'})
@@ -250,5 +248,3 @@ async def test_a_plan_larger_than_the_pipe_goes_in_parts_and_a_cancelled_flush_s
         ids = {r[0] for r in sqlite3.connect(db).execute("SELECT event_id FROM events")}
         assert {"e10", "e11"} <= ids  # the cancelled caller's plan was written too
         w.close()
-    finally:
-        await engine.dispose()

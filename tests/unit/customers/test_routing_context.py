@@ -4,7 +4,6 @@ the profile's full snapshot (what it was built from before), for customers of ev
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,7 +13,7 @@ from agents.customers import CustomerBook
 from agents.customers.agent import routing_context
 from agents.escalation.routing import CustomerContext
 from schemas.events import OrderStatus
-from tests.support.factories import T0, make_order
+from tests.support.factories import T0, add_random_feedback, add_random_orders
 
 
 @settings(max_examples=60, deadline=None)
@@ -24,18 +23,9 @@ def test_context_from_the_profile_equals_the_context_from_its_snapshot(seed, cus
     rng = random.Random(seed)
     book = CustomerBook()
     ids = [f"cust-{i}" for i in range(customers)]
-    for n in range(orders):
-        cid = rng.choice(ids)
-        amount = Decimal(rng.randrange(1, 500_000)) / 100
-        status = rng.choice([OrderStatus.paid, OrderStatus.paid, OrderStatus.delivered, OrderStatus.refunded])
-        book.order(make_order(customer_id=cid, order_id=f"{cid}-o{rng.randrange(8)}", status=status,
-                              amount=amount, items=(), occurred_at=T0 + timedelta(days=rng.randrange(365)),
-                              region=rng.choice(["north", "south", None]),
-                              sales_rep_id=rng.choice(["rep-1", "rep-2", None])))
-    for _ in range(feedback):
-        score = rng.uniform(-1, 1)
-        book.feedback(rng.choice(ids), uuid.UUID(int=rng.getrandbits(128)), T0 + timedelta(days=rng.randrange(365)),
-                      score, score < -0.3, rng.choice(["delivery", "product", "billing"]))
+    add_random_orders(book, rng, ids, orders, amount=lambda r: Decimal(r.randrange(1, 500_000)) / 100,
+                      statuses=[OrderStatus.paid, OrderStatus.paid, OrderStatus.delivered, OrderStatus.refunded])
+    add_random_feedback(book, rng, ids, feedback)
     now = T0 + timedelta(days=365 + days_later)
     contexts = []
     for cid in ids:

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from agents.customers import CustomerBook
 from schemas.customers import NAMESPACE, CustomerProfileSnapshot, stable_id
 from schemas.events import LineItem, OrderStatus, Severity
-from tests.support.factories import T0, make_incident, make_order
+from tests.support.factories import T0, add_random_feedback, add_random_orders, make_incident, make_order
 
 
 @settings(max_examples=60, deadline=None)
@@ -26,21 +26,13 @@ def test_a_constructed_snapshot_is_what_validation_makes_of_it(seed, customers, 
     rng = random.Random(seed)
     book = CustomerBook()
     ids = [f"cust-{i}" for i in range(customers)]
-    for _ in range(orders):
-        cid = rng.choice(ids)
-        amount = Decimal(rng.randrange(1, 50_000_000)) / rng.choice([1, 100, 10_000])
-        status = rng.choice([OrderStatus.paid, OrderStatus.paid, OrderStatus.delivered, OrderStatus.refunded,
-                             OrderStatus.created, OrderStatus.cancelled])
-        book.order(make_order(customer_id=cid, order_id=f"{cid}-o{rng.randrange(8)}", status=status,
-                              amount=amount, items=rng.choice([(), (LineItem(
-                                  sku="s1", category=rng.choice(["home", "toys", "books"]), quantity=1,
-                                  unit_price=amount),)]), occurred_at=T0 + timedelta(days=rng.randrange(365)),
-                              region=rng.choice(["north", "south", None]),
-                              sales_rep_id=rng.choice(["rep-1", "rep-2", None])))
-    for _ in range(feedback):
-        score = rng.uniform(-1, 1)
-        book.feedback(rng.choice(ids), uuid.UUID(int=rng.getrandbits(128)), T0 + timedelta(days=rng.randrange(365)),
-                      score, score < -0.3, rng.choice(["delivery", "product", "billing"]))
+    add_random_orders(
+        book, rng, ids, orders, amount=lambda r: Decimal(r.randrange(1, 50_000_000)) / r.choice([1, 100, 10_000]),
+        statuses=[OrderStatus.paid, OrderStatus.paid, OrderStatus.delivered, OrderStatus.refunded,
+                  OrderStatus.created, OrderStatus.cancelled],
+        items=lambda r, amount: r.choice([(), (LineItem(sku="s1", category=r.choice(["home", "toys", "books"]),
+                                                        quantity=1, unit_price=amount),)]))
+    add_random_feedback(book, rng, ids, feedback)
     for i in range(incidents):
         book.incident(make_incident(customer_id=rng.choice(ids), incident_key=f"k{i}",
                                     severity=rng.choice(list(Severity))))
