@@ -248,3 +248,16 @@ async def test_a_plan_larger_than_the_pipe_goes_in_parts_and_a_cancelled_flush_s
         ids = {r[0] for r in sqlite3.connect(db).execute("SELECT event_id FROM events")}
         assert {"e10", "e11"} <= ids  # the cancelled caller's plan was written too
         w.close()
+
+
+def test_json_columns_are_read_as_the_standard_library_reads_them():
+    import json
+    import math
+
+    from pipeline.db.engine import json_loads
+
+    for text in ('{"rfm": {"segment": "Champions"}, "spend": ["1.00"], "none": null, "n": -3, "x": 0.25}',
+                 '[1, "\\u00e9\\u4e2d", {"": []}]', '"text"', "null"):
+        assert json_loads(text) == json.loads(text)
+        assert json_loads(text.encode()) == json.loads(text)
+    assert math.isnan(json_loads('{"a": NaN}')["a"])  # orjson refuses NaN: the standard library reads it
