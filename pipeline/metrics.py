@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import generate_latest
@@ -104,8 +105,11 @@ class Metrics:
             except KeyError:  # never reported here
                 pass
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, names: Iterable[str] = ()) -> bytes:
+        """The text page; only the series `names` when given (as prometheus_client's own handler
+        does for `?name[]=...`: a poller reading one counter does not render a few hundred series)."""
+        names = list(names)
+        return generate_latest(self.registry.restricted_registry(names) if names else self.registry)
 
 
 LOOP_LAG_TICK_S = 0.25

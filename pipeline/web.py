@@ -73,7 +73,8 @@ def register_pages(rt: Runtime) -> None:
     @app.page("/metrics")
     class Metrics(web.View):
         async def get(self, request: web.Request) -> web.Response:
-            return self.bytes(rt.metrics.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+            names = request.query.getall("name[]", [])  # a subset, as prometheus_client's own handler serves
+            return self.bytes(rt.metrics.exposition(names), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/health/live")
     class Live(web.View):

@@ -63,4 +63,13 @@ def test_valid_stored_once_bad_to_deadletter_worker_keeps_going(broker, make_wor
     assert metric_value(page, "salespulse_events_invalid_total", topic=f"{prefix}orders") == len(bad)
     assert metric_value(page, "salespulse_events_duplicate_total") == 10
     assert metric_value(page, "salespulse_events_processed_total") == len(valid)
+    # a subset of the page, as prometheus_client's handler serves ?name[]= (the bench polls so)
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = ["salespulse_events_duplicate_total", "salespulse_writer_pending_events"]
+    subset = httpx.get(worker.base_url + "/metrics", params=[("name[]", n) for n in wanted], timeout=5).text
+    names = {s.name for f in text_string_to_metric_families(subset) for s in f.samples}
+    assert names == set(wanted), names
+    assert metric_value(subset, "salespulse_events_duplicate_total") == 10
     assert worker.proc.poll() is None
