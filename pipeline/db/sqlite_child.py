@@ -3,7 +3,8 @@
 The worker (pipeline/db/writer.py, `SqliteDirect`) runs this file as a script with the database
 path and sends each flush over stdin as one pickled plan: per table, its (SQL, parameter tuples)
 batches. The process writes them in one transaction (BEGIN IMMEDIATE, executemany, COMMIT) and
-answers on stdout with the seconds per table, or with the error (rolled back). It imports nothing
+answers on stdout with the seconds per table, or with the error (rolled back); a thread of its own
+checkpoints the WAL meanwhile (`checkpoint_in_background`). It imports nothing
 but the standard library, ignores SIGINT / SIGTERM (a Ctrl-C in the terminal reaches the whole
 process group; the worker decides when writing stops) and exits when the worker closes its stdin
 or goes away.
@@ -22,6 +23,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import threading
 import time
 
 HEADER = struct.Struct("<Q")
@@ -68,6 +70,37 @@ def write_plan(conn: sqlite3.Connection, plan: list[list[tuple[str, list[tuple]]
     return seconds
 
 
+CHECKPOINT_INTERVAL_S = 0.5
+WAL_KEEP_BYTES = 64 << 20  # a WAL file beyond this is truncated after a checkpoint resets it
+
+
+def checkpoint_in_background(path: str, interval_s: float = CHECKPOINT_INTERVAL_S) -> threading.Thread:
+    """Checkpoint the WAL from a thread of this process on a connection of its own, every
+    `interval_s`; the writing connection's own checkpoints are turned off (wal_autocheckpoint=0).
+
+    Measured (bench/README.md, eighth round): with SQLite's automatic checkpoint the COMMIT that
+    crossed 1,000 WAL pages copied them into the database and synced both files, 30-140 ms, about
+    one flush a second at 550 events/s; 46 and 53 transactions over 30 ms in two runs, 2 and 5 with
+    the checkpoint here (passive: it never waits for the writer or a reader, and sqlite3 lets go
+    of the GIL while it works)."""
+    def run() -> None:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        sqlite_pragmas(conn)
+        try:
+            while True:
+                time.sleep(interval_s)
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # busy or locked now: the next interval tries again
+                    pass
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
+    thread.start()
+    return thread
+
+
 def writers_lock(path: str) -> int | None:
     """The lock file beside the database that the writer processes of that file take turns on
     (None where it cannot be made: then SQLite's own wait alone)."""
@@ -100,12 +133,15 @@ def write_message(stream, message: object) -> None:
     stream.flush()
 
 
-def main(path: str) -> int:
+def main(path: str, checkpoint_s: float = CHECKPOINT_INTERVAL_S) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = sqlite3.connect(path, isolation_level=None)
     sqlite_pragmas(conn)
     lock = writers_lock(path)
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
+    checkpoint_in_background(path, checkpoint_s)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     try:
         while True:
@@ -127,4 +163,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], *map(float, sys.argv[2:3])))

@@ -297,3 +297,32 @@ def test_json_columns_are_read_as_the_standard_library_reads_them():
         assert json_loads(text) == json.loads(text)
         assert json_loads(text.encode()) == json.loads(text)
     assert math.isnan(json_loads('{"a": NaN}')["a"])  # orjson refuses NaN: the standard library reads it
+
+
+async def test_the_writer_process_checkpoints_in_its_own_thread_not_in_its_commits(tmp_path):
+    """The writing connection's commits never copy the WAL into the database (SQLite's automatic
+    checkpoint did, and synced both files, in one flush a second); a thread of the writer process
+    does, every interval, so the database file takes the rows while the flushes go on."""
+    import asyncio
+
+    async def written(db, checkpoint_s: float) -> int:
+        async with events_writer(db) as w:
+            w._direct.checkpoint_s = checkpoint_s
+            base = db.stat().st_size
+            for batch in range(6):  # ~6 MB: well past SQLite's automatic checkpoint at 1,000 pages
+                for i in range(250):
+                    w.add(EVENTS, _event(batch * 1000 + i) | {"payload": "x" * 4000})
+                w.ack_after(lambda: None)
+                await w.flush()
+            grown = 0
+            for _ in range(40):
+                grown = db.stat().st_size - base
+                if grown > 5_000_000:
+                    break
+                await asyncio.sleep(0.05)
+            assert sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 1500
+            w.close()
+            return grown
+
+    assert await written(tmp_path / "hourly.db", checkpoint_s=3600) < 1_000_000, "a commit checkpointed"
+    assert await written(tmp_path / "often.db", checkpoint_s=0.05) > 5_000_000, "no background checkpoint"
