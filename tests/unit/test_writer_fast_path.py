@@ -147,31 +147,23 @@ async def test_writer_processes_of_one_file_take_turns_on_the_writers_lock(tmp_p
     import os
 
     db = tmp_path / "shared.db"
-    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
-    lock = None
-    try:
-        await upgrade(engine)
-        w = BatchWriter(engine, Metrics(CollectorRegistry()))
-        w.register(EVENTS, conflict=["event_id"])
+    async with events_writer(db) as w:
         lock = os.open(str(db) + ".writers-lock", os.O_RDWR | os.O_CREAT)
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's writer in its transaction
-        acked: list[int] = []
-        w.add(EVENTS, {"event_id": "e1", "event_type": "order", "customer_id": "c1", "channel": "web",
-                       "occurred_at": AT, "received_at": AT, "topic": "orders", "partition": 0, "offset": 1,
-                       "payload": "{}"})
-        w.ack_after(lambda: acked.append(1))
-        flush = asyncio.create_task(w.flush())
-        await asyncio.sleep(0.3)
-        assert not flush.done() and acked == [], "the flush wrote while another writer held the lock"
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        await asyncio.wait_for(flush, timeout=10)
-        assert acked == [1]
-        assert sqlite3.connect(db).execute("SELECT event_id FROM events").fetchall() == [("e1",)]
-        w.close()
-    finally:
-        if lock is not None:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's writer in its transaction
+            acked: list[int] = []
+            w.add(EVENTS, _event(1))
+            w.ack_after(lambda: acked.append(1))
+            flush = asyncio.create_task(w.flush())
+            await asyncio.sleep(0.3)
+            assert not flush.done() and acked == [], "the flush wrote while another writer held the lock"
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            await asyncio.wait_for(flush, timeout=10)
+            assert acked == [1]
+            assert sqlite3.connect(db).execute("SELECT event_id FROM events").fetchall() == [("e1",)]
+            w.close()
+        finally:
             os.close(lock)
-        await engine.dispose()
 
 
 def test_an_in_memory_database_keeps_the_engine_connection():
