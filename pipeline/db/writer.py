@@ -150,9 +150,11 @@ class SqliteDirect:
     CHILD = str(Path(__file__).with_name("sqlite_child.py"))
     PIPE_BYTES = 1 << 20  # a plan of a few thousand rows goes in one write (Linux: F_SETPIPE_SZ)
 
-    def __init__(self, path: str, checkpoint_s: float = sqlite_child.CHECKPOINT_INTERVAL_S) -> None:
+    def __init__(self, path: str, checkpoint_s: float = sqlite_child.CHECKPOINT_INTERVAL_S,
+                 restart_pages: int = sqlite_child.WAL_RESTART_PAGES) -> None:
         self.path = path
         self.checkpoint_s = checkpoint_s
+        self.restart_pages = restart_pages
         self.proc: subprocess.Popen | None = None
         self.inflight: asyncio.Future | None = None
 
@@ -193,7 +195,7 @@ class SqliteDirect:
             if proc is not None:
                 self._stop_process()
             proc = self.proc = subprocess.Popen(
-                [sys.executable, "-I", self.CHILD, self.path, str(self.checkpoint_s)],
+                [sys.executable, "-I", self.CHILD, self.path, str(self.checkpoint_s), str(self.restart_pages)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             for stream in (proc.stdin, proc.stdout):
                 os.set_blocking(stream.fileno(), False)
