@@ -21,6 +21,8 @@ import click
 @click.option("--latency-seconds", type=float, default=20.0, show_default=True)
 @click.option("--latency-rate", type=click.FloatRange(min=1), default=None,
               help="events/s of the latency phase (default: half the measured pipeline rate); for paired runs")
+@click.option("--latency-tick-ms", type=click.FloatRange(min=0.5, max=1000), default=10.0, show_default=True,
+              help="the latency phase sends the events due this often (2 was the rule before session 9)")
 @click.option("--database", default=None, help="worker database URL (default: SQLite in the run's temp dir)")
 @click.option("--skip-default-floor", is_flag=True, help="skip the floor with faust's default settings")
 @click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -31,8 +33,8 @@ import click
               help="extra environment for the pipeline workers, e.g. SALESPULSE_DATABASE__WRITE_BATCH_MAX=2000 (repeatable)")
 @click.option("--keep-workdir", is_flag=True, help="keep the run's temp dir (worker logs, SQLite) after success")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="also write the report here")
-def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_seconds, latency_rate, database,
-          skip_default_floor, compare_with, profile_dir, worker_env, keep_workdir, json_out) -> None:
+def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_seconds, latency_rate, latency_tick_ms,
+          database, skip_default_floor, compare_with, profile_dir, worker_env, keep_workdir, json_out) -> None:
     """Measure the pipeline against the framework floor and the raw client; print one JSON object.
 
     Progress goes to stderr, the report to stdout. At the pipeline's current rate (a few hundred
@@ -50,7 +52,7 @@ def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_s
 
     cfg = BenchConfig(broker=broker, events=events, workers_mode=workers_mode, skip_latency=skip_latency,
                       customers=customers, seed=seed, latency_seconds=latency_seconds, latency_rate=latency_rate,
-                      database=database,
+                      latency_tick_s=latency_tick_ms / 1000.0, database=database,
                       skip_default_floor=skip_default_floor,
                       profile_dir=profile_dir, worker_env=env,
                       keep_workdir=keep_workdir)
