@@ -640,7 +640,8 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
         reader.cancel()
         await producer.stop()
         await consumer.stop()
-    result = {"rate_ev_per_s": round(rate_per_s, 1), "tick_ms": round(tick_s * 1000, 1), "offered": len(sent), "seconds": round(produced_s, 1),
+    result = {"rate_ev_per_s": round(rate_per_s, 1), "tick_ms": round(tick_s * 1000, 1), "offered": len(sent),
+              "seconds": round(produced_s, 1),
               "to_output_event": latency_summary(out_ms, expected=len(feedback_ids)),
               "to_output_event_classified_at": latency_summary(out_classified_ms)}
     if poller is not None:
