@@ -25,6 +25,7 @@ import struct
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 HEADER = struct.Struct("<Q")
 
@@ -48,9 +49,7 @@ def write_plan(conn: sqlite3.Connection, plan: list[list[tuple[str, list[tuple]]
     of 1, 2, 5, 10 ... 100 ms, so two workers on one file each lost up to tens of ms per flush
     to a lock held for 2-4 ms; the kernel hands a flock over the moment it is released. Other
     writers (the CLI, the API's corrections) still meet SQLite's wait, as before."""
-    if lock is not None:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
+    with holding(lock):
         conn.execute("BEGIN IMMEDIATE")
         seconds = []
         try:
@@ -64,9 +63,6 @@ def write_plan(conn: sqlite3.Connection, plan: list[list[tuple[str, list[tuple]]
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-    finally:
-        if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_UN)
     return seconds
 
 
@@ -120,16 +116,23 @@ def checkpoint_in_background(path: str, interval_s: float = CHECKPOINT_INTERVAL_
     return thread
 
 
-def restart_wal(conn: sqlite3.Connection, lock: int | None) -> bool:
-    """A RESTART checkpoint between two of the writer's transactions; True when the WAL starts over."""
-    if lock is not None:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+def restart_wal(conn: sqlite3.Connection, lock: int | None) -> None:
+    """A RESTART checkpoint between two of the writer's transactions (busy: the next interval tries again)."""
+    with holding(lock):
+        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+
+
+@contextmanager
+def holding(lock: int | None):
+    """An exclusive flock on `lock` (a `writers_lock` descriptor) for the block; nothing for None."""
+    if lock is None:
+        yield
+        return
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        yield
     finally:
-        if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return busy == 0
+        fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def writers_lock(path: str) -> int | None:

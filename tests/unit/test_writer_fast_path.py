@@ -14,6 +14,7 @@ from sqlalchemy import select
 from pipeline.db.engine import make_engine
 from pipeline.db.migrate import upgrade
 from pipeline.db.models import CustomerProfileRow, DeadLetterRow, ReceivedEvent
+from pipeline.db.sqlite_child import writers_lock
 from pipeline.db.writer import BatchWriter
 from pipeline.metrics import Metrics
 from pipeline.settings import DatabaseSettings
@@ -148,7 +149,7 @@ async def test_writer_processes_of_one_file_take_turns_on_the_writers_lock(tmp_p
 
     db = tmp_path / "shared.db"
     async with events_writer(db) as w:
-        lock = os.open(str(db) + ".writers-lock", os.O_RDWR | os.O_CREAT)
+        lock = writers_lock(str(db))
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's writer in its transaction
             acked: list[int] = []
@@ -291,6 +292,14 @@ def test_json_columns_are_read_as_the_standard_library_reads_them():
     assert math.isnan(json_loads('{"a": NaN}')["a"])  # orjson refuses NaN: the standard library reads it
 
 
+async def _flush_4kb_rows(w: BatchWriter, first: int, n: int) -> None:
+    """One flush of `n` events rows with 4 KB payloads, ids from `first`."""
+    for i in range(n):
+        w.add(EVENTS, _event(first + i) | {"payload": "x" * 4000})
+    w.ack_after(lambda: None)
+    await w.flush()
+
+
 async def test_the_writer_process_checkpoints_in_its_own_thread_not_in_its_commits(tmp_path):
     """The writing connection's commits never copy the WAL into the database (SQLite's automatic
     checkpoint did, and synced both files, in one flush a second); a thread of the writer process
@@ -302,10 +311,7 @@ async def test_the_writer_process_checkpoints_in_its_own_thread_not_in_its_commi
             w._direct.checkpoint_s = checkpoint_s
             base = db.stat().st_size
             for batch in range(6):  # ~6 MB: well past SQLite's automatic checkpoint at 1,000 pages
-                for i in range(250):
-                    w.add(EVENTS, _event(batch * 1000 + i) | {"payload": "x" * 4000})
-                w.ack_after(lambda: None)
-                await w.flush()
+                await _flush_4kb_rows(w, batch * 1000, 250)
             grown = 0
             for _ in range(40):
                 grown = db.stat().st_size - base
@@ -333,10 +339,7 @@ async def test_the_wal_starts_over_under_a_steady_stream_of_flushes(tmp_path):
         w._direct.restart_pages = 500  # 2 MB of 4 KB pages
         largest = 0
         for batch in range(600):  # 600 flushes of 20 rows of 4 KB: ~80 MB of WAL pages
-            for i in range(20):
-                w.add(EVENTS, _event(batch * 100 + i) | {"payload": "x" * 4000})
-            w.ack_after(lambda: None)
-            await w.flush()
+            await _flush_4kb_rows(w, batch * 100, 20)
             if wal.exists():
                 largest = max(largest, wal.stat().st_size)
         assert sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 12000
