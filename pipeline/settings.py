@@ -78,6 +78,9 @@ class WorkerSettings(BaseModel):
     commit_interval_s: float = 1.0
     log_level: str = "WARNING"
     raise_high_feedback: bool = Field(True, description="raise incidents for high-urgency feedback, not only critical")
+    classifier_process: bool = Field(
+        True, description="classify feedback in a process of its own, in batches, while the worker goes on "
+        "(False: in the worker's event loop, one message at a time); see bench/README.md, tenth round")
     max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
     event_loop: Literal["uvloop", "asyncio"] = Field(
         "uvloop", description="uvloop (libuv) or the standard asyncio loop; see bench/README.md for the difference")

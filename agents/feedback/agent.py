@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from sqlalchemy import select
 
 from agents.feedback.classifier import Classifier
-from agents.feedback.incidents import classified_event, incident_for
+from agents.feedback.pool import Classified, ClassifierProcess, classify_feedback
 from pipeline import topics as T
 from pipeline.db.models import ClassifiedFeedbackRow, FeedbackCorrection
 from pipeline.runtime import Meta, Runtime
+from schemas.deadletter import DeadLetterReason
 from schemas.events import FeedbackEvent
 from schemas.feedback import ClassifiedFeedback
 
@@ -32,32 +32,54 @@ def classified_row(cf: ClassifiedFeedback) -> dict:
 
 
 class FeedbackCapability:
-    def __init__(self, rt: Runtime, classifier: Classifier) -> None:
+    def __init__(self, rt: Runtime, classifier: Classifier, pool: ClassifierProcess | None = None) -> None:
         self.rt = rt
         self.clf = classifier
+        self.pool = pool  # None: classified inline, in the worker's event loop
         self.raise_high = rt.settings.worker.raise_high_feedback
         self.last_correction_id = 0
         self.review_pending = 0
 
     async def on_feedback(self, event: FeedbackEvent, meta: Meta) -> None:
+        if self.pool is not None:
+            self.pool.submit(event, meta, meta.received_at)
+            return
+        await self._apply(event, meta, classify_feedback(self.clf, event, meta.received_at, self.raise_high))
+
+    async def _apply(self, event: FeedbackEvent, meta: Meta, out: Classified | str) -> None:
+        """A classified message -> metrics, SQL row, feedback.classified, an incident for urgent
+        feedback, the classified_feedback handlers (the customer's feedback figures)."""
+        if isinstance(out, str):  # classification failed in the pool: as a failing handler inline
+            await self._dead_letter(meta, event, out)
+            return
         m = self.rt.metrics
-        started = time.perf_counter()
-        result = self.clf.classify(event.text, language=event.language, rating=event.rating,
-                                   channel=event.channel.value)
-        m.classify_time.observe(time.perf_counter() - started)
-        cf = classified_event(event, result, classified_at=meta.received_at)
-        m.classified.labels(result.category, result.sentiment, result.urgency, result.language).inc()
-        m.sentiment.labels(event.channel.value, result.sentiment).inc()
-        if result.needs_review:
+        cf = out.cf
+        m.classify_time.observe(out.seconds)
+        m.classified.labels(cf.category, cf.sentiment, cf.urgency, cf.language).inc()
+        m.sentiment.labels(event.channel.value, cf.sentiment).inc()
+        if cf.needs_review:
             self.review_pending += 1
             m.review_queue.set(self.review_pending)
         self.rt.writer.add(CLASSIFIED, classified_row(cf))
-        await self.rt.send(T.FEEDBACK_CLASSIFIED, event.customer_id, cf)
-        incident = incident_for(event, result, raise_high=self.raise_high)
-        if incident is not None:
-            await self.rt.send(T.INCIDENTS_RAW, incident.incident_key, incident)
+        await self.rt.send(T.FEEDBACK_CLASSIFIED, event.customer_id, out.body)
+        if out.incident is not None:
+            await self.rt.send(T.INCIDENTS_RAW, out.incident.incident_key, out.incident)
         for handler in self.rt.handlers.get("classified_feedback", ()):
             await handler(cf, meta)
+
+    async def apply_from_pool(self, event: FeedbackEvent, meta: Meta, out: Classified | str) -> None:
+        """What the ingest agent does for a handler that fails inline, for one that fails here: the
+        event goes to the dead-letter topic (its events row, written when it was taken, stays)."""
+        try:
+            await self._apply(event, meta, out)
+        except Exception as exc:  # a bug or poison event must not stop the stream
+            log.exception("handler failed on %s:%s:%s", meta.topic, meta.partition, meta.offset)
+            await self._dead_letter(meta, event, f"{type(exc).__name__}: {exc}")
+
+    async def _dead_letter(self, meta: Meta, event: FeedbackEvent, detail: str) -> None:
+        from agents.ingest.agent import dead_letter  # the ingest capability owns the dead-letter record
+
+        await dead_letter(self.rt, DeadLetterReason.processing_error, detail, meta, event.customer_id.encode())
 
     async def refresh_corrections(self) -> None:
         """Apply reviewers' corrections stored since the last look (CLI and API write them to SQL)."""
@@ -71,6 +93,9 @@ class FeedbackCapability:
                 self.clf.apply_correction(text, category=category, sentiment=sentiment, urgency=urgency)
             except Exception as exc:  # one bad row must not stop the others
                 log.warning("correction %s not applied: %s", cid, exc)
+            else:
+                if self.pool is not None:
+                    self.pool.correct({"text": text, "category": category, "sentiment": sentiment, "urgency": urgency})
             self.last_correction_id = cid
         if rows:
             log.info("applied %d feedback corrections", len(rows))
@@ -80,6 +105,13 @@ def register(rt: Runtime) -> None:
     path = rt.settings.paths.classifier_dir
     clf = Classifier.from_config(path)  # ConfigError here refuses to start, with the exact problem
     cap = FeedbackCapability(rt, clf)
+    if rt.settings.worker.classifier_process:
+        cap.pool = ClassifierProcess(path, cap.raise_high, clf, cap.apply_from_pool)
+        rt.writer.before_flush(cap.pool.settle, first=True)  # before the profiles it changes are published
+
+        @rt.app.task
+        async def _classifier() -> None:
+            await cap.pool.run()
     rt.extras["feedback"] = cap
     rt.writer.register(CLASSIFIED, conflict=["event_id"],
                        update=[c.name for c in CLASSIFIED.columns if c.name != "event_id"])

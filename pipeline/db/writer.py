@@ -26,11 +26,8 @@ bench/README.md).
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
-import os
-import pickle
 import subprocess
 import sys
 import time
@@ -47,6 +44,7 @@ from pipeline.db import sqlite_child
 from pipeline.db.engine import dedupe_rows, upsert_statement
 from pipeline.db.types import UTCDateTime
 from pipeline.metrics import Metrics
+from pipeline.pipes import ChildLost, ChildProcess
 
 log = logging.getLogger(__name__)
 
@@ -148,15 +146,19 @@ class SqliteDirect:
     committed before the answer was lost is idempotent)."""
 
     CHILD = str(Path(__file__).with_name("sqlite_child.py"))
-    PIPE_BYTES = 1 << 20  # a plan of a few thousand rows goes in one write (Linux: F_SETPIPE_SZ)
 
     def __init__(self, path: str, checkpoint_s: float = sqlite_child.CHECKPOINT_INTERVAL_S,
                  restart_pages: int = sqlite_child.WAL_RESTART_PAGES) -> None:
         self.path = path
         self.checkpoint_s = checkpoint_s
         self.restart_pages = restart_pages
-        self.proc: subprocess.Popen | None = None
+        self.child = ChildProcess(lambda: [sys.executable, "-I", self.CHILD, self.path, str(self.checkpoint_s),
+                                           str(self.restart_pages)])
         self.inflight: asyncio.Future | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.child.proc
 
     @staticmethod
     def usable(engine: AsyncEngine) -> str | None:
@@ -176,96 +178,22 @@ class SqliteDirect:
         return await asyncio.shield(self.inflight)
 
     async def _exchange(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
-        data = sqlite_child.frame(plan)
-        proc = self._process()
         try:
-            await _send(proc.stdin.fileno(), data)
-            (size,) = sqlite_child.HEADER.unpack(await _receive(proc.stdout.fileno(), sqlite_child.HEADER.size))
-            reply = pickle.loads(await _receive(proc.stdout.fileno(), size))
-        except (OSError, EOFError) as exc:  # died (killed, out of memory): the next write starts another
-            self._stop_process()
-            raise SqliteWriteError(f"SQLite writer process lost ({exc or 'no answer'})") from None
+            reply = await self.child.exchange(plan)
+        except ChildLost as exc:  # died (killed, out of memory): the next write starts another
+            raise SqliteWriteError(f"SQLite writer process lost ({exc})") from None
         if reply[0] != "ok":
             raise SqliteWriteError(f"{reply[1]}: {reply[2]}")
         return reply[1]
 
-    def _process(self) -> subprocess.Popen:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            if proc is not None:
-                self._stop_process()
-            proc = self.proc = subprocess.Popen(
-                [sys.executable, "-I", self.CHILD, self.path, str(self.checkpoint_s), str(self.restart_pages)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            for stream in (proc.stdin, proc.stdout):
-                os.set_blocking(stream.fileno(), False)
-            try:
-                fcntl.fcntl(proc.stdin.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), self.PIPE_BYTES)
-            except OSError:  # a smaller limit (/proc/sys/fs/pipe-max-size): the plan goes in parts
-                pass
-        return proc
-
-    def _stop_process(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        try:
-            proc.wait(timeout=10)  # it finishes a transaction in progress, then sees the end of stdin
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
     def close(self) -> None:
-        self._stop_process()
+        self.child.stop()
 
 
 def _retrieve(future: asyncio.Future) -> None:
     """A failed exchange whose caller was cancelled: its error is the next flush's to meet."""
     if not future.cancelled():
         future.exception()
-
-
-async def _ready(fd: int, readable: bool) -> None:
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-    wake = lambda: waiter.done() or waiter.set_result(None)  # noqa: E731
-    if readable:
-        loop.add_reader(fd, wake)
-    else:
-        loop.add_writer(fd, wake)
-    try:
-        await waiter
-    finally:
-        (loop.remove_reader if readable else loop.remove_writer)(fd)
-
-
-async def _send(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            await _ready(fd, readable=False)
-
-
-async def _receive(fd: int, size: int) -> bytes:
-    parts, missing = [], size
-    while missing:
-        try:
-            chunk = os.read(fd, missing)
-        except BlockingIOError:
-            await _ready(fd, readable=True)
-            continue
-        if not chunk:
-            raise EOFError("no answer")
-        parts.append(chunk)
-        missing -= len(chunk)
-    return b"".join(parts)
 
 
 class BatchWriter:
@@ -310,9 +238,13 @@ class BatchWriter:
         if self._sqlite:
             self._upserts[table.name] = SqliteUpserts(spec, self.engine.dialect)
 
-    def before_flush(self, hook: Callable[[], Awaitable[None]]) -> None:
-        """`hook` adds rows (and may send) once per flush; see the module docstring."""
-        self._hooks.append(hook)
+    def before_flush(self, hook: Callable[[], Awaitable[None]], first: bool = False) -> None:
+        """`hook` adds rows (and may send) once per flush; see the module docstring. `first`: before
+        the hooks registered so far (one whose work feeds theirs)."""
+        if first:
+            self._hooks.insert(0, hook)
+        else:
+            self._hooks.append(hook)
 
     def add(self, table: Table, row: dict) -> None:
         self._specs[table.name].rows.append(row)

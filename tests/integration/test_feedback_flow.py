@@ -1,5 +1,6 @@
 """Feedback in both languages through a real broker: classified events, SQL rows, incidents from critical ones,
-and a reviewer's correction taking effect in the running worker."""
+and a reviewer's correction taking effect in the running worker; with the classifier in its own process
+(the default) and in the worker's event loop."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from tests.support.services import query, read_topic, wait_until
 pytestmark = pytest.mark.integration
 
 
-def test_classified_and_critical_raised(broker, make_worker, db_url, run_id):
-    w = make_worker()
+@pytest.mark.parametrize("classifier_process", [True, False], ids=["own-process", "in-worker"])
+def test_classified_and_critical_raised(broker, make_worker, db_url, run_id, classifier_process):
+    w = make_worker(SALESPULSE_WORKER__CLASSIFIER_PROCESS=str(classifier_process).lower())
     w.wait_ready()
     msgs = [
         make_feedback(customer_id="c-en", text="The charger started smoking and smelled like burning plastic!"),

@@ -1,0 +1,178 @@
+"""Feedback classification in a process of its own, fed in batches while the worker goes on.
+
+Classification is pure Python and was the largest single share of the worker's event loop
+(12.8% of a drain's main thread, ~140 us per message, bench/README.md tenth round); the worker's
+loop is the pipeline's ceiling while the machine's other core has room. So the feedback agent
+hands each message to `ClassifierProcess.submit` and goes on with the next event; a task sends
+what has gathered to the process as one request while the previous answer is being applied (the
+batch grows with the load, no timer), and applies each answer in order: the classified record,
+its SQL row, an incident for urgent feedback, the customer's feedback figures.
+
+Nothing is acked before it is applied: `settle` is a before-flush hook of the writer, run first,
+that waits until everything submitted before the flush took its acks is applied, so those rows
+are in the same transaction and those records are delivered before the acks (as when the
+agent classified inline).
+
+The process builds the same Classifier from the same configuration and gets every reviewer's
+correction, in order, with the next request (and all of them again after a restart), so it
+answers as the worker's own classifier would. If it dies or cannot start, the batch is
+classified in the worker (the same code) and the next batch starts another process.
+
+The worker starts the process (`CHILD_MAIN`); it is never run by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agents.feedback.classifier import Classifier
+from agents.feedback.incidents import classified_event, incident_for
+from pipeline.db.sqlite_child import frame
+from pipeline.pipes import ChildProcess, serve
+from schemas.events import FeedbackEvent, IncidentEvent
+from schemas.feedback import ClassifiedFeedback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Classified:
+    """One feedback message, classified: the record (and its JSON body), an incident or None."""
+
+    cf: ClassifiedFeedback
+    body: bytes
+    incident: IncidentEvent | None
+    seconds: float
+
+
+def classify_feedback(clf: Classifier, event: FeedbackEvent, classified_at: datetime, raise_high: bool) -> Classified:
+    started = time.perf_counter()
+    result = clf.classify(event.text, language=event.language, rating=event.rating, channel=event.channel.value)
+    seconds = time.perf_counter() - started
+    cf = classified_event(event, result, classified_at=classified_at)
+    return Classified(cf, cf.model_dump_json().encode(), incident_for(event, result, raise_high=raise_high), seconds)
+
+
+def classify_batch(clf: Classifier, corrections: list[dict[str, Any]], items: list[tuple[FeedbackEvent, datetime]],
+                   raise_high: bool) -> list[Classified | str]:
+    """Apply the corrections, then classify each item; an item that fails gives its error text."""
+    for corr in corrections:
+        try:
+            clf.apply_correction(**corr)
+        except Exception as exc:  # the worker logged it already when it applied the same correction
+            log.debug("correction not applied: %s", exc)
+    out: list[Classified | str] = []
+    for event, classified_at in items:
+        try:
+            out.append(classify_feedback(clf, event, classified_at, raise_high))
+        except Exception as exc:  # a bug or poison message: that event goes to the dead-letter topic
+            out.append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+CHILD_MAIN = "import sys; from agents.feedback.pool import main; main(sys.argv[1:])"
+Apply = Callable[[FeedbackEvent, Any, "Classified | str"], Awaitable[None]]
+
+
+class ClassifierProcess:
+    """The worker's side. `submit` never waits; `run` is the task that feeds the process."""
+
+    def __init__(self, config_dir: Path | None, raise_high: bool, fallback: Classifier, apply: Apply) -> None:
+        self.raise_high = raise_high
+        self.fallback = fallback  # the worker's own classifier, with every correction applied too
+        self.apply = apply
+        # -c, not -m: the answers' classes must pickle as agents.feedback.pool's, not __main__'s
+        self.child = ChildProcess(lambda: [sys.executable, "-c", CHILD_MAIN, str(config_dir or ""),
+                                           "1" if raise_high else "0"])
+        self._started = False
+        self.disabled = False  # the process could not start: the worker classifies every batch
+        self._queue: list[tuple[FeedbackEvent, Any, datetime]] = []
+        self._corrections: list[dict[str, Any]] = []  # every one so far: a new process gets them all
+        self._sent_corrections = 0
+        self._submitted = 0
+        self._applied = 0
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self.fallbacks = 0  # batches the worker classified itself (the process was away)
+
+    def submit(self, event: FeedbackEvent, meta: Any, classified_at: datetime) -> None:
+        self._queue.append((event, meta, classified_at))
+        self._submitted += 1
+        self._wake.set()
+
+    def correct(self, correction: dict[str, Any]) -> None:
+        """A reviewer's correction (already applied to `fallback`); the process gets it before its next batch."""
+        self._corrections.append(correction)
+
+    async def settle(self) -> None:
+        """Wait until everything submitted so far is applied (a before-flush hook)."""
+        target = self._submitted
+        if self._applied >= target:
+            return
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._applied >= target)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    batch, self._queue = self._queue, []
+                    results = await self._classify([(e, at) for e, _, at in batch])
+                    for (event, meta, _), result in zip(batch, results):
+                        try:
+                            await self.apply(event, meta, result)
+                        except Exception:  # never stop the task: settle() would wait forever
+                            log.exception("applying the classification of %s failed", event.event_id)
+                    self._applied += len(batch)
+                    async with self._progress:
+                        self._progress.notify_all()
+        finally:
+            self.child.stop()
+
+    async def _classify(self, items: list[tuple[FeedbackEvent, datetime]]) -> list[Classified | str]:
+        if self.disabled:
+            return classify_batch(self.fallback, [], items, self.raise_high)
+        try:
+            proc = self.child.proc
+            if not self._started or proc is None or proc.poll() is not None:  # first, or it died since
+                self.child.process()
+                self._sent_corrections = 0  # a new process: every correction again
+                self._started = True
+                ready = await self.child.receive()
+                if ready != "ready":
+                    self.child.stop()
+                    self.disabled = True
+                    log.error("classifier process did not start (%s): feedback is classified in the worker", ready)
+                    return classify_batch(self.fallback, [], items, self.raise_high)
+            corrections = self._corrections[self._sent_corrections:]
+            answer = await self.child.exchange((corrections, items))
+            if not isinstance(answer, list) or len(answer) != len(items):
+                raise ValueError(f"an answer of {type(answer).__name__} for {len(items)} messages")
+            self._sent_corrections += len(corrections)
+            return answer
+        except Exception as exc:  # ChildLost, or an answer that does not unpickle (a bug): never lose the batch
+            self.child.stop()
+            self.fallbacks += 1
+            self._started = False
+            log.warning("classifier process lost (%s): %d messages classified in the worker", exc, len(items))
+            return classify_batch(self.fallback, [], items, self.raise_high)
+
+
+def main(argv: list[str]) -> None:
+    config_dir, raise_high = argv[0] or None, argv[1] == "1"
+    try:
+        clf = Classifier.from_config(config_dir)
+    except Exception as exc:  # the worker classifies itself and says why
+        sys.stdout.buffer.write(frame(f"{type(exc).__name__}: {exc}"))
+        return
+    serve(lambda request: classify_batch(clf, request[0], request[1], raise_high))

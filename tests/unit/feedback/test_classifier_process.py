@@ -1,0 +1,156 @@
+"""The classifier's own process (agents/feedback/pool.py), a real child process over real pipes:
+it answers exactly as the worker's classifier would, corrections included, in order; settle()
+returns only once everything submitted before it is applied; a killed process loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from agents.feedback.classifier import Classifier
+from agents.feedback.pool import Classified, ClassifierProcess, classify_batch, classify_feedback
+from tests.support.factories import T0, make_feedback
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "feedback_labelled.jsonl"
+
+
+def _events(n: int, start: int = 0) -> list:
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [make_feedback(customer_id=f"c-{i}", text=rows[i % len(rows)]["text"]) for i in range(start, start + n)]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.applied: list[tuple] = []
+
+    async def __call__(self, event, meta, out) -> None:
+        self.applied.append((event, meta, out))
+
+
+async def _started(pool: ClassifierProcess) -> asyncio.Task:
+    return asyncio.get_running_loop().create_task(pool.run())
+
+
+async def _stop(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _same(a: Classified, b: Classified) -> bool:
+    return a.cf == b.cf and a.body == b.body and a.incident == b.incident
+
+
+async def test_the_process_answers_as_the_worker_would_in_order():
+    reference = Classifier.from_config()
+    rec = Recorder()
+    pool = ClassifierProcess(None, True, Classifier.from_config(), rec)
+    task = await _started(pool)
+    try:
+        events = _events(300)
+        for i, e in enumerate(events):
+            pool.submit(e, i, T0)
+            if i % 37 == 0:
+                await asyncio.sleep(0)  # batches of several sizes
+        await pool.settle()
+        assert [m for _, m, _ in rec.applied] == list(range(300))
+        for e, _, out in rec.applied:
+            assert isinstance(out, Classified)
+            assert _same(out, classify_feedback(reference, e, T0, True))
+        assert any(out.incident is not None for _, _, out in rec.applied)  # the data holds urgent ones
+        assert pool.fallbacks == 0 and pool.child.proc is not None
+    finally:
+        await _stop(task)
+    assert pool.child.proc is None, "the process is stopped with the task"
+
+
+async def test_settle_waits_for_what_was_submitted_before_it():
+    rec = Recorder()
+    pool = ClassifierProcess(None, True, Classifier.from_config(), rec)
+    task = await _started(pool)
+    try:
+        for i, e in enumerate(_events(50)):
+            pool.submit(e, i, T0)
+        assert rec.applied == []  # submit never classifies
+        await pool.settle()
+        assert len(rec.applied) == 50
+        await pool.settle()  # nothing new: at once
+    finally:
+        await _stop(task)
+
+
+async def test_corrections_reach_the_process_before_the_next_batch_and_again_after_a_restart():
+    text = "Delivery was two weeks late and nobody answered my emails."
+    worker_clf = Classifier.from_config()
+    rec = Recorder()
+    pool = ClassifierProcess(None, True, worker_clf, rec)
+    task = await _started(pool)
+    try:
+        pool.submit(make_feedback(text=text), "before", T0)
+        await pool.settle()
+        assert rec.applied[-1][2].cf.category == "delivery"
+        corr = {"text": text, "category": "service", "sentiment": None, "urgency": None}
+        worker_clf.apply_correction(**corr)  # as refresh_corrections does: the worker's first, then the process's
+        pool.correct(corr)
+        similar = make_feedback(text="Delivery was two weeks late and nobody answered my calls.")
+        pool.submit(make_feedback(text=text), "after", T0)
+        pool.submit(similar, "similar", T0)
+        await pool.settle()
+        assert rec.applied[-2][2].cf.category == "service"
+        assert _same(rec.applied[-1][2], classify_feedback(worker_clf, similar, T0, True)), "the nudged model too"
+
+        first = pool.child.proc.pid
+        os.kill(first, signal.SIGKILL)
+        pool.child.proc.wait()
+        pool.submit(make_feedback(text=text), "restarted", T0)  # a new process, every correction again
+        await pool.settle()
+        assert pool.fallbacks == 0 and pool.child.proc.pid != first
+        assert rec.applied[-1][2].cf.category == "service"
+
+        # a process that goes away while it holds a batch: the worker classifies that batch itself
+        argv = pool.child.argv
+        pool.child.argv = lambda: [sys.executable, "-c", "import sys; from pipeline.db.sqlite_child import frame; "
+                                   "sys.stdout.buffer.write(frame('ready'))"]
+        os.kill(pool.child.proc.pid, signal.SIGKILL)
+        pool.child.proc.wait()
+        pool.submit(make_feedback(text=text), "lost", T0)
+        await pool.settle()
+        assert pool.fallbacks == 1 and rec.applied[-1][2].cf.category == "service"
+        pool.child.argv = argv
+        pool.submit(make_feedback(text=text), "again", T0)
+        await pool.settle()
+        assert pool.fallbacks == 1 and rec.applied[-1][2].cf.category == "service"
+        assert [m for _, m, _ in rec.applied] == ["before", "after", "similar", "restarted", "lost", "again"]
+    finally:
+        await _stop(task)
+
+
+async def test_a_message_that_fails_gives_its_error_and_the_rest_are_classified():
+    class Poison(Classifier):
+        def classify(self, text, **kw):
+            if "poison" in text:
+                raise ValueError("cannot classify this")
+            return super().classify(text, **kw)
+
+    clf = Poison(Classifier.from_config().config)
+    events = [make_feedback(text="great service"), make_feedback(text="poison pill"), make_feedback(text="late again")]
+    out = classify_batch(clf, [], [(e, T0) for e in events], True)
+    assert out[1] == "ValueError: cannot classify this"
+    assert isinstance(out[0], Classified) and isinstance(out[2], Classified)
+
+
+async def test_a_process_that_cannot_start_leaves_the_worker_classifying():
+    rec = Recorder()
+    pool = ClassifierProcess(Path("/nonexistent/classifier"), True, Classifier.from_config(), rec)
+    task = await _started(pool)
+    try:
+        for i, e in enumerate(_events(5)):
+            pool.submit(e, i, T0)
+        await pool.settle()
+        assert pool.disabled and len(rec.applied) == 5
+        assert all(isinstance(out, Classified) for _, _, out in rec.applied)
+    finally:
+        await _stop(task)
