@@ -13,7 +13,16 @@ faust's drain loop hands every message to the conductor through mode's
 message, so that a put blocked on a full agent buffer can be abandoned when a rebalance
 suspends the flow. `FastDrainConsumer` awaits the callback directly while the flow is not
 suspended (and falls back to faust's call when it is), which measured 2.1-2.5x less CPU per
-event in the no-op floor (bench/README.md). A put still blocked when a rebalance starts then
+event in the no-op floor (bench/README.md).
+
+The same loop asks for records with `getmany(timeout=1.0)`, and faust leaves a partition out of
+that request while its agent's buffer is full (`on_buffer_full`); when the buffer drains
+(`on_buffer_drop`) the partition is back in the set, but the request already waiting does not
+look again, so with every partition that still has records left out it waited its whole second
+for the others (measured: one or two 1.0-1.15 s stalls in four of five 30,000-event floor runs on
+Tansu and in every run on Apache Kafka, the floor at 9,000-16,000 events/s instead of 25,000-28,000,
+bench/README.md tenth round). While a partition is left out, `FastDrainConsumer` asks with a
+10 ms wait instead (a request costs ~0.1 ms; the one-second wait stays while nothing is left out). A put still blocked when a rebalance starts then
 completes after faust clears the agent buffers, so such an event may reach an agent after its
 partition was revoked: the ingest and command agents skip events of partitions no longer in
 `Runtime.assigned`.
@@ -34,6 +43,7 @@ from faust.transport.drivers import aiokafka as driver
 from mode import Service, ServiceT
 
 FAST_DRAIN_FAUST_VERSIONS = frozenset({"0.15.3"})  # the faust whose loop FastDrainConsumer copies
+BUFFERED_POLL_S = 0.01  # getmany's wait while a partition is left out of fetches for a full buffer
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -79,7 +89,8 @@ class FastDrainConsumer(Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(flag_consumer_fetching)
-                ait = cast(AsyncIterator, getmany(timeout=1.0))
+                # SalesPulse: a short wait while a partition is left out for its full agent buffer
+                ait = cast(AsyncIterator, getmany(timeout=BUFFERED_POLL_S if self._buffered_partitions else 1.0))
 
                 # Sleeping because sometimes getmany is called in a loop
                 # never releasing to the event loop
