@@ -274,16 +274,19 @@ def floor_main(argv: list[str]) -> None:
         extra = {"broker_session_timeout": 6.0} if args.flavour == "tansu" else {}
         app = faust.App(app_id, broker=args.broker, web_port=args.web_port, web_host="127.0.0.1", **extra)
 
-    state = {"count": 0, "first": None, "cpu_first": 0.0}
+    state = {"count": 0, "first": None, "cpu_first": 0.0, "marks": []}
     out = Path(args.out)
+    every = max(1, args.events // 100)
 
     def tick() -> None:
         if state["first"] is None:
             state["first"], state["cpu_first"] = time.time(), _rusage()
         state["count"] += 1
+        if state["count"] % every == 0:
+            state["marks"].append(time.time())
         if state["count"] == args.events:
             out.write_text(json.dumps({"first": state["first"], "done": time.time(), "count": state["count"],
-                                       "cpu_s": _rusage() - state["cpu_first"],
+                                       "cpu_s": _rusage() - state["cpu_first"], "marks": state["marks"],
                                        "peak_rss_kb": vm_hwm_kb(os.getpid())}))
 
     for spec in T.INPUTS:
@@ -312,13 +315,37 @@ def _rusage() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a live process has used so far (/proc/PID/stat)."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float | None:
+    """User + system CPU seconds a live process has used so far (/proc/PID/stat); `children`:
+    with its helper processes' (the SQLite writer, the classifier), live or ended."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # children that ended (and were waited for)
+        for child in child_pids(pid):
+            f = _stat(child)
+            ticks += int(f[11]) + int(f[12]) if f else 0
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live processes whose parent is `pid`."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            f = _stat(int(entry.name))
+            if f is not None and f[1] == str(pid):
+                out.append(int(entry.name))
+    return out
 
 
 def vm_hwm_kb(pid: int) -> int | None:
@@ -370,7 +397,10 @@ def framework_floor(broker_url: str, flavour: str, prefix: str, n: int, mode: st
     finally:
         _stop(proc)
     seconds = r["done"] - r["first"]
+    marks = [r["first"], *r["marks"]]
+    gaps = sorted((b - a for a, b in zip(marks, marks[1:])), reverse=True)
     return {"events": r["count"], "seconds": round(seconds, 3), "ev_per_s": rate(r["count"], seconds),
+            "longest_gaps_s": [round(g, 3) for g in gaps[:3]],
             "cpu_us_per_event": _r(r["cpu_s"] / r["count"] * 1e6), "peak_rss_mb": _mb(r["peak_rss_kb"])}
 
 
@@ -505,14 +535,14 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
         if None not in values:
             total = sum(values)
             if cpu_start is None and all(v > 0 for v in values):
-                cpu_start = sum(cpu_seconds(w.proc.pid) or 0.0 for w in workers)
+                cpu_start = sum(cpu_seconds(w.proc.pid, children=True) or 0.0 for w in workers)
                 stat_start = cpu_stat()
             samples.append((now, total if cpu_start is not None else 0.0))
             if progress and now - last_note > 5:
                 progress(f"  consumed {int(total):,} / {n:,}")
                 last_note = now
             if total >= n:
-                cpu_end = sum(cpu_seconds(w.proc.pid) or 0.0 for w in workers)
+                cpu_end = sum(cpu_seconds(w.proc.pid, children=True) or 0.0 for w in workers)
                 stat_end = cpu_stat()
                 break
         time.sleep(interval)
@@ -842,19 +872,20 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
             if not cfg.skip_latency and throughput:
                 lat_rate = cfg.latency_rate or throughput / 2
                 progress(f"4/5 latency at {lat_rate:.0f} ev/s for {cfg.latency_seconds:.0f} s")
-                cpu0, t0, stat0 = cpu_seconds(w.proc.pid), time.monotonic(), cpu_stat()
+                cpu0, t0, stat0 = cpu_seconds(w.proc.pid, children=True), time.monotonic(), cpu_stat()
                 report["latency"] = asyncio.run(latency_run(
                     broker.bootstrap, prefix, db_path if cfg.database is None else None,
                     lat_rate, cfg.latency_seconds, cfg.seed, tick_s=cfg.latency_tick_s))
                 if cfg.latency_rate:
                     report["latency"]["fixed_rate"] = True  # paired runs at one load; no target verdict
-                cpu1, t1 = cpu_seconds(w.proc.pid), time.monotonic()
+                cpu1, t1 = cpu_seconds(w.proc.pid, children=True), time.monotonic()
                 report["latency"]["machine_steal_share"] = steal_share(stat0, cpu_stat())
                 if cpu0 is not None and cpu1 is not None:  # the worker's CPU at a steady rate, beside the drain's
                     lat = report["latency"]
                     lat["worker_cpu_cores"] = round((cpu1 - cpu0) / (t1 - t0), 2)
                     lat["worker_cpu_us_per_event"] = round((cpu1 - cpu0) / max(1, lat["offered"]) * 1e6, 1)
             report["memory"] = {"worker_peak_rss_mb": _mb(vm_hwm_kb(w.proc.pid)),
+                                "helpers_peak_rss_mb": _mb(sum(vm_hwm_kb(c) or 0 for c in child_pids(w.proc.pid))),
                                 "floor_ours_peak_rss_mb": report["floor_ours"].get("peak_rss_mb")}
             progress("5/5 worker peak RSS " + str(report["memory"]["worker_peak_rss_mb"]) + " MiB")
         finally:

@@ -151,3 +151,31 @@ def test_steal_share_of_two_cpu_stats():
     assert steal_share(None, (2000, 150)) is None
     now = cpu_stat()
     assert now is not None and now[0] > 0 and 0 <= now[1] <= now[0]  # Linux: /proc/stat is read
+
+
+def test_the_workers_cpu_counts_its_helper_processes_live_and_ended():
+    """The SQLite writer and the classifier run in processes of their own: a worker's CPU per event
+    that left them out would flatter it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.bench import child_pids, cpu_seconds
+
+    me = os.getpid()
+    helpers = lambda: cpu_seconds(me, children=True) - cpu_seconds(me)  # noqa: E731
+    before = helpers()  # children this test process ran earlier
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\ntime.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", burn])
+    try:
+        deadline = time.monotonic() + 20
+        while (cpu_seconds(child.pid) or 0) < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.pid in child_pids(me)
+        assert helpers() - before >= 0.35  # live
+    finally:
+        child.kill()
+        child.wait()
+    assert child.pid not in child_pids(me)
+    assert helpers() - before >= 0.35  # ended and waited for
