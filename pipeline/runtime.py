@@ -23,7 +23,9 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, "Meta"], Awaitable[None]]
+# A handler returns None, or (when it finishes the event later) what takes the event's ack instead
+# of BatchWriter.ack_after: it must pass the ack on to ack_after once the event's rows are added.
+Handler = Callable[[Any, "Meta"], Awaitable[Callable[[Callable[[], object]], None] | None]]
 
 CAPABILITIES = ("agents.ingest.agent", "agents.customers.agent", "agents.feedback.agent", "agents.escalation.agent",
                 "agents.board.web")

@@ -40,11 +40,16 @@ class FeedbackCapability:
         self.last_correction_id = 0
         self.review_pending = 0
 
-    async def on_feedback(self, event: FeedbackEvent, meta: Meta) -> None:
-        if self.pool is not None:
-            self.pool.submit(event, meta, meta.received_at)
-            return
-        await self._apply(event, meta, classify_feedback(self.clf, event, meta.received_at, self.raise_high))
+    async def on_feedback(self, event: FeedbackEvent, meta: Meta):
+        """Inline: classify and apply now. With the classifier's process: submit, and hand the
+        event's ack to the submitted item (the ingest agent calls what this returns)."""
+        if self.pool is None:
+            await self._apply(event, meta, classify_feedback(self.clf, event, meta.received_at, self.raise_high))
+            return None
+        item = self.pool.submit(event, meta, meta.received_at)
+        if self.pool.backlog > self.pool.MAX_BACKLOG:  # back-pressure: the process is behind
+            await self.pool.settle(backlog=self.pool.MAX_BACKLOG // 2)
+        return item.take_ack
 
     async def _apply(self, event: FeedbackEvent, meta: Meta, out: Classified | str) -> None:
         """A classified message -> metrics, SQL row, feedback.classified, an incident for urgent
@@ -106,8 +111,8 @@ def register(rt: Runtime) -> None:
     clf = Classifier.from_config(path)  # ConfigError here refuses to start, with the exact problem
     cap = FeedbackCapability(rt, clf)
     if rt.settings.worker.classifier_process:
-        cap.pool = ClassifierProcess(path, cap.raise_high, clf, cap.apply_from_pool)
-        rt.writer.before_flush(cap.pool.settle, first=True)  # before the profiles it changes are published
+        cap.pool = ClassifierProcess(path, cap.raise_high, clf, cap.apply_from_pool, rt.writer.ack_after)
+        rt.writer.before_drain(cap.pool.settle)  # a revoke or shutdown writes what is submitted
 
         @rt.app.task
         async def _classifier() -> None:

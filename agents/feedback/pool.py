@@ -8,10 +8,13 @@ what has gathered to the process as one request while the previous answer is bei
 batch grows with the load, no timer), and applies each answer in order: the classified record,
 its SQL row, an incident for urgent feedback, the customer's feedback figures.
 
-Nothing is acked before it is applied: `settle` is a before-flush hook of the writer, run first,
-that waits until everything submitted before the flush took its acks is applied, so those rows
-are in the same transaction and those records are delivered before the acks (as when the
-agent classified inline).
+Nothing is acked before it is applied: the feedback handler hands the event's ack to the item
+(`Item.take_ack`, through the ingest agent) and the item passes it to the writer (`ack_after`)
+once its row, records and the customer's figures are added, so they go in the same transaction
+and are delivered before the ack, as when the agent classified inline; a flush never waits for
+the process. A revoke or a shutdown waits for everything submitted (`settle`, a before-drain hook
+of the writer) before the last flush. At most MAX_BACKLOG messages wait for the process: the
+feedback agent waits past that (back-pressure).
 
 The process builds the same Classifier from the same configuration and gets every reviewer's
 correction, in order, with the next request (and all of them again after a restart), so it
@@ -82,19 +85,47 @@ CHILD_MAIN = "import sys; from agents.feedback.pool import main; main(sys.argv[1
 Apply = Callable[[FeedbackEvent, Any, "Classified | str"], Awaitable[None]]
 
 
+class Item:
+    """One submitted message; its ack goes to the writer once it is applied."""
+
+    __slots__ = ("event", "meta", "classified_at", "ack", "applied", "ack_after")
+
+    def __init__(self, event: FeedbackEvent, meta: Any, classified_at: datetime,
+                 ack_after: Callable[[Callable[[], object]], None]) -> None:
+        self.event, self.meta, self.classified_at, self.ack_after = event, meta, classified_at, ack_after
+        self.ack: Callable[[], object] | None = None
+        self.applied = False
+
+    def take_ack(self, ack: Callable[[], object]) -> None:
+        if self.applied:
+            self.ack_after(ack)
+        else:
+            self.ack = ack
+
+    def done(self) -> None:
+        self.applied = True
+        if self.ack is not None:
+            self.ack_after(self.ack)
+            self.ack = None
+
+
 class ClassifierProcess:
     """The worker's side. `submit` never waits; `run` is the task that feeds the process."""
 
-    def __init__(self, config_dir: Path | None, raise_high: bool, fallback: Classifier, apply: Apply) -> None:
+    MAX_BACKLOG = 5_000  # messages submitted and not yet applied before the feedback agent waits
+
+    def __init__(self, config_dir: Path | None, raise_high: bool, fallback: Classifier, apply: Apply,
+                 ack_after: Callable[[Callable[[], object]], None]) -> None:
         self.raise_high = raise_high
         self.fallback = fallback  # the worker's own classifier, with every correction applied too
         self.apply = apply
+        self.ack_after = ack_after  # BatchWriter.ack_after
         # -c, not -m: the answers' classes must pickle as agents.feedback.pool's, not __main__'s
         self.child = ChildProcess(lambda: [sys.executable, "-c", CHILD_MAIN, str(config_dir or ""),
                                            "1" if raise_high else "0"])
         self._started = False
         self.disabled = False  # the process could not start: the worker classifies every batch
-        self._queue: list[tuple[FeedbackEvent, Any, datetime]] = []
+        self._queue: list[Item] = []
         self._corrections: list[dict[str, Any]] = []  # every one so far: a new process gets them all
         self._sent_corrections = 0
         self._submitted = 0
@@ -103,18 +134,24 @@ class ClassifierProcess:
         self._progress = asyncio.Condition()
         self.fallbacks = 0  # batches the worker classified itself (the process was away)
 
-    def submit(self, event: FeedbackEvent, meta: Any, classified_at: datetime) -> None:
-        self._queue.append((event, meta, classified_at))
+    @property
+    def backlog(self) -> int:
+        return self._submitted - self._applied
+
+    def submit(self, event: FeedbackEvent, meta: Any, classified_at: datetime) -> Item:
+        item = Item(event, meta, classified_at, self.ack_after)
+        self._queue.append(item)
         self._submitted += 1
         self._wake.set()
+        return item
 
     def correct(self, correction: dict[str, Any]) -> None:
         """A reviewer's correction (already applied to `fallback`); the process gets it before its next batch."""
         self._corrections.append(correction)
 
-    async def settle(self) -> None:
-        """Wait until everything submitted so far is applied (a before-flush hook)."""
-        target = self._submitted
+    async def settle(self, backlog: int = 0) -> None:
+        """Wait until everything submitted so far is applied (or at most `backlog` is left)."""
+        target = self._submitted - backlog
         if self._applied >= target:
             return
         async with self._progress:
@@ -127,12 +164,13 @@ class ClassifierProcess:
                 self._wake.clear()
                 while self._queue:
                     batch, self._queue = self._queue, []
-                    results = await self._classify([(e, at) for e, _, at in batch])
-                    for (event, meta, _), result in zip(batch, results):
+                    results = await self._classify([(item.event, item.classified_at) for item in batch])
+                    for item, result in zip(batch, results):
                         try:
-                            await self.apply(event, meta, result)
+                            await self.apply(item.event, item.meta, result)
                         except Exception:  # never stop the task: settle() would wait forever
-                            log.exception("applying the classification of %s failed", event.event_id)
+                            log.exception("applying the classification of %s failed", item.event.event_id)
+                        item.done()
                     self._applied += len(batch)
                     async with self._progress:
                         self._progress.notify_all()

@@ -81,6 +81,7 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
             consumed.inc()
             meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
             result = decode(msg.value, expected_types=expected, max_bytes=max_bytes)
+            ack_after = writer.ack_after
             if isinstance(result, Rejected):
                 await dead_letter(rt, result.reason, result.detail, meta, msg.key)
             elif rt.seen.check_and_add(result.event_id):
@@ -88,7 +89,9 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
             else:
                 try:
                     for handler in rt.handlers.get(result.event_type, ()):
-                        await handler(result, meta)
+                        # a handler that finishes the event later (feedback: the classifier's
+                        # process) returns who takes its ack and registers it once its rows are added
+                        ack_after = await handler(result, meta) or ack_after
                 except Exception as exc:  # a bug or poison event must not stop the stream
                     log.exception("handler failed on %s:%s:%s", meta.topic, meta.partition, meta.offset)
                     await dead_letter(rt, DeadLetterReason.processing_error, f"{type(exc).__name__}: {exc}", meta, msg.key)
@@ -96,7 +99,7 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
                     writer.add(EVENTS, event_row(result, meta))
                     processed.inc()
                     latency.observe(max(0.0, (meta.received_at - result.occurred_at).total_seconds()))
-            writer.ack_after(event.ack)
+            ack_after(event.ack)
             processing.observe(time.perf_counter() - started)
 
     rt.app.agent(topic, name=f"ingest-{spec.name}")(ingest)

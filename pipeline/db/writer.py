@@ -226,6 +226,7 @@ class BatchWriter:
         self._stopping = False
         self._lock = asyncio.Lock()
         self._hooks: list[Callable[[], Awaitable[None]]] = []
+        self._drain_hooks: list[Callable[[], Awaitable[None]]] = []
         self._sqlite = self.dialect == "sqlite" and engine.dialect.driver == "aiosqlite"
         self._upserts: dict[str, SqliteUpserts] = {}
         path = SqliteDirect.usable(engine) if self._sqlite else None
@@ -238,13 +239,14 @@ class BatchWriter:
         if self._sqlite:
             self._upserts[table.name] = SqliteUpserts(spec, self.engine.dialect)
 
-    def before_flush(self, hook: Callable[[], Awaitable[None]], first: bool = False) -> None:
-        """`hook` adds rows (and may send) once per flush; see the module docstring. `first`: before
-        the hooks registered so far (one whose work feeds theirs)."""
-        if first:
-            self._hooks.insert(0, hook)
-        else:
-            self._hooks.append(hook)
+    def before_flush(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """`hook` adds rows (and may send) once per flush; see the module docstring."""
+        self._hooks.append(hook)
+
+    def before_drain(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """`hook` finishes work whose events are not yet registered by `ack_after` (it registers
+        them); `drain` awaits it first, so a revoke or a shutdown writes that work too."""
+        self._drain_hooks.append(hook)
 
     def add(self, table: Table, row: dict) -> None:
         self._specs[table.name].rows.append(row)
@@ -444,6 +446,12 @@ class BatchWriter:
     async def drain(self, timeout: float = 10.0) -> None:
         """Flush until nothing is pending (graceful shutdown, tests)."""
         deadline = time.monotonic() + timeout
+        for hook in self._drain_hooks:
+            try:
+                async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                    await hook()
+            except TimeoutError:
+                break
         while (self._rows or self._acks or self._outputs) and time.monotonic() < deadline:
             try:
                 async with asyncio.timeout(max(0.1, deadline - time.monotonic())):

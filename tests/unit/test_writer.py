@@ -216,3 +216,22 @@ async def test_a_flush_longer_than_the_interval_is_followed_at_once_and_an_idle_
         await asyncio.gather(runner, return_exceptions=True)
         w.close()
     assert await count(engine) == 3
+
+
+async def test_drain_first_awaits_work_whose_acks_are_not_registered_yet(engine):
+    """A before-drain hook (the classifier's process: events whose ack waits for their
+    classification) finishes that work, which adds rows and registers acks; the drain writes them."""
+    await upgrade(engine)
+    w = BatchWriter(engine, Metrics(CollectorRegistry()))
+    w.register(ReceivedEvent.__table__, conflict=["event_id"])
+    acked: list[int] = []
+
+    async def finish_late_work() -> None:
+        await asyncio.sleep(0.05)
+        for i in range(3):
+            w.add(ReceivedEvent.__table__, row(i))
+            w.ack_after(lambda i=i: acked.append(i))
+
+    w.before_drain(finish_late_work)
+    await w.drain(timeout=5)  # nothing was pending when it started
+    assert acked == [0, 1, 2] and await count(engine) == 3

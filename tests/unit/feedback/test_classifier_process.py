@@ -24,11 +24,24 @@ def _events(n: int, start: int = 0) -> list:
 
 
 class Recorder:
+    """Stands in for the feedback capability's apply and the writer's ack_after."""
+
     def __init__(self) -> None:
         self.applied: list[tuple] = []
+        self.acked: list = []  # (meta, how many were applied when its ack reached the writer)
 
     async def __call__(self, event, meta, out) -> None:
         self.applied.append((event, meta, out))
+
+    def ack_after(self, ack) -> None:
+        ack()
+
+    def ack_for(self, meta):
+        return lambda: self.acked.append((meta, len(self.applied)))
+
+
+def _pool(rec: Recorder, config_dir=None, clf=None) -> ClassifierProcess:
+    return ClassifierProcess(config_dir, True, clf or Classifier.from_config(), rec, rec.ack_after)
 
 
 async def _started(pool: ClassifierProcess) -> asyncio.Task:
@@ -47,16 +60,19 @@ def _same(a: Classified, b: Classified) -> bool:
 async def test_the_process_answers_as_the_worker_would_in_order():
     reference = Classifier.from_config()
     rec = Recorder()
-    pool = ClassifierProcess(None, True, Classifier.from_config(), rec)
+    pool = _pool(rec)
     task = await _started(pool)
     try:
         events = _events(300)
         for i, e in enumerate(events):
-            pool.submit(e, i, T0)
+            pool.submit(e, i, T0).take_ack(rec.ack_for(i))
             if i % 37 == 0:
                 await asyncio.sleep(0)  # batches of several sizes
         await pool.settle()
         assert [m for _, m, _ in rec.applied] == list(range(300))
+        # every ack reached the writer only after its message was applied (rows added), in order
+        assert [m for m, _ in rec.acked] == list(range(300))
+        assert all(applied >= m + 1 for m, applied in rec.acked)
         for e, _, out in rec.applied:
             assert isinstance(out, Classified)
             assert _same(out, classify_feedback(reference, e, T0, True))
@@ -69,7 +85,7 @@ async def test_the_process_answers_as_the_worker_would_in_order():
 
 async def test_settle_waits_for_what_was_submitted_before_it():
     rec = Recorder()
-    pool = ClassifierProcess(None, True, Classifier.from_config(), rec)
+    pool = _pool(rec)
     task = await _started(pool)
     try:
         for i, e in enumerate(_events(50)):
@@ -78,6 +94,11 @@ async def test_settle_waits_for_what_was_submitted_before_it():
         await pool.settle()
         assert len(rec.applied) == 50
         await pool.settle()  # nothing new: at once
+        item = pool.submit(_events(1)[0], "late ack", T0)
+        await pool.settle()
+        assert rec.acked == []
+        item.take_ack(rec.ack_for("late ack"))  # applied before its ack came: to the writer at once
+        assert rec.acked == [("late ack", 51)]
     finally:
         await _stop(task)
 
@@ -86,7 +107,7 @@ async def test_corrections_reach_the_process_before_the_next_batch_and_again_aft
     text = "Delivery was two weeks late and nobody answered my emails."
     worker_clf = Classifier.from_config()
     rec = Recorder()
-    pool = ClassifierProcess(None, True, worker_clf, rec)
+    pool = _pool(rec, clf=worker_clf)
     task = await _started(pool)
     try:
         pool.submit(make_feedback(text=text), "before", T0)
@@ -144,7 +165,7 @@ async def test_a_message_that_fails_gives_its_error_and_the_rest_are_classified(
 
 async def test_a_process_that_cannot_start_leaves_the_worker_classifying():
     rec = Recorder()
-    pool = ClassifierProcess(Path("/nonexistent/classifier"), True, Classifier.from_config(), rec)
+    pool = _pool(rec, config_dir=Path("/nonexistent/classifier"))
     task = await _started(pool)
     try:
         for i, e in enumerate(_events(5)):
