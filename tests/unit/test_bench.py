@@ -179,3 +179,33 @@ def test_the_workers_cpu_counts_its_helper_processes_live_and_ended():
         child.wait()
     assert child.pid not in child_pids(me)
     assert helpers() - before >= 0.35  # ended and waited for
+
+
+def test_a_drain_whose_target_is_an_estimate_ends_when_the_count_stops():
+    """The scaling phase reads everything on the topics, whose count is the one worker's; a count
+    that stops short of it ends the drain at the time it was reached, not after the wait."""
+    import os
+    import time
+
+    from pipeline.bench import CONSUMED, drain
+
+    class Proc:
+        pid = os.getpid()
+
+        def poll(self):
+            return None
+
+    class FakeWorker:
+        name, proc = "f", Proc()
+
+        def __init__(self) -> None:
+            self.started = time.monotonic()
+
+        def metric(self, name, **labels):
+            if name != CONSUMED:
+                return 0.0  # nothing pending
+            return float(min(1000, int((time.monotonic() - self.started) / 0.01) * 50 + 50))  # 1,000 in ~0.2 s
+
+    out = drain([FakeWorker()], 1200, interval=0.01, stall_s=0.3)
+    assert out["events"] + 50 >= 950 and out["seconds"] < 0.4  # ends where the count stopped
+    assert out["written_after_s"] is not None
