@@ -30,9 +30,8 @@ class ChildLost(Exception):
 class ChildProcess:
     PIPE_BYTES = 1 << 20  # a request of a few thousand rows goes in one write (Linux: F_SETPIPE_SZ)
 
-    def __init__(self, argv: Callable[[], list[str]], env: dict[str, str] | None = None) -> None:
+    def __init__(self, argv: Callable[[], list[str]]) -> None:
         self.argv = argv  # read at each start
-        self.env = env
         self.proc: subprocess.Popen | None = None
 
     def process(self) -> subprocess.Popen:
@@ -40,7 +39,7 @@ class ChildProcess:
         if proc is None or proc.poll() is not None:
             if proc is not None:
                 self.stop()
-            proc = self.proc = subprocess.Popen(self.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env)
+            proc = self.proc = subprocess.Popen(self.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             for stream in (proc.stdin, proc.stdout):
                 os.set_blocking(stream.fileno(), False)
             try:
@@ -54,7 +53,7 @@ class ChildProcess:
         data = frame(request)
         proc = self.process()
         try:
-            await send(proc.stdin.fileno(), data)
+            await write_all(proc.stdin.fileno(), data)
             return await receive_frame(proc.stdout.fileno())
         except (OSError, EOFError) as exc:
             self.stop()
@@ -99,7 +98,7 @@ async def _ready(fd: int, readable: bool) -> None:
         (loop.remove_reader if readable else loop.remove_writer)(fd)
 
 
-async def send(fd: int, data: bytes) -> None:
+async def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         try:
@@ -108,7 +107,7 @@ async def send(fd: int, data: bytes) -> None:
             await _ready(fd, readable=False)
 
 
-async def receive(fd: int, size: int) -> bytes:
+async def read_exactly(fd: int, size: int) -> bytes:
     parts, missing = [], size
     while missing:
         try:
@@ -124,8 +123,8 @@ async def receive(fd: int, size: int) -> bytes:
 
 
 async def receive_frame(fd: int) -> object:
-    (size,) = HEADER.unpack(await receive(fd, HEADER.size))
-    return pickle.loads(await receive(fd, size))
+    (size,) = HEADER.unpack(await read_exactly(fd, HEADER.size))
+    return pickle.loads(await read_exactly(fd, size))
 
 
 def serve(handle, ready: object = "ready") -> None:

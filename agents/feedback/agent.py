@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -40,7 +41,7 @@ class FeedbackCapability:
         self.last_correction_id = 0
         self.review_pending = 0
 
-    async def on_feedback(self, event: FeedbackEvent, meta: Meta):
+    async def on_feedback(self, event: FeedbackEvent, meta: Meta) -> Callable[[Callable[[], object]], None] | None:
         """Inline: classify and apply now. With the classifier's process: submit, and hand the
         event's ack to the submitted item (the ingest agent calls what this returns)."""
         if self.pool is None:

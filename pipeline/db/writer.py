@@ -14,7 +14,9 @@ producer's own retries cannot turn an acked event into a lost output.
 Work that is cheaper once per flush than once per event (a customer's profile row after
 several of its orders) registers a `before_flush` hook: it runs after the acks of the
 flush are taken and before its rows are, so its rows land in the same transaction as
-the events that caused them.
+the events that caused them. Work that finishes an event later than its agent (feedback
+classified in another process) registers the event's ack itself once its rows are added, and a
+`before_drain` hook, so a revoke or shutdown waits for it.
 
 On SQLite the upserts go straight to sqlite3's executemany as tuples (statement compiled
 once per table and column set, values converted per column), not through SQLAlchemy's
