@@ -51,6 +51,9 @@ class Metrics:
         self.sentiment = Counter(p + "feedback_sentiment_total", "Classified feedback by sales channel and sentiment", ["channel", "sentiment"], registry=r)
         self.classify_time = Histogram(p + "feedback_classification_seconds", "Classification time", buckets=_FAST, registry=r)
         self.review_queue = Gauge(p + "feedback_review_queue", "Classified feedback awaiting human review", registry=r)
+        self.classifier_backlog = Gauge(p + "feedback_classifier_backlog", "Feedback handed to the classifier's process and not yet applied (its events wait unacked)", registry=r)
+        self.classifier_batch = Histogram(p + "feedback_classifier_batch_size", "Messages in one request to the classifier's process", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000), registry=r)
+        self.classifier_fallbacks = Counter(p + "feedback_classifier_fallbacks_total", "Batches the worker classified itself: its classifier process was lost, or could not start", registry=r)
         # Customers and KPIs.
         self.orders = Counter(p + "orders_total", "Orders counted (paid once per order id)", ["channel", "region"], registry=r)
         self.revenue = Counter(p + "revenue_total", "Revenue of counted orders, in order currency units", ["channel", "region", "currency"], registry=r)

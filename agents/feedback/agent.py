@@ -112,7 +112,7 @@ def register(rt: Runtime) -> None:
     clf = Classifier.from_config(path)  # ConfigError here refuses to start, with the exact problem
     cap = FeedbackCapability(rt, clf)
     if rt.settings.worker.classifier_process:
-        cap.pool = ClassifierProcess(path, cap.raise_high, clf, cap.apply_from_pool, rt.writer.ack_after)
+        cap.pool = ClassifierProcess(path, cap.raise_high, clf, cap.apply_from_pool, rt.writer.ack_after, rt.metrics)
         rt.writer.before_drain(cap.pool.settle)  # a revoke or shutdown writes what is submitted
 
         @rt.app.task

@@ -39,6 +39,7 @@ from typing import Any
 from agents.feedback.classifier import Classifier
 from agents.feedback.incidents import classified_event, incident_for
 from pipeline.db.sqlite_child import frame
+from pipeline.metrics import Metrics
 from pipeline.pipes import ChildProcess, serve
 from schemas.events import FeedbackEvent, IncidentEvent
 from schemas.feedback import ClassifiedFeedback
@@ -115,8 +116,9 @@ class ClassifierProcess:
     MAX_BACKLOG = 5_000  # messages submitted and not yet applied before the feedback agent waits
 
     def __init__(self, config_dir: Path | None, raise_high: bool, fallback: Classifier, apply: Apply,
-                 ack_after: Callable[[Callable[[], object]], None]) -> None:
+                 ack_after: Callable[[Callable[[], object]], None], metrics: Metrics) -> None:
         self.raise_high = raise_high
+        self.metrics = metrics
         self.fallback = fallback  # the worker's own classifier, with every correction applied too
         self.apply = apply
         self.ack_after = ack_after  # BatchWriter.ack_after
@@ -164,6 +166,8 @@ class ClassifierProcess:
                 self._wake.clear()
                 while self._queue:
                     batch, self._queue = self._queue, []
+                    self.metrics.classifier_batch.observe(len(batch))
+                    self.metrics.classifier_backlog.set(self.backlog)
                     results = await self._classify([(item.event, item.classified_at) for item in batch])
                     for item, result in zip(batch, results):
                         try:
@@ -172,6 +176,7 @@ class ClassifierProcess:
                             log.exception("applying the classification of %s failed", item.event.event_id)
                         item.done()
                     self._applied += len(batch)
+                    self.metrics.classifier_backlog.set(self.backlog)
                     async with self._progress:
                         self._progress.notify_all()
         finally:
@@ -179,6 +184,7 @@ class ClassifierProcess:
 
     async def _classify(self, items: list[tuple[FeedbackEvent, datetime]]) -> list[Classified | str]:
         if self.disabled:
+            self.metrics.classifier_fallbacks.inc()
             return classify_batch(self.fallback, [], items, self.raise_high)
         try:
             proc = self.child.proc
@@ -191,6 +197,7 @@ class ClassifierProcess:
                     self.child.stop()
                     self.disabled = True
                     log.error("classifier process did not start (%s): feedback is classified in the worker", ready)
+                    self.metrics.classifier_fallbacks.inc()
                     return classify_batch(self.fallback, [], items, self.raise_high)
             corrections = self._corrections[self._sent_corrections:]
             answer = await self.child.exchange((corrections, items))
@@ -201,6 +208,7 @@ class ClassifierProcess:
         except Exception as exc:  # ChildLost, or an answer that does not unpickle (a bug): never lose the batch
             self.child.stop()
             self.fallbacks += 1
+            self.metrics.classifier_fallbacks.inc()
             self._started = False
             log.warning("classifier process lost (%s): %d messages classified in the worker", exc, len(items))
             return classify_batch(self.fallback, [], items, self.raise_high)

@@ -11,8 +11,11 @@ import signal
 import sys
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from agents.feedback.classifier import Classifier
 from agents.feedback.pool import Classified, ClassifierProcess, classify_batch, classify_feedback
+from pipeline.metrics import Metrics
 from tests.support.factories import T0, make_feedback
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "feedback_labelled.jsonl"
@@ -41,7 +44,12 @@ class Recorder:
 
 
 def _pool(rec: Recorder, config_dir=None, clf=None) -> ClassifierProcess:
-    return ClassifierProcess(config_dir, True, clf or Classifier.from_config(), rec, rec.ack_after)
+    return ClassifierProcess(config_dir, True, clf or Classifier.from_config(), rec, rec.ack_after,
+                             Metrics(CollectorRegistry()))
+
+
+def _metric(pool: ClassifierProcess, name: str) -> float:
+    return pool.metrics.registry.get_sample_value(name) or 0.0
 
 
 async def _started(pool: ClassifierProcess) -> asyncio.Task:
@@ -78,6 +86,9 @@ async def test_the_process_answers_as_the_worker_would_in_order():
             assert _same(out, classify_feedback(reference, e, T0, True))
         assert any(out.incident is not None for _, _, out in rec.applied)  # the data holds urgent ones
         assert pool.fallbacks == 0 and pool.child.proc is not None
+        batches = _metric(pool, "salespulse_feedback_classifier_batch_size_count")
+        assert 1 <= batches < 300 and _metric(pool, "salespulse_feedback_classifier_batch_size_sum") == 300
+        assert _metric(pool, "salespulse_feedback_classifier_backlog") == 0
     finally:
         await _stop(task)
     assert pool.child.proc is None, "the process is stopped with the task"
@@ -140,6 +151,7 @@ async def test_corrections_reach_the_process_before_the_next_batch_and_again_aft
         pool.submit(make_feedback(text=text), "lost", T0)
         await pool.settle()
         assert pool.fallbacks == 1 and rec.applied[-1][2].cf.category == "service"
+        assert _metric(pool, "salespulse_feedback_classifier_fallbacks_total") == 1
         pool.child.argv = argv
         pool.submit(make_feedback(text=text), "again", T0)
         await pool.settle()
@@ -172,6 +184,7 @@ async def test_a_process_that_cannot_start_leaves_the_worker_classifying():
             pool.submit(e, i, T0)
         await pool.settle()
         assert pool.disabled and len(rec.applied) == 5
+        assert _metric(pool, "salespulse_feedback_classifier_fallbacks_total") >= 1
         assert all(isinstance(out, Classified) for _, _, out in rec.applied)
     finally:
         await _stop(task)
