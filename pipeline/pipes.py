@@ -51,16 +51,15 @@ class ChildProcess:
     async def exchange(self, request: object) -> object:
         """Send one request, return the process's answer (ChildLost if it went away)."""
         data = frame(request)
-        proc = self.process()
         try:
-            await write_all(proc.stdin.fileno(), data)
-            return await receive_frame(proc.stdout.fileno())
-        except (OSError, EOFError) as exc:
+            await write_all(self.process().stdin.fileno(), data)
+        except OSError as exc:
             self.stop()
             raise ChildLost(str(exc) or "no answer") from None
+        return await self.receive()
 
     async def receive(self) -> object:
-        """One frame the process sends unasked (its 'ready' after start-up)."""
+        """The process's next frame (an answer, or its 'ready' after start-up)."""
         try:
             return await receive_frame(self.process().stdout.fileno())
         except (OSError, EOFError) as exc:

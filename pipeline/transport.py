@@ -13,23 +13,25 @@ faust's drain loop hands every message to the conductor through mode's
 message, so that a put blocked on a full agent buffer can be abandoned when a rebalance
 suspends the flow. `FastDrainConsumer` awaits the callback directly while the flow is not
 suspended (and falls back to faust's call when it is), which measured 2.1-2.5x less CPU per
-event in the no-op floor (bench/README.md).
+event in the no-op floor (bench/README.md). A put still blocked when a rebalance starts then
+completes after faust clears the agent buffers, so such an event may reach an agent after its
+partition was revoked: the ingest and command agents skip events of partitions no longer in
+`Runtime.assigned`.
 
 The same loop asks for records with `getmany(timeout=1.0)`, and faust leaves a partition out of
 that request while its agent's buffer is full (`on_buffer_full`); when the buffer drains
 (`on_buffer_drop`) the partition is back in the set, but the request already waiting does not
 look again, so with every partition that still has records left out it waited its whole second
 for the others (measured: one or two 1.0-1.15 s stalls in four of five 30,000-event floor runs on
-Tansu and in every run on Apache Kafka, the floor at 9,000-16,000 events/s instead of 25,000-28,000,
-bench/README.md tenth round). While a partition is left out, `FastDrainConsumer` asks with a
-10 ms wait instead (a request costs ~0.1 ms; the one-second wait stays while nothing is left out). A put still blocked when a rebalance starts then
-completes after faust clears the agent buffers, so such an event may reach an agent after its
-partition was revoked: the ingest and command agents skip events of partitions no longer in
-`Runtime.assigned`.
+Tansu and in every run on Apache Kafka, the floor at 9,000-16,000 events/s instead of
+25,000-28,000, bench/README.md tenth round). While a partition is left out, `FastDrainConsumer`
+asks with a 10 ms wait instead (a request costs ~0.1 ms; the one-second wait stays while nothing
+is left out).
+
 Used only with the faust version it was copied from; any other runs faust's own loop.
 The copied method is faust-streaming's (BSD-3-Clause; Copyright (c) 2017-2020 Robinhood
 Markets, Inc. and the faust-streaming contributors; its licence, whose terms cover that
-copy: licenses/faust-streaming-LICENSE), changed in the one marked statement.
+copy: licenses/faust-streaming-LICENSE), changed in the two marked statements.
 """
 
 from __future__ import annotations

@@ -184,8 +184,7 @@ class ClassifierProcess:
 
     async def _classify(self, items: list[tuple[FeedbackEvent, datetime]]) -> list[Classified | str]:
         if self.disabled:
-            self.metrics.classifier_fallbacks.inc()
-            return classify_batch(self.fallback, [], items, self.raise_high)
+            return self._in_worker(items)
         try:
             proc = self.child.proc
             if not self._started or proc is None or proc.poll() is not None:  # first, or it died since
@@ -197,8 +196,7 @@ class ClassifierProcess:
                     self.child.stop()
                     self.disabled = True
                     log.error("classifier process did not start (%s): feedback is classified in the worker", ready)
-                    self.metrics.classifier_fallbacks.inc()
-                    return classify_batch(self.fallback, [], items, self.raise_high)
+                    return self._in_worker(items)
             corrections = self._corrections[self._sent_corrections:]
             answer = await self.child.exchange((corrections, items))
             if not isinstance(answer, list) or len(answer) != len(items):
@@ -208,10 +206,13 @@ class ClassifierProcess:
         except Exception as exc:  # ChildLost, or an answer that does not unpickle (a bug): never lose the batch
             self.child.stop()
             self.fallbacks += 1
-            self.metrics.classifier_fallbacks.inc()
             self._started = False
             log.warning("classifier process lost (%s): %d messages classified in the worker", exc, len(items))
-            return classify_batch(self.fallback, [], items, self.raise_high)
+            return self._in_worker(items)
+
+    def _in_worker(self, items: list[tuple[FeedbackEvent, datetime]]) -> list[Classified | str]:
+        self.metrics.classifier_fallbacks.inc()
+        return classify_batch(self.fallback, [], items, self.raise_high)
 
 
 def main(argv: list[str]) -> None:
