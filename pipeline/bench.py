@@ -337,6 +337,22 @@ def cpu_seconds(pid: int, children: bool = False) -> float | None:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_split(worker_pid: int, broker_pid: int | None) -> dict[str, float | None]:
+    """CPU seconds so far of what shares the machine in a phase: the worker's own process, its
+    helpers (SQLite writer, classifier), the broker (when we started it) and this harness."""
+    own, with_helpers = cpu_seconds(worker_pid), cpu_seconds(worker_pid, children=True)
+    return {"worker": own,
+            "helpers": with_helpers - own if own is not None and with_helpers is not None else None,
+            "broker": cpu_seconds(broker_pid) if broker_pid else None,
+            "harness": cpu_seconds(os.getpid())}
+
+
+def cores_between(before: dict[str, float | None], after: dict[str, float | None], seconds: float) -> dict:
+    """Two cpu_split snapshots -> cores each used in between (None where either is unknown)."""
+    return {k: round((after[k] - v) / seconds, 3) if v is not None and after.get(k) is not None and seconds > 0
+            else None for k, v in before.items()}
+
+
 def child_pids(pid: int) -> list[int]:
     """The live processes whose parent is `pid`."""
     out = []
@@ -615,11 +631,13 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
     out_ms: list[float] = []
     out_classified_ms: list[float] = []
     sql_seen: dict[str, float] = {}
+    taken: dict[str, float] = {}  # event id -> when the worker took it (events.received_at)
     stop = threading.Event()
 
     poller = None
     if db_path is not None:
-        poller = threading.Thread(target=_poll_sql, args=(db_path, sql_seen, stop), daemon=True)
+        poller = threading.Thread(target=_poll_sql, args=(db_path, sql_seen, stop), kwargs={"taken": taken},
+                                  daemon=True)
         poller.start()
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5)
@@ -691,26 +709,43 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
         last = [(sql_seen[e] - at) * 1000 for e, at in sent.items() if e in sql_seen and t1 - at <= 2]
         result["to_sql_row"]["p50_first_2s_ms"] = _r(percentile(first, 50))
         result["to_sql_row"]["p50_last_2s_ms"] = _r(percentile(last, 50))
+        # where the time goes: before the worker's handlers take the event (the harness's send,
+        # the broker, the worker's fetch and faust's queues) and from there to the visible row
+        result["to_worker_taken"] = latency_summary([(taken[e] - at) * 1000 for e, at in sent.items() if e in taken])
+        result["taken_to_sql_row"] = latency_summary([(sql_seen[e] - taken[e]) * 1000 for e in sent
+                                                      if e in taken and e in sql_seen])
     return result
 
 
-def _poll_sql(db_path: Path, seen: dict[str, float], stop: threading.Event, every_s: float = 0.02) -> None:
-    """New rows of the events table every 20 ms (by rowid), noting when each id became visible."""
+def _poll_sql(db_path: Path, seen: dict[str, float], stop: threading.Event, every_s: float = 0.02,
+              taken: dict[str, float] | None = None) -> None:
+    """New rows of the events table every 20 ms (by rowid), noting when each id became visible
+    and, in `taken`, when the worker took the event (its received_at, as a POSIX time)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
     try:
         last = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
         while not stop.is_set():
             try:
-                rows = conn.execute("SELECT rowid, event_id FROM events WHERE rowid > ?", (last,)).fetchall()
+                rows = conn.execute("SELECT rowid, event_id, received_at FROM events WHERE rowid > ?",
+                                    (last,)).fetchall()
             except sqlite3.OperationalError:  # locked by the writer: next tick
                 rows = []
             now = time.time()
-            for rowid, eid in rows:
-                seen.setdefault(str(eid), now)
+            for rowid, eid, received_at in rows:
+                eid = str(eid)
+                seen.setdefault(eid, now)
+                if taken is not None and received_at:
+                    taken.setdefault(eid, _posix(received_at))
                 last = max(last, rowid)
             stop.wait(every_s)
     finally:
         conn.close()
+
+
+def _posix(stored: str) -> float:
+    """A timestamp as SQLAlchemy stores it in SQLite (ISO text, UTC, offset or none) -> POSIX time."""
+    at = datetime.fromisoformat(stored)
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
 
 
 # --- profile (py-spy, optional) ----------------------------------------------------------
@@ -879,6 +914,7 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
                 lat_rate = cfg.latency_rate or throughput / 2
                 progress(f"4/5 latency at {lat_rate:.0f} ev/s for {cfg.latency_seconds:.0f} s")
                 cpu0, t0, stat0 = cpu_seconds(w.proc.pid, children=True), time.monotonic(), cpu_stat()
+                split0 = cpu_split(w.proc.pid, getattr(broker, "pid", None))
                 report["latency"] = asyncio.run(latency_run(
                     broker.bootstrap, prefix, db_path if cfg.database is None else None,
                     lat_rate, cfg.latency_seconds, cfg.seed, tick_s=cfg.latency_tick_s))
@@ -886,6 +922,9 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
                     report["latency"]["fixed_rate"] = True  # paired runs at one load; no target verdict
                 cpu1, t1 = cpu_seconds(w.proc.pid, children=True), time.monotonic()
                 report["latency"]["machine_steal_share"] = steal_share(stat0, cpu_stat())
+                # the two cores at the steady rate: how much the broker and the harness take beside the worker
+                report["latency"]["cpu_cores"] = cores_between(
+                    split0, cpu_split(w.proc.pid, getattr(broker, "pid", None)), t1 - t0)
                 if cpu0 is not None and cpu1 is not None:  # the worker's CPU at a steady rate, beside the drain's
                     lat = report["latency"]
                     lat["worker_cpu_cores"] = round((cpu1 - cpu0) / (t1 - t0), 2)

@@ -18,7 +18,7 @@ def test_bench_tiny_run_prints_one_report(tmp_path):
     out = tmp_path / "report.json"
     done = subprocess.run(
         [sys.executable, "-m", "pipeline.cli.main", "bench", "--broker", "tansu", "--events", "3000",
-         "--skip-latency", "--json-out", str(out)],
+         "--latency-seconds", "2", "--json-out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=170,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -30,4 +30,12 @@ def test_bench_tiny_run_prints_one_report(tmp_path):
     assert report["floor_ours"]["events"] == report["floor_default"]["events"] == 3000
     assert report["memory"]["worker_peak_rss_mb"] > 0
     assert set(report["ratios"]) >= {"pipeline_over_floor", "pipeline_over_client", "floor_ours_over_default"}
-    assert "latency" not in report
+    lat = report["latency"]  # a short steady-rate phase at half the pipeline's rate
+    offered = lat["offered"]
+    assert offered > 0 and lat["to_sql_row"]["n"] == offered and lat["to_sql_row"]["missing"] == 0
+    # split at the worker's received_at: every event in both parts, the parts within the whole
+    assert lat["to_worker_taken"]["n"] == lat["taken_to_sql_row"]["n"] == offered
+    assert 0 <= lat["to_worker_taken"]["p50_ms"] <= lat["to_sql_row"]["max_ms"]
+    assert 0 <= lat["taken_to_sql_row"]["p50_ms"] <= lat["to_sql_row"]["max_ms"]
+    cores = lat["cpu_cores"]
+    assert cores["worker"] > 0 and cores["broker"] > 0 and cores["harness"] > 0 and cores["helpers"] >= 0

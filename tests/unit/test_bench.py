@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pipeline.bench import (
@@ -209,3 +211,57 @@ def test_a_drain_whose_target_is_an_estimate_ends_when_the_count_stops():
     out = drain([FakeWorker()], 1200, interval=0.01, stall_s=0.3)
     assert out["events"] + 50 >= 950 and out["seconds"] < 0.4  # ends where the count stopped
     assert out["written_after_s"] is not None
+
+
+def test_the_sql_poller_notes_when_the_worker_took_each_event(tmp_path):
+    """The latency phase splits an event's time at the worker's received_at, read back as the
+    product stores it (SQLAlchemy's SQLite DateTime: UTC text without an offset)."""
+    import threading
+    import uuid
+    from datetime import datetime, timezone
+
+    from sqlalchemy import create_engine, insert
+
+    from pipeline.bench import _poll_sql
+    from pipeline.db.models import Base, ReceivedEvent
+
+    db = tmp_path / "p.db"
+    engine = create_engine(f"sqlite:///{db}")
+    Base.metadata.create_all(engine)
+    taken_at = datetime(2026, 11, 27, 23, 59, 58, 250000, tzinfo=timezone.utc)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    seen: dict[str, float] = {}
+    taken: dict[str, float] = {}
+    stop = threading.Event()
+    poller = threading.Thread(target=_poll_sql, args=(db, seen, stop), kwargs={"every_s": 0.01, "taken": taken})
+    poller.start()
+    try:
+        time.sleep(0.1)  # rows before the poller starts are not the phase's
+        with engine.begin() as conn:
+            conn.execute(insert(ReceivedEvent.__table__), [
+                {"event_id": eid, "event_type": "order", "customer_id": "c1", "channel": "web",
+                 "occurred_at": taken_at, "received_at": taken_at.replace(second=59 if i else 58),
+                 "topic": "orders", "partition": 0, "offset": i, "payload": "{}"} for i, eid in enumerate(ids)])
+        deadline = time.monotonic() + 5
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        poller.join()
+    assert set(seen) == set(taken) == set(ids)
+    assert taken[ids[0]] == taken_at.timestamp()
+    assert taken[ids[1]] == taken[ids[2]] == taken_at.timestamp() + 1
+
+
+def test_cores_between_two_cpu_splits():
+    import os
+
+    from pipeline.bench import cores_between, cpu_split
+
+    split = cpu_split(os.getpid(), None)
+    assert set(split) == {"worker", "helpers", "broker", "harness"} and split["broker"] is None
+    assert split["worker"] > 0 and abs(split["harness"] - split["worker"]) < 0.1  # this process, read twice
+    before = {"worker": 1.0, "helpers": 0.5, "broker": None, "harness": 2.0}
+    after = {"worker": 2.5, "helpers": 0.75, "broker": 3.0, "harness": 2.0}
+    assert cores_between(before, after, 2.0) == {"worker": 0.75, "helpers": 0.125, "broker": None, "harness": 0.0}
+    assert cores_between(before, after, 0.0)["worker"] is None
