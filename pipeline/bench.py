@@ -632,6 +632,7 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
     out_classified_ms: list[float] = []
     sql_seen: dict[str, float] = {}
     taken: dict[str, float] = {}  # event id -> when the worker took it (events.received_at)
+    acked: dict[str, float] = {}  # event id -> when the broker confirmed it to this harness
     stop = threading.Event()
 
     poller = None
@@ -680,7 +681,8 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
                 sent[eid] = now.timestamp()
                 if is_feedback:
                     feedback_ids.add(eid)
-                await producer.send(topic_name, value=stamp_occurred_at(body, now), key=key)
+                delivery = await producer.send(topic_name, value=stamp_occurred_at(body, now), key=key)
+                delivery.add_done_callback(lambda f, eid=eid: acked.setdefault(eid, time.time()))
                 i += 1
             await asyncio.sleep(tick_s)
         produced_s = time.monotonic() - start
@@ -711,6 +713,7 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
         result["to_sql_row"]["p50_last_2s_ms"] = _r(percentile(last, 50))
         # where the time goes: before the worker's handlers take the event (the harness's send,
         # the broker, the worker's fetch and faust's queues) and from there to the visible row
+        result["to_broker_acked"] = latency_summary([(acked[e] - at) * 1000 for e, at in sent.items() if e in acked])
         result["to_worker_taken"] = latency_summary([(taken[e] - at) * 1000 for e, at in sent.items() if e in taken])
         result["taken_to_sql_row"] = latency_summary([(sql_seen[e] - taken[e]) * 1000 for e in sent
                                                       if e in taken and e in sql_seen])

@@ -34,7 +34,8 @@ def test_bench_tiny_run_prints_one_report(tmp_path):
     offered = lat["offered"]
     assert offered > 0 and lat["to_sql_row"]["n"] == offered and lat["to_sql_row"]["missing"] == 0
     # split at the worker's received_at: every event in both parts, the parts within the whole
-    assert lat["to_worker_taken"]["n"] == lat["taken_to_sql_row"]["n"] == offered
+    assert lat["to_worker_taken"]["n"] == lat["taken_to_sql_row"]["n"] == lat["to_broker_acked"]["n"] == offered
+    assert 0 <= lat["to_broker_acked"]["p50_ms"] <= lat["to_worker_taken"]["max_ms"]
     assert 0 <= lat["to_worker_taken"]["p50_ms"] <= lat["to_sql_row"]["max_ms"]
     assert 0 <= lat["taken_to_sql_row"]["p50_ms"] <= lat["to_sql_row"]["max_ms"]
     cores = lat["cpu_cores"]
