@@ -28,10 +28,17 @@ Tansu and in every run on Apache Kafka, the floor at 9,000-16,000 events/s inste
 asks with a 10 ms wait instead (a request costs ~0.1 ms; the one-second wait stays while nothing
 is left out).
 
+A worker with nothing to read still asks the broker every fetch wait (10 ms): idle, that cost a
+worker ~0.09 cores and Tansu ~0.16 (bench/README.md, eleventh round). After a whole one-second
+`getmany` without a record, the fetcher's wait becomes `salespulse_idle_fetch_max_wait_ms`
+(`ConsumerThread.set_quiet`) until the next record arrives. Apache Kafka answers a fetch as soon
+as data arrives, so there it costs no latency; on Tansu the first record after a quiet second
+can wait up to that long.
+
 Used only with the faust version it was copied from; any other runs faust's own loop.
 The copied method is faust-streaming's (BSD-3-Clause; Copyright (c) 2017-2020 Robinhood
 Markets, Inc. and the faust-streaming contributors; its licence, whose terms cover that
-copy: licenses/faust-streaming-LICENSE), changed in the two marked statements.
+copy: licenses/faust-streaming-LICENSE), changed in the statements marked SalesPulse.
 """
 
 from __future__ import annotations
@@ -49,12 +56,28 @@ BUFFERED_POLL_S = 0.01  # getmany's wait while a partition is left out of fetche
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
+    quiet = False  # in the quiet fetch wait (no record for a whole drain-loop wait)
+
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
         wait = getattr(self.app.conf, "salespulse_fetch_max_wait_ms", None)
         if wait is not None:
             consumer._fetch_max_wait_ms = int(wait)  # read by the fetcher created in start()
         return consumer
+
+    def set_quiet(self, quiet: bool) -> None:
+        """A quiet worker fetches with the longer wait (`salespulse_idle_fetch_max_wait_ms`), the
+        first record puts the short one back. The fetcher reads its wait for each request it builds
+        (in the consumer's thread; one attribute, set whole)."""
+        if quiet == self.quiet:
+            return
+        idle = getattr(self.app.conf, "salespulse_idle_fetch_max_wait_ms", None)
+        consumer = getattr(self, "_consumer", None)
+        fetcher = getattr(consumer, "_fetcher", None)
+        if idle is None or fetcher is None:
+            return
+        self.quiet = quiet
+        fetcher._fetch_max_wait_ms = int(idle) if quiet else consumer._fetch_max_wait_ms
 
 
 class Consumer(driver.Consumer):
@@ -64,7 +87,7 @@ class Consumer(driver.Consumer):
 
 class FastDrainConsumer(Consumer):
     async def _drain_messages(self, fetcher: ServiceT) -> None:
-        # faust-streaming 0.15.3's Consumer._drain_messages, one statement changed (marked)
+        # faust-streaming 0.15.3's Consumer._drain_messages, changed where marked SalesPulse
         # This is the background thread started by Fetcher, used to
         # constantly read messages using Consumer.getmany.
         # It takes Fetcher as argument, because we must be able to
@@ -92,13 +115,16 @@ class FastDrainConsumer(Consumer):
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(flag_consumer_fetching)
                 # SalesPulse: a short wait while a partition is left out for its full agent buffer
-                ait = cast(AsyncIterator, getmany(timeout=BUFFERED_POLL_S if self._buffered_partitions else 1.0))
+                timeout = BUFFERED_POLL_S if self._buffered_partitions else 1.0
+                ait = cast(AsyncIterator, getmany(timeout=timeout))
+                got = 0  # SalesPulse: records this round (a quiet worker fetches less often)
 
                 # Sleeping because sometimes getmany is called in a loop
                 # never releasing to the event loop
                 await self.sleep(0)
                 if not self.should_stop:
                     async for tp, message in ait:
+                        got += 1
                         num_since_yield += 1
                         if num_since_yield > yield_every:
                             await sleep(0)
@@ -130,6 +156,8 @@ class FastDrainConsumer(Consumer):
                                 message.value,
                             )
                     unset_flag(flag_consumer_fetching)
+                    if got or timeout == 1.0:  # SalesPulse: quiet after a whole wait without records
+                        self._thread.set_quiet(not got)
 
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:

@@ -1,5 +1,6 @@
-"""FastDrainConsumer is faust's own drain loop with two statements changed (the callback awaited
-directly, getmany's wait while a partition is left out for a full buffer): checked against the
+"""FastDrainConsumer is faust's own drain loop with a few statements changed (the callback awaited
+directly, getmany's wait while a partition is left out for a full buffer, the quiet fetch wait
+after a round without records): checked against the
 installed faust's source, so an upgrade cannot silently run a stale copy."""
 
 from __future__ import annotations
@@ -30,8 +31,32 @@ def test_the_fast_drain_loop_is_fausts_with_the_wait_first_call_guarded_and_the_
              "if suspend_is_set() or stopped_is_set():",
              "await self.wait_first(callback(message), self.suspend_flow.wait())",
              "else:  # SalesPulse: no four tasks per message (see FastDrainConsumer)", "await callback(message)",
-             "ait = cast(AsyncIterator, getmany(timeout=BUFFERED_POLL_S if self._buffered_partitions else 1.0))"}
+             "timeout = BUFFERED_POLL_S if self._buffered_partitions else 1.0",
+             "ait = cast(AsyncIterator, getmany(timeout=timeout))",
+             "got = 0  # SalesPulse: records this round (a quiet worker fetches less often)", "got += 1",
+             "if got or timeout == 1.0:  # SalesPulse: quiet after a whole wait without records",
+             "self._thread.set_quiet(not got)"}
     removed = {"await self.wait_first(", "callback(message), self.suspend_flow.wait()", ")",
                "ait = cast(AsyncIterator, getmany(timeout=1.0))"}
     assert [ln for ln in ours if ln not in added | removed][1:] == [ln for ln in theirs if ln not in removed][1:]
     assert all(ln in ours for ln in added)
+
+
+def test_the_quiet_fetch_wait_per_broker_and_never_below_the_fetch_wait():
+    from pipeline.settings import KafkaSettings
+
+    assert KafkaSettings(flavour="kafka").for_flavour().idle_fetch_max_wait_ms == 500
+    assert KafkaSettings(flavour="tansu").for_flavour().idle_fetch_max_wait_ms == 100
+    assert KafkaSettings(flavour="tansu", idle_fetch_max_wait_ms=250).for_flavour().idle_fetch_max_wait_ms == 250
+    assert KafkaSettings(flavour="kafka", fetch_max_wait_ms=800).for_flavour().idle_fetch_max_wait_ms == 800
+    assert KafkaSettings(flavour="kafka", idle_fetch_max_wait_ms=10).for_flavour().idle_fetch_max_wait_ms == 10
+
+
+def test_the_app_hands_the_quiet_wait_to_its_consumer(tmp_path):
+    from pipeline.app import create_app
+    from pipeline.settings import Settings
+
+    rt = create_app(Settings(kafka={"flavour": "tansu", "idle_fetch_max_wait_ms": 150},
+                             worker={"data_dir": str(tmp_path)}, database={"url": f"sqlite+aiosqlite:///{tmp_path}/d.db"}))
+    assert rt.app.conf.salespulse_idle_fetch_max_wait_ms == 150
+    assert rt.app.conf.salespulse_fetch_max_wait_ms == 10
