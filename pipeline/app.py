@@ -96,7 +96,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # faust only makes the last level
     app = SalesPulseApp(settings.worker.app_id, **faust_kwargs(settings))
     app.conf.salespulse_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
-    app.conf.salespulse_idle_fetch_max_wait_ms = settings.kafka.for_flavour().idle_fetch_max_wait_ms
+    app.conf.salespulse_idle_fetch_max_wait_ms = settings.kafka.quiet_fetch_wait_ms
     rt = Runtime(settings=settings, app=app, metrics=metrics or Metrics())
     rt.metrics.info.info({"version": "0.1.0", "broker_flavour": settings.kafka.flavour})
     for spec in T.ALL:

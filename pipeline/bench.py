@@ -269,7 +269,7 @@ def floor_main(argv: list[str]) -> None:
         use_event_loop(s.worker.event_loop)  # as run_worker
         app = SalesPulseApp(app_id, **faust_kwargs(s))
         app.conf.salespulse_fetch_max_wait_ms = s.kafka.fetch_max_wait_ms
-        app.conf.salespulse_idle_fetch_max_wait_ms = s.kafka.for_flavour().idle_fetch_max_wait_ms
+        app.conf.salespulse_idle_fetch_max_wait_ms = s.kafka.quiet_fetch_wait_ms
         quiet_logging("WARNING")
     else:  # faust's defaults: only what the broker needs to work at all, and a free web port
         extra = {"broker_session_timeout": 6.0} if args.flavour == "tansu" else {}

@@ -22,10 +22,10 @@ class KafkaSettings(BaseModel):
     session_timeout_s: float = 10.0
     heartbeat_interval_s: float = 2.0
     fetch_max_wait_ms: int = Field(10, ge=0, le=5000, description="consumer fetch wait; latency floor on brokers that do not answer early")
-    idle_fetch_max_wait_ms: int | None = Field(
-        None, ge=0, le=5000,
-        description="fetch wait after a second without records (a quiet worker polls less); "
-                    "default 500 on Apache Kafka (it answers when data arrives), 100 on Tansu (the first record after a quiet second may wait that long)")
+    idle_fetch_max_wait_ms: int = Field(
+        100, ge=0, le=5000,
+        description="fetch wait after a second without records (a quiet worker polls less); on a broker "
+                    "that does not answer early (Tansu) the first record after a quiet second may wait that long")
     producer_linger_ms: float = 1.0
     producer_max_batch_size: int | None = None
     partitions: int = Field(4, ge=1, le=1024)
@@ -53,15 +53,13 @@ class KafkaSettings(BaseModel):
         """Settings adjusted to the broker's measured quirks (see docs/brokers in README)."""
         if self.flavour == "tansu":
             return self.model_copy(update={"session_timeout_s": min(self.session_timeout_s, 6.0),
-                                           "producer_max_batch_size": 1,
-                                           "idle_fetch_max_wait_ms": self.quiet_fetch_wait_ms(100)})
-        return self.model_copy(update={"idle_fetch_max_wait_ms": self.quiet_fetch_wait_ms(500)})
+                                           "producer_max_batch_size": 1})
+        return self
 
-    def quiet_fetch_wait_ms(self, default: int) -> int:
-        """The quiet worker's fetch wait: the setting, else the broker's default, never below the
-        fetch wait itself."""
-        wait = self.idle_fetch_max_wait_ms if self.idle_fetch_max_wait_ms is not None else default
-        return max(wait, self.fetch_max_wait_ms)
+    @property
+    def quiet_fetch_wait_ms(self) -> int:
+        """The quiet worker's fetch wait, never below the fetch wait itself."""
+        return max(self.idle_fetch_max_wait_ms, self.fetch_max_wait_ms)
 
 
 class DatabaseSettings(BaseModel):

@@ -31,8 +31,9 @@ is left out).
 A worker with nothing to read still asks the broker every fetch wait (10 ms): idle, that cost a
 worker ~0.09 cores and Tansu ~0.16 (bench/README.md, eleventh round). After a whole one-second
 `getmany` without a record, the fetcher's wait becomes `salespulse_idle_fetch_max_wait_ms`
-(`ConsumerThread.set_quiet`) until the next record arrives. Apache Kafka answers a fetch as soon
-as data arrives, so there it costs no latency; on Tansu the first record after a quiet second
+(`ConsumerThread.set_quiet`, 100 ms by default) until the next record arrives. Apache Kafka
+answers a fetch as soon as data arrives, so there it costs no latency but where aiokafka's one
+fetch in flight leaves a partition out (above); on Tansu the first record after a quiet second
 can wait up to that long.
 
 Used only with the faust version it was copied from; any other runs faust's own loop.

@@ -42,14 +42,13 @@ def test_the_fast_drain_loop_is_fausts_with_the_wait_first_call_guarded_and_the_
     assert all(ln in ours for ln in added)
 
 
-def test_the_quiet_fetch_wait_per_broker_and_never_below_the_fetch_wait():
+def test_the_quiet_fetch_wait_is_never_below_the_fetch_wait():
     from pipeline.settings import KafkaSettings
 
-    assert KafkaSettings(flavour="kafka").for_flavour().idle_fetch_max_wait_ms == 500
-    assert KafkaSettings(flavour="tansu").for_flavour().idle_fetch_max_wait_ms == 100
-    assert KafkaSettings(flavour="tansu", idle_fetch_max_wait_ms=250).for_flavour().idle_fetch_max_wait_ms == 250
-    assert KafkaSettings(flavour="kafka", fetch_max_wait_ms=800).for_flavour().idle_fetch_max_wait_ms == 800
-    assert KafkaSettings(flavour="kafka", idle_fetch_max_wait_ms=10).for_flavour().idle_fetch_max_wait_ms == 10
+    assert KafkaSettings(flavour="kafka").quiet_fetch_wait_ms == KafkaSettings(flavour="tansu").quiet_fetch_wait_ms == 100
+    assert KafkaSettings(idle_fetch_max_wait_ms=250).quiet_fetch_wait_ms == 250
+    assert KafkaSettings(fetch_max_wait_ms=800).quiet_fetch_wait_ms == 800
+    assert KafkaSettings(idle_fetch_max_wait_ms=0).quiet_fetch_wait_ms == 10  # no quiet wait: the fetch wait
 
 
 def test_the_app_hands_the_quiet_wait_to_its_consumer(tmp_path):
