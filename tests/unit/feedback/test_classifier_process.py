@@ -188,3 +188,25 @@ async def test_a_process_that_cannot_start_leaves_the_worker_classifying():
         assert all(isinstance(out, Classified) for _, _, out in rec.applied)
     finally:
         await _stop(task)
+
+
+async def test_a_trickle_of_messages_goes_to_the_process_in_gathered_batches():
+    """One message every millisecond: the task waits GATHER_S for more before a small batch goes,
+    so a request carries several messages, not one per exchange."""
+    rec = Recorder()
+    pool = _pool(rec)
+    task = await _started(pool)
+    try:
+        pool.submit(_events(1)[0], "warm-up", T0)  # the process started and answering
+        await pool.settle()
+        before = _metric(pool, "salespulse_feedback_classifier_batch_size_count")
+        for i, e in enumerate(_events(60)):
+            pool.submit(e, i, T0)
+            await asyncio.sleep(0.001)
+        await pool.settle()
+        assert [m for _, m, _ in rec.applied[1:]] == list(range(60))
+        batches = _metric(pool, "salespulse_feedback_classifier_batch_size_count") - before
+        # ~1 ms apart: 60 requests without the gathering wait (measured), ~11 with 5 ms
+        assert batches <= 20, batches
+    finally:
+        await _stop(task)
