@@ -917,22 +917,23 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
             if not cfg.skip_latency and throughput:
                 lat_rate = cfg.latency_rate or throughput / 2
                 progress(f"4/5 latency at {lat_rate:.0f} ev/s for {cfg.latency_seconds:.0f} s")
-                cpu0, t0, stat0 = cpu_seconds(w.proc.pid, children=True), time.monotonic(), cpu_stat()
-                split0 = cpu_split(w.proc.pid, getattr(broker, "pid", None))
+                broker_pid = getattr(broker, "pid", None)
+                split0, t0, stat0 = cpu_split(w.proc.pid, broker_pid), time.monotonic(), cpu_stat()
                 report["latency"] = asyncio.run(latency_run(
                     broker.bootstrap, prefix, db_path if cfg.database is None else None,
                     lat_rate, cfg.latency_seconds, cfg.seed, tick_s=cfg.latency_tick_s))
                 if cfg.latency_rate:
                     report["latency"]["fixed_rate"] = True  # paired runs at one load; no target verdict
-                cpu1, t1 = cpu_seconds(w.proc.pid, children=True), time.monotonic()
+                split1, t1 = cpu_split(w.proc.pid, broker_pid), time.monotonic()
                 report["latency"]["machine_steal_share"] = steal_share(stat0, cpu_stat())
                 # the two cores at the steady rate: how much the broker and the harness take beside the worker
-                report["latency"]["cpu_cores"] = cores_between(
-                    split0, cpu_split(w.proc.pid, getattr(broker, "pid", None)), t1 - t0)
-                if cpu0 is not None and cpu1 is not None:  # the worker's CPU at a steady rate, beside the drain's
+                report["latency"]["cpu_cores"] = cores_between(split0, split1, t1 - t0)
+                if split0["helpers"] is not None and split1["helpers"] is not None:
+                    # the worker's CPU (with its helpers) at a steady rate, beside the drain's
+                    used = split1["worker"] + split1["helpers"] - split0["worker"] - split0["helpers"]
                     lat = report["latency"]
-                    lat["worker_cpu_cores"] = round((cpu1 - cpu0) / (t1 - t0), 2)
-                    lat["worker_cpu_us_per_event"] = round((cpu1 - cpu0) / max(1, lat["offered"]) * 1e6, 1)
+                    lat["worker_cpu_cores"] = round(used / (t1 - t0), 2)
+                    lat["worker_cpu_us_per_event"] = round(used / max(1, lat["offered"]) * 1e6, 1)
             report["memory"] = {"worker_peak_rss_mb": _mb(vm_hwm_kb(w.proc.pid)),
                                 "helpers_peak_rss_mb": _mb(sum(vm_hwm_kb(c) or 0 for c in child_pids(w.proc.pid))),
                                 "floor_ours_peak_rss_mb": report["floor_ours"].get("peak_rss_mb")}
