@@ -235,3 +235,31 @@ async def test_drain_first_awaits_work_whose_acks_are_not_registered_yet(engine)
     w.before_drain(finish_late_work)
     await w.drain(timeout=5)  # nothing was pending when it started
     assert acked == [0, 1, 2] and await count(engine) == 3
+
+
+
+async def test_drain_waits_for_the_flush_in_progress(engine):
+    """The run loop's flush has written its rows and waits for an output record's delivery; it
+    has taken every row, ack and output out of the pending lists. A drain started then (a
+    shutdown, a revoke) returns only once those acks are done, so the consumer's commit that
+    follows covers every row written."""
+    await upgrade(engine)
+    w = BatchWriter(engine, Metrics(CollectorRegistry()))
+    w.register(ReceivedEvent.__table__, conflict=["event_id"])
+    acked: list[int] = []
+    for i in range(5):
+        w.add(ReceivedEvent.__table__, row(i))
+        w.ack_after(lambda i=i: acked.append(i))
+    delivery = asyncio.get_running_loop().create_future()
+    w.track_output(delivery, ("alerts", b"k", b"v"))
+    in_progress = asyncio.create_task(w.flush())
+    while await count(engine) < 5:  # written, now waiting for the delivery
+        await asyncio.sleep(0.01)
+    assert w.pending == 0 and acked == []
+    drain = asyncio.create_task(w.drain(timeout=5))
+    await asyncio.sleep(0.1)
+    assert not drain.done()
+    delivery.set_result(None)
+    await drain
+    assert acked == [0, 1, 2, 3, 4]
+    await in_progress
