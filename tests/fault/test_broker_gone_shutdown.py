@@ -1,0 +1,44 @@
+"""SIGTERM to a worker whose broker has gone: it still stops, cleanly and soon. Its own broker: the
+session broker is not disturbed.
+
+Before the fix a worker with its broker gone never stopped on SIGTERM (SIGKILL needed): aiokafka's
+fetcher raised CancelledError while closing, so the consumer thread never reported its shutdown
+(Tansu), or faust's final commit looked for the group coordinator forever (Apache Kafka)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from pipeline.emitter import Emitter
+from tests.support.factories import make_order
+from tests.support.services import WorkerProcess, broker_kinds, metric_value, start_broker, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+
+@pytest.mark.parametrize("kind", broker_kinds())
+def test_sigterm_stops_a_worker_whose_broker_is_gone(kind, db_url, run_id, tmp_path):
+    broker = start_broker(kind)
+    worker = WorkerProcess(broker_url=broker.url, flavour=kind, database_url=db_url, app_id=f"sp-{run_id}",
+                           topic_prefix=f"t{run_id}.", tmp=tmp_path, name="w1").start()
+    try:
+        worker.wait_ready()
+        with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
+            for i in range(200):
+                em.emit(make_order(order_id=f"o{i}", customer_id=f"c{i % 20}"))
+        wait_until(lambda: metric_value(worker.metrics(), "salespulse_events_consumed_total") >= 200,
+                   timeout=60, message="events consumed")
+        broker.stop()  # offsets of the last second not committed yet: the final commit has work
+        time.sleep(3.0)
+        started = time.monotonic()
+        code = worker.stop(signal.SIGTERM, timeout=45)  # then SIGKILL: code -9
+        took = time.monotonic() - started
+        assert code == 0, (code, worker.log_tail())
+        assert took < 30, f"stopping took {took:.1f}s"
+        assert "uncommitted events are redelivered" in worker.log_tail(100_000)
+    finally:
+        worker.stop(signal.SIGKILL, timeout=10)
+        broker.stop()
