@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import uuid
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field

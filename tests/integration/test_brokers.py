@@ -7,7 +7,6 @@ Brokers come from SALESPULSE_TEST_BROKERS (default "tansu"; "kafka" = Apache Kaf
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 import uuid

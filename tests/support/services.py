@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx  # noqa: F401  (imported lazily by callers that need it)
 
 ROOT = Path(__file__).resolve().parents[2]
 
