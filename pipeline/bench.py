@@ -514,14 +514,26 @@ CONSUMED = "salespulse_events_consumed_total"
 PENDING = "salespulse_writer_pending_events"
 
 
-def cpu_stat() -> tuple[int, int] | None:
-    """(all CPU time, stolen CPU time) of the machine so far, in jiffies; None off Linux."""
+def cpu_stat() -> tuple[int, int, int] | None:
+    """(all CPU time, stolen CPU time, idle and I/O-wait time) of the machine so far, in jiffies,
+    summed over its CPUs; None off Linux."""
     try:
         with open("/proc/stat") as f:
             fields = [int(x) for x in f.readline().split()[1:]]
     except (OSError, ValueError):
         return None
-    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0, fields[3] + fields[4]
+
+
+def busy_cores(start: tuple[int, int, int] | None, end: tuple[int, int, int] | None,
+               cpus: int | None = None) -> float | None:
+    """How many of the machine's CPUs were busy (anything but idle and I/O wait, stolen time
+    included) between two cpu_stat()s: one worker's drain that keeps ~2 of 2 cores busy leaves
+    a second worker nothing to scale with."""
+    cpus = cpus or os.cpu_count()
+    if start is None or end is None or end[0] <= start[0] or not cpus:
+        return None
+    return _r((1 - (end[2] - start[2]) / (end[0] - start[0])) * cpus, 2)
 
 
 def steal_share(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
@@ -574,6 +586,7 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
     if out.get("events") and cpu_start is not None and cpu_end is not None:
         out["cpu_us_per_event"] = _r((cpu_end - cpu_start) / out["events"] * 1e6)
         out["machine_steal_share"] = steal_share(stat_start, stat_end)
+        out["machine_busy_cores"] = busy_cores(stat_start, stat_end)
     # consumed is not done: the writer may still hold rows and acks (up to its back-pressure bound)
     while out.get("seconds") and time.monotonic() < deadline:
         pending = [w.metric(PENDING) for w in workers]
@@ -925,7 +938,9 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
                 if cfg.latency_rate:
                     report["latency"]["fixed_rate"] = True  # paired runs at one load; no target verdict
                 split1, t1 = cpu_split(w.proc.pid, broker_pid), time.monotonic()
-                report["latency"]["machine_steal_share"] = steal_share(stat0, cpu_stat())
+                stat1 = cpu_stat()
+                report["latency"]["machine_steal_share"] = steal_share(stat0, stat1)
+                report["latency"]["machine_busy_cores"] = busy_cores(stat0, stat1)
                 # the two cores at the steady rate: how much the broker and the harness take beside the worker
                 report["latency"]["cpu_cores"] = cores_between(split0, split1, t1 - t0)
                 if split0["helpers"] is not None and split1["helpers"] is not None:

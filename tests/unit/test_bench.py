@@ -155,6 +155,22 @@ def test_steal_share_of_two_cpu_stats():
     assert now is not None and now[0] > 0 and 0 <= now[1] <= now[0]  # Linux: /proc/stat is read
 
 
+def test_busy_cores_of_two_cpu_stats_sees_a_process_that_burns_one_core():
+    import subprocess
+    import sys
+
+    from pipeline.bench import busy_cores, cpu_stat
+
+    assert busy_cores((1000, 0, 400), (2000, 0, 900), cpus=2) == 1.0  # half the jiffies idle, of 2 CPUs
+    assert busy_cores((1000, 0, 400), (1000, 0, 400), cpus=2) is None  # no time passed
+    assert busy_cores(None, (2000, 0, 900)) is None
+    start = cpu_stat()
+    subprocess.run([sys.executable, "-c", "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 1.5: pass"],
+                   check=True)
+    busy = busy_cores(start, cpu_stat())
+    assert busy is not None and busy >= 0.8, busy  # the spinning process alone keeps one core busy
+
+
 def test_the_workers_cpu_counts_its_helper_processes_live_and_ended():
     """The SQLite writer and the classifier run in processes of their own: a worker's CPU per event
     that left them out would flatter it."""
