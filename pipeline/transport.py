@@ -40,6 +40,10 @@ Used only with the faust version it was copied from; any other runs faust's own 
 The copied method is faust-streaming's (BSD-3-Clause; Copyright (c) 2017-2020 Robinhood
 Markets, Inc. and the faust-streaming contributors; its licence, whose terms cover that
 copy: licenses/faust-streaming-LICENSE), changed in the statements marked SalesPulse.
+
+A worker whose broker has gone still stops on SIGTERM: faust's final commit and aiokafka's
+consumer stop are each bounded to `CONSUMER_STOP_S` and never raise into mode's shutdown (before,
+the worker waited for them forever; `tests/fault/test_broker_gone_shutdown.py`).
 """
 
 from __future__ import annotations
@@ -83,7 +87,6 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
             return
         self.quiet = quiet
         fetcher._fetch_max_wait_ms = int(idle) if quiet else consumer._fetch_max_wait_ms
-
 
     async def on_thread_stop(self) -> None:
         """Stops aiokafka's consumer, bounded, and never lets it raise. With the broker gone,
