@@ -50,7 +50,10 @@ class ChildProcess:
 
     async def exchange(self, request: object) -> object:
         """Send one request, return the process's answer (ChildLost if it went away)."""
-        data = frame(request)
+        return await self.exchange_frame(frame(request))
+
+    async def exchange_frame(self, data: bytes) -> object:
+        """`exchange` of a request framed already (`frame`: pickled when the caller chose)."""
         try:
             await write_all(self.process().stdin.fileno(), data)
         except OSError as exc:

@@ -1,13 +1,14 @@
 """The SQLite writer process: a worker's flushes, one transaction each, on a connection of its own.
 
 The worker (pipeline/db/writer.py, `SqliteDirect`) runs this file as a script with the database
-path and sends each flush over stdin as one pickled plan: per table, its (SQL, parameter tuples)
-batches. The process writes them in one transaction (BEGIN IMMEDIATE, executemany, COMMIT) and
+path and sends each flush over stdin as one pickled plan: per table, its SQL with its rows (as
+dicts, with each column's conversion; `parameters` makes the tuples here, off the worker's event
+loop). The process writes them in one transaction (BEGIN IMMEDIATE, executemany, COMMIT) and
 answers on stdout with the seconds per table, or with the error (rolled back); a thread of its own
-checkpoints the WAL meanwhile (`checkpoint_in_background`). It imports nothing
-but the standard library, ignores SIGINT / SIGTERM (a Ctrl-C in the terminal reaches the whole
-process group; the worker decides when writing stops) and exits when the worker closes its stdin
-or goes away.
+checkpoints the WAL meanwhile (`checkpoint_in_background`). It imports nothing but the standard
+library and orjson, ignores SIGINT / SIGTERM (a Ctrl-C in the terminal reaches the whole process
+group; the worker decides when writing stops) and exits when the worker closes its stdin or goes
+away.
 
 Why a process: sqlite3 takes the GIL back for every row it binds, and in a thread of the worker
 each of those waits for the busy event loop to let go of it. At 400-620 events/s a flush's write
@@ -17,6 +18,7 @@ took 80-100 ms for 2-3 ms of SQLite work (bench/README.md, sixth round).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pickle
 import signal
@@ -26,6 +28,9 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import orjson
 
 HEADER = struct.Struct("<Q")
 
@@ -40,9 +45,55 @@ def sqlite_pragmas(dbapi_conn) -> None:
     cur.close()
 
 
-def write_plan(conn: sqlite3.Connection, plan: list[list[tuple[str, list[tuple]]]], lock: int | None = None
-               ) -> list[float]:
-    """One transaction: per table its (SQL, parameter tuples) batches; seconds per table.
+def to_utc_text(value: datetime | None) -> str | None:
+    """UTCDateTime as SQLAlchemy stores it on SQLite: naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a timezone-aware column")
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def to_json_text(value) -> str:
+    """As SQLAlchemy's JSON type binds it (None -> 'null' unless none_as_null), by orjson."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson does not know (Decimal, ...): as SQLAlchemy's JSON type would
+        return json.dumps(value)
+
+
+def to_blob(value) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def to_float(value) -> float | None:
+    """SQLAlchemy's Float / Numeric bind processor on SQLite."""
+    return None if value is None else float(value)
+
+
+def to_bool(value) -> int | None:
+    """SQLAlchemy's Boolean bind processor (strict: True, False, None, 1, 0)."""
+    if value is None:
+        return None
+    if value not in (True, False, None, 1, 0):  # SQLAlchemy's _strict_bools
+        raise TypeError(f"Not a boolean value: {value!r}")
+    return int(value)
+
+
+# a column's conversion by name: the worker sends rows as dicts with these names, and the
+# conversion runs here, off the worker's event loop (bench/README.md, twelfth round)
+CONVERT = {"utc": to_utc_text, "json": to_json_text, "blob": to_blob, "float": to_float, "bool": to_bool}
+
+
+def parameters(columns: list[tuple[str, str | None]], rows: list[dict]) -> list[tuple]:
+    """Rows (dicts) -> executemany's tuples, a column's value converted as its name in CONVERT says."""
+    convs = [(key, CONVERT[kind] if kind else None) for key, kind in columns]
+    return [tuple([row[k] if conv is None else conv(row[k]) for k, conv in convs]) for row in rows]
+
+
+def write_plan(conn: sqlite3.Connection, plan: list[list[tuple]], lock: int | None = None) -> list[float]:
+    """One transaction: per table its batches, each (SQL, parameter tuples) or (SQL, columns,
+    rows as dicts) for `parameters`; seconds per table.
 
     `lock`: a file descriptor every writer process of the database takes an exclusive flock on
     for its transaction. SQLite's own wait for a held write lock (busy_timeout) polls with sleeps
@@ -55,8 +106,8 @@ def write_plan(conn: sqlite3.Connection, plan: list[list[tuple[str, list[tuple]]
         try:
             for batches in plan:
                 started = time.perf_counter()
-                for sql, params in batches:
-                    conn.executemany(sql, params)
+                for batch in batches:
+                    conn.executemany(batch[0], batch[1] if len(batch) == 2 else parameters(batch[1], batch[2]))
                 seconds.append(time.perf_counter() - started)
             conn.execute("COMMIT")
         except BaseException:

@@ -28,18 +28,15 @@ bench/README.md).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
-import orjson
-from sqlalchemy import JSON, LargeBinary, Table
+from sqlalchemy import JSON, Boolean, Float, LargeBinary, Numeric, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pipeline.db import sqlite_child
@@ -62,66 +59,55 @@ class _Spec:
     rows: list[dict] = field(default_factory=list)
 
 
-def _sqlite_utc(value: datetime | None) -> str | None:
-    """UTCDateTime as SQLAlchemy stores it on SQLite: naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a timezone-aware column")
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _json_text(value) -> str:
-    """As SQLAlchemy's JSON type binds it (None -> 'null' unless none_as_null), by orjson."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # what orjson does not know (Decimal, ...): as SQLAlchemy's JSON type would
-        return json.dumps(value)
-
-
-def _blob(value) -> bytes | None:
-    return None if value is None else bytes(value)
-
-
 class SqliteUpserts:
     """One table's upsert as SQLite text with positional parameters, compiled once per column
-    set, and a converter per column: a batch becomes one executemany of plain tuples."""
+    set, and a conversion per column: a batch becomes one executemany of plain tuples, made in
+    the writer process from the rows as they are (`plan`, `sqlite_child.parameters`)."""
 
     def __init__(self, spec: _Spec, dialect) -> None:
         self.spec = spec
         self.dialect = dialect
-        self._compiled: dict[tuple[str, ...], tuple[str, list[tuple[str, Callable | None]]]] = {}
+        self._compiled: dict[tuple[str, ...], tuple[str, list[tuple[str, str | None]]]] = {}
 
-    def _converter(self, name: str) -> Callable | None:
+    def _kind(self, name: str) -> str | None:
+        """The column's conversion by its name in `sqlite_child.CONVERT` (None: the value as it is)."""
         type_ = self.spec.table.c[name].type
         if isinstance(type_, UTCDateTime):
-            return _sqlite_utc
+            return "utc"
         if isinstance(type_, JSON) and not type_.none_as_null:
-            return _json_text
+            return "json"
         if isinstance(type_, LargeBinary):
-            return _blob  # the driver's processor makes a memoryview, which does not pickle
-        return type_._cached_bind_processor(self.dialect)  # what a compiled statement applies
+            return "blob"  # the driver's processor makes a memoryview, which does not pickle
+        if isinstance(type_, Boolean):
+            return "bool"
+        if isinstance(type_, (Numeric, Float)):  # Float is a Numeric; both bind as float on SQLite
+            return "float"
+        if type_._cached_bind_processor(self.dialect) is not None:  # what a compiled statement applies
+            raise TypeError(f"{self.spec.table.name}.{name}: no conversion for {type_!r} on SQLite")
+        return None
 
-    def _statement(self, keys: tuple[str, ...]):
+    def _statement(self, keys: tuple[str, ...]) -> tuple[str, list[tuple[str, str | None]]]:
         found = self._compiled.get(keys)
         if found is None:
             spec = self.spec
             stmt = upsert_statement("sqlite", spec.table, spec.conflict, spec.update)
             compiled = stmt.compile(dialect=self.dialect, column_keys=list(keys))
-            found = self._compiled[keys] = (str(compiled), [(k, self._converter(k)) for k in compiled.positiontup])
+            found = self._compiled[keys] = (str(compiled), [(k, self._kind(k)) for k in compiled.positiontup])
         return found
 
-    def batches(self, rows: list[dict]) -> list[tuple[str, list[tuple]]]:
-        """Rows -> (SQL, parameter tuples) per distinct column set (normally one)."""
+    def plan(self, rows: list[dict]) -> list[tuple[str, list[tuple[str, str | None]], list[dict]]]:
+        """Rows -> (SQL, its columns with their conversions, the rows) per distinct column set
+        (normally one): the writer process makes the parameter tuples (`sqlite_child.parameters`).
+        Measured (bench/README.md, twelfth round): the tuples cost the event loop ~3x what
+        pickling the rows as they are does."""
         by_keys: dict[tuple[str, ...], list[dict]] = {}
         for row in rows:
             by_keys.setdefault(tuple(row), []).append(row)
-        out = []
-        for keys, group in by_keys.items():
-            sql, columns = self._statement(keys)
-            out.append((sql, [tuple([row[k] if conv is None else conv(row[k]) for k, conv in columns])
-                              for row in group]))
-        return out
+        return [(*self._statement(keys), group) for keys, group in by_keys.items()]
+
+    def batches(self, rows: list[dict]) -> list[tuple[str, list[tuple]]]:
+        """Rows -> (SQL, parameter tuples) per distinct column set, made here (the aiosqlite path)."""
+        return [(sql, sqlite_child.parameters(columns, group)) for sql, columns, group in self.plan(rows)]
 
 
 class SqliteWriteError(Exception):
@@ -169,19 +155,23 @@ class SqliteDirect:
         db = engine.url.database
         return None if not db or db == ":memory:" or db.startswith("file:") else db
 
-    async def run(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
+    async def run(self, plan: list[list[tuple]]) -> list[float]:
         """One transaction in the writer process: seconds per table, or SqliteWriteError. An
         exchange whose caller was cancelled still completes: the next one waits for it first, so
-        the process never gets two plans at once and never answers the wrong one."""
+        the process never gets two plans at once and never answers the wrong one.
+
+        The plan is pickled here, before anything awaits: its rows are dicts that may hold an
+        agent's live objects (a profile's state), and the flush writes them as they are now."""
+        data = sqlite_child.frame(plan)
         if self.inflight is not None and not self.inflight.done():
             await asyncio.wait([self.inflight])
-        self.inflight = asyncio.ensure_future(self._exchange(plan))
+        self.inflight = asyncio.ensure_future(self._exchange(data))
         self.inflight.add_done_callback(_retrieve)
         return await asyncio.shield(self.inflight)
 
-    async def _exchange(self, plan: list[list[tuple[str, list[tuple]]]]) -> list[float]:
+    async def _exchange(self, data: bytes) -> list[float]:
         try:
-            reply = await self.child.exchange(plan)
+            reply = await self.child.exchange_frame(data)
         except ChildLost as exc:  # died (killed, out of memory): the next write starts another
             raise SqliteWriteError(f"SQLite writer process lost ({exc})") from None
         if reply[0] != "ok":
@@ -435,7 +425,7 @@ class BatchWriter:
 
     async def _write_direct(self, batches: list[tuple[_Spec, list[dict]]]) -> None:
         deduped = [(spec, dedupe_rows(rows, spec.conflict)) for spec, rows in batches]
-        seconds = await self._direct.run([self._upserts[spec.table.name].batches(rows) for spec, rows in deduped])
+        seconds = await self._direct.run([self._upserts[spec.table.name].plan(rows) for spec, rows in deduped])
         for (spec, rows), took in zip(deduped, seconds):
             self.metrics.db_write.labels(spec.table.name).observe(took)
             self.metrics.db_rows.labels(spec.table.name).inc(len(rows))

@@ -345,3 +345,57 @@ async def test_the_wal_starts_over_under_a_steady_stream_of_flushes(tmp_path):
         assert sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 12000
         w.close()
     assert largest < 20_000_000, f"the WAL grew to {largest / 1e6:.1f} MB"
+
+
+def test_every_column_has_a_conversion_the_writer_process_applies_as_sqlalchemy_would():
+    """The writer process makes the parameter tuples (`sqlite_child.parameters`) from each column's
+    conversion name: every column of every table has one (a new type without one fails here, not
+    in a flush), and each gives what SQLAlchemy's own bind processor on SQLite gives."""
+    import pytest
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    from pipeline.db.models import Base
+    from pipeline.db.sqlite_child import CONVERT
+    from pipeline.db.writer import SqliteUpserts, _Spec
+
+    dialect = sqlite_dialect.dialect()
+    samples = {"float": [Decimal("12.3400"), 0.25, 3, None], "bool": [True, False, None]}
+    kinds = set()
+    for table in Base.metadata.sorted_tables:
+        upserts = SqliteUpserts(_Spec(table, (), ()), dialect)
+        for column in table.columns:
+            kind = upserts._kind(column.name)
+            kinds.add(kind)
+            processor = column.type._cached_bind_processor(dialect)
+            for value in samples.get(kind, ()):
+                assert CONVERT[kind](value) == processor(value), (table.name, column.name, value)
+    assert kinds == {None, "utc", "json", "blob", "float", "bool"}
+    with pytest.raises(TypeError):
+        CONVERT["bool"]("yes")  # SQLAlchemy's Boolean is strict too
+
+
+async def test_a_flush_writes_its_rows_as_they_were_when_it_started_writing(tmp_path):
+    """The rows go to the writer process as dicts, which may hold an agent's live objects (a
+    profile's state); they are pickled before the flush first waits, so what an agent changes
+    after that belongs to the next flush, with the events that changed it."""
+    import asyncio
+    import json
+
+    db = tmp_path / "live.db"
+    engine = make_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db}"))
+    try:
+        await upgrade(engine)
+        w = BatchWriter(engine, Metrics(CollectorRegistry()))
+        w.register(PROFILES, conflict=["customer_id"], update=[c.name for c in PROFILES.columns if c.name != "customer_id"])
+        live = {"orders": [1, 2]}
+        w.add(PROFILES, profile(state=live))
+        w.ack_after(lambda: None)
+        flush = asyncio.create_task(w.flush())
+        await asyncio.sleep(0)  # the flush runs until it waits for the writer process
+        live["orders"].append(3)  # an agent goes on meanwhile
+        await flush
+        stored = sqlite3.connect(db).execute("SELECT state FROM customer_profiles").fetchone()[0]
+        assert json.loads(stored) == {"orders": [1, 2]}
+        w.close()
+    finally:
+        await engine.dispose()
