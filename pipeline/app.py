@@ -67,6 +67,13 @@ def faust_kwargs(settings: Settings) -> dict:
     return kwargs
 
 
+def set_fetch_waits(app: faust.App, settings: Settings) -> None:
+    """The fetch waits our consumer thread reads (pipeline/transport.py): the worker's and the
+    bench's no-op floor app, alike."""
+    app.conf.salespulse_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
+    app.conf.salespulse_idle_fetch_max_wait_ms = settings.kafka.quiet_fetch_wait_ms
+
+
 def kafka_credentials(settings: Settings):
     """faust credentials for SASL and/or TLS from settings (see README: Security)."""
     import ssl
@@ -95,8 +102,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
     """Build the app and everything it runs; returns the Runtime that holds them."""
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # faust only makes the last level
     app = SalesPulseApp(settings.worker.app_id, **faust_kwargs(settings))
-    app.conf.salespulse_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
-    app.conf.salespulse_idle_fetch_max_wait_ms = settings.kafka.quiet_fetch_wait_ms
+    set_fetch_waits(app, settings)
     rt = Runtime(settings=settings, app=app, metrics=metrics or Metrics())
     rt.metrics.info.info({"version": "0.1.0", "broker_flavour": settings.kafka.flavour})
     for spec in T.ALL:

@@ -258,7 +258,7 @@ def floor_main(argv: list[str]) -> None:
     args = ap.parse_args(argv)
     app_id = f"floor-{args.mode}-{uuid.uuid4().hex[:6]}"
     if args.mode == "ours":
-        from pipeline.app import SalesPulseApp, faust_kwargs
+        from pipeline.app import SalesPulseApp, faust_kwargs, set_fetch_waits
         from pipeline.settings import KafkaSettings, Settings, WebSettings, WorkerSettings
         from pipeline.worker import quiet_logging, use_event_loop
 
@@ -268,8 +268,7 @@ def floor_main(argv: list[str]) -> None:
         s.worker.data_dir.mkdir(parents=True, exist_ok=True)
         use_event_loop(s.worker.event_loop)  # as run_worker
         app = SalesPulseApp(app_id, **faust_kwargs(s))
-        app.conf.salespulse_fetch_max_wait_ms = s.kafka.fetch_max_wait_ms
-        app.conf.salespulse_idle_fetch_max_wait_ms = s.kafka.quiet_fetch_wait_ms
+        set_fetch_waits(app, s)
         quiet_logging("WARNING")
     else:  # faust's defaults: only what the broker needs to work at all, and a free web port
         extra = {"broker_session_timeout": 6.0} if args.flavour == "tansu" else {}
@@ -536,7 +535,7 @@ def busy_cores(start: tuple[int, int, int] | None, end: tuple[int, int, int] | N
     return _r((1 - (end[2] - start[2]) / (end[0] - start[0])) * cpus, 2)
 
 
-def steal_share(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+def steal_share(start: tuple[int, ...] | None, end: tuple[int, ...] | None) -> float | None:
     """Share of the machine's CPU time the hypervisor gave to others between two cpu_stat()s: on a
     shared VM the same code measures slower when this is high (compare runs with similar shares)."""
     if start is None or end is None or end[0] <= start[0]:

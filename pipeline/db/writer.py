@@ -80,7 +80,7 @@ class SqliteUpserts:
             return "blob"  # the driver's processor makes a memoryview, which does not pickle
         if isinstance(type_, Boolean):
             return "bool"
-        if isinstance(type_, (Numeric, Float)):  # Float is a Numeric; both bind as float on SQLite
+        if isinstance(type_, (Numeric, Float)):  # Float (Double) is not a Numeric in SQLAlchemy 2; all bind as float
             return "float"
         if type_._cached_bind_processor(self.dialect) is not None:  # what a compiled statement applies
             raise TypeError(f"{self.spec.table.name}.{name}: no conversion for {type_!r} on SQLite")
