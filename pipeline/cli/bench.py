@@ -37,9 +37,8 @@ def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_s
           database, skip_default_floor, compare_with, profile_dir, worker_env, keep_workdir, json_out) -> None:
     """Measure the pipeline against the framework floor and the raw client; print one JSON object.
 
-    Progress goes to stderr, the report to stdout. At the pipeline's current rate (a few hundred
-    events per second on 2 cores) the default 200,000 events take 10-20 minutes; --events 30000
-    takes about 5.
+    Progress goes to stderr, the report to stdout. --events 30000 takes about 2 minutes on 2 cores
+    (the pipeline drains ~3,000 events per second there), --workers-mode about 3.
     """
     from pipeline.bench import BenchConfig, compare_customers, run
 
@@ -58,7 +57,12 @@ def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_s
                       keep_workdir=keep_workdir)
     report = run(cfg, progress=lambda line: click.echo(line, err=True))
     if compare_with is not None:
-        report["customers_vs_baseline"] = compare_customers(json.loads(compare_with.read_text()), report)
+        versus = report["customers_vs_baseline"] = compare_customers(json.loads(compare_with.read_text()), report)
+        if versus.get("machine_comparable") is False:
+            floors = versus["floor_cpu_us_per_event"]
+            click.echo(f"warning: the floor cost {floors['this']} us per event here against {floors['base']} in "
+                       f"{compare_with}: the machine's speed changed between the runs, so the throughput ratio "
+                       "does not compare the populations; run both again", err=True)
     text = json.dumps(report, indent=2)
     if json_out is not None:
         json_out.write_text(text + "\n")

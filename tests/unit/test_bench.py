@@ -107,6 +107,27 @@ def test_compare_customers_memory_per_profile():
     assert out["bytes_per_profile"] == round(100 * 2**20 / 100_000)
 
 
+def _report(rate: float, profiles: int, rss: float, floor_us: float) -> dict:
+    return {"pipeline": {"ev_per_s": rate, "customer_profiles": profiles}, "memory": {"worker_peak_rss_mb": rss},
+            "floor_ours": {"cpu_us_per_event": floor_us}}
+
+
+def test_compare_customers_flags_a_machine_that_changed_speed_between_the_runs():
+    # a real pair (session 13): the second run's floor cost 56.2 us per event against 31.7
+    slowed = compare_customers(_report(3110.3, 1993, 202.2, 31.7), _report(2238.4, 16626, 199.6, 56.2))
+    assert slowed["throughput_ratio"] == 0.72
+    assert slowed["machine_comparable"] is False
+    assert slowed["floor_cpu_us_per_event"] == {"base": 31.7, "this": 56.2}
+    same = compare_customers(_report(3110.3, 1993, 202.2, 31.7), _report(3162.1, 16626, 201.0, 33.6))
+    assert same["machine_comparable"] is True
+
+
+def test_compare_customers_gives_no_memory_per_profile_the_rss_noise_hides():
+    out = compare_customers(_report(3110.3, 1993, 202.2, 31.7), _report(3162.1, 16626, 199.6, 33.6))
+    assert out["bytes_per_profile"] is None
+    assert "+14,633 profiles" in out["bytes_per_profile_note"]
+
+
 def test_simulated_events_are_seeded_and_routed():
     a, b = simulated(200, seed=3, customers=50), simulated(200, seed=3, customers=50)
     assert a == b
