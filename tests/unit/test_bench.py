@@ -123,9 +123,10 @@ def test_compare_customers_flags_a_machine_that_changed_speed_between_the_runs()
 
 
 def test_compare_customers_gives_no_memory_per_profile_the_rss_noise_hides():
-    out = compare_customers(_report(3110.3, 1993, 202.2, 31.7), _report(3162.1, 16626, 199.6, 33.6))
-    assert out["bytes_per_profile"] is None
-    assert "+14,633 profiles" in out["bytes_per_profile_note"]
+    for rss in (199.6, 210.0):  # lower, and higher by less than identical runs differ
+        out = compare_customers(_report(3110.3, 1993, 202.2, 31.7), _report(3162.1, 16626, rss, 33.6))
+        assert out["bytes_per_profile"] is None
+        assert "+14,633 profiles" in out["bytes_per_profile_note"]
 
 
 def test_simulated_events_are_seeded_and_routed():
