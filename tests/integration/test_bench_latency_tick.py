@@ -5,6 +5,7 @@ requests a tick instead of one per event; bench/README.md, ninth round)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 
 import orjson
@@ -51,3 +52,21 @@ async def test_the_latency_phase_sends_what_is_due_once_a_tick(broker, run_id, t
         assert 8 <= bursts <= 13, bursts  # ~10 ticks in the second, ~20 events each
     else:
         assert bursts <= 5, bursts  # a 5 ms tick leaves no 50 ms gap (but for a rare stall of the process)
+
+
+async def test_the_latency_phase_marks_the_window_of_its_steady_rate(broker, run_id):
+    """The bench takes the phase's CPU split between these marks: from the clock's start to the
+    last send, not the planning before (whose CPU is the harness's alone) nor the settling after."""
+    prefix = f"mark{run_id}."
+    ensure_topics(Settings(kafka={"broker": broker.url, "flavour": broker.kind}, topic_prefix=prefix))
+    marks: list[tuple[str, float]] = []
+    called = time.monotonic()
+    result = await latency_run(broker.bootstrap, prefix, None, rate_per_s=400, seconds=1.0, seed=3,
+                               settle_s=1.0, mark=lambda name: marks.append((name, time.monotonic())))
+    returned = time.monotonic()
+    assert [name for name, _ in marks] == ["start", "sent"]
+    (_, start), (_, sent) = marks
+    assert sent - start == pytest.approx(result["seconds"], abs=0.1)
+    # no worker runs here, so the phase waits its whole settle (1 s) for outputs after the last send
+    assert returned - sent >= 0.9
+    assert start > called
