@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline import topics as T
+from pipeline.brokers import start_local as start_broker
 
 TARGETS = {
     "pipeline_over_floor": 0.50,          # our work costs no more than the framework does
@@ -874,16 +875,6 @@ class BenchConfig:
     profile_dir: Path | None = None        # py-spy the pipeline worker while it drains
     worker_env: dict = field(default_factory=dict)  # extra SALESPULSE_* for the workers (experiments)
     keep_workdir: bool = False             # logs and databases of the run; kept anyway when it fails
-
-
-def start_broker(kind: str):
-    if kind == "tansu":
-        from pipeline.brokers.tansu import TansuBroker
-
-        return TansuBroker().start()
-    from pipeline.brokers.apache import ApacheKafkaBroker
-
-    return ApacheKafkaBroker().start()
 
 
 def machine() -> dict:

@@ -18,11 +18,9 @@ def broker() -> None:
 @click.option("--port", type=int, default=None, help="client port (default: a free one)")
 def start(kind, port) -> None:
     """Start a broker on 127.0.0.1 and keep it running until Ctrl-C / SIGTERM."""
-    if kind == "tansu":
-        from pipeline.brokers.tansu import TansuBroker as Broker
-    else:
-        from pipeline.brokers.apache import ApacheKafkaBroker as Broker
-    b = Broker(port=port)
+    from pipeline.brokers import local_broker
+
+    b = local_broker(kind, port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     b.start()

@@ -12,24 +12,15 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.brokers import start_local
+
+start_broker = start_local  # the tests' way to a broker of one of broker_kinds()
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def broker_kinds() -> list[str]:
     return [k.strip() for k in os.environ.get("SALESPULSE_TEST_BROKERS", "tansu").split(",") if k.strip()]
-
-
-def start_broker(kind: str):
-    if kind == "tansu":
-        from pipeline.brokers.tansu import TansuBroker
-
-        return TansuBroker().start()
-    if kind == "kafka":
-        from pipeline.brokers.apache import ApacheKafkaBroker
-
-        return ApacheKafkaBroker().start()
-    raise ValueError(f"unknown broker kind {kind!r}")
 
 
 def database_url(tmp: Path) -> str:
