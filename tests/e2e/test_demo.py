@@ -43,4 +43,3 @@ def test_the_demo_runs_the_product_and_stops_cleanly(kind, tmp_path):
     pids = [int(p) for p in re.findall(r"pid (\d+)", out.stdout)]
     assert len(pids) == 2, out.stdout[:1000]  # the broker's and the worker's
     assert not [p for p in pids if _alive(p)], "a process of the demo is still running"
-
