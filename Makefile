@@ -4,6 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: install demo test test-unit test-integration test-kafka bench clean
 
@@ -17,7 +18,7 @@ install: $(STAMP)
 
 ## demo: embedded broker + SQLite + worker + simulated channels, live progress until Ctrl-C
 demo: $(STAMP)
-	@$(BIN)/salespulse demo
+	@$(BIN)/salespulse demo $(DEMO_ARGS)
 
 ## test: the whole suite on the embedded Tansu broker and SQLite
 test: $(STAMP)
