@@ -22,8 +22,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 @pytest.mark.parametrize("kind", broker_kinds())
 def test_sigterm_stops_a_worker_whose_broker_is_gone(kind, db_url, run_id, tmp_path):
     broker = start_broker(kind)
+    # a commit interval longer than the test: the events' offsets are still uncommitted when the
+    # broker goes, so the final commit has work (with the default 1 s they were sometimes all
+    # committed while Apache Kafka shut down, and the bounded path was not exercised)
     worker = WorkerProcess(broker_url=broker.url, flavour=kind, database_url=db_url, app_id=f"sp-{run_id}",
-                           topic_prefix=f"t{run_id}.", tmp=tmp_path, name="w1").start()
+                           topic_prefix=f"t{run_id}.", tmp=tmp_path, name="w1",
+                           extra_env={"SALESPULSE_WORKER__COMMIT_INTERVAL_S": "600"}).start()
     try:
         worker.wait_ready()
         with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
@@ -31,7 +35,7 @@ def test_sigterm_stops_a_worker_whose_broker_is_gone(kind, db_url, run_id, tmp_p
                 em.emit(make_order(order_id=f"o{i}", customer_id=f"c{i % 20}"))
         wait_until(lambda: metric_value(worker.metrics(), "salespulse_events_consumed_total") >= 200,
                    timeout=60, message="events consumed")
-        broker.stop()  # offsets of the last second not committed yet: the final commit has work
+        broker.stop()
         time.sleep(3.0)
         started = time.monotonic()
         code = worker.stop(signal.SIGTERM, timeout=45)  # then SIGKILL: code -9
