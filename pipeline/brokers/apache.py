@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from pipeline.brokers.base import LocalBroker, free_port, terminate, wait_for_port
+from pipeline.brokers.base import LocalBroker, free_port, process_alive, terminate, wait_for_port
 from pipeline.errors import BrokerError
 
 HOME_ENV = "SALESPULSE_KAFKA_HOME"
@@ -250,30 +250,21 @@ class ApacheKafkaBroker(LocalBroker):
 
 # --- detached mode for CI scripts: `python -m pipeline.brokers.apache start|stop --pidfile F` ---
 
-def _alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (exited, not yet reaped by its new parent) counts as gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
 def stop_detached(state: dict, grace: float = 30.0) -> None:
     import signal
 
     pid = int(state["pid"])
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        if not _alive(pid):
+        if not process_alive(pid):
             break
         try:
             os.killpg(pid, sig)    # the JVM leads its own session, so pgid == pid
         except ProcessLookupError:
             break
         deadline = time.monotonic() + wait
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-    if _alive(pid):
+    if process_alive(pid):
         raise BrokerError(f"kafka process {pid} survived SIGKILL")
     shutil.rmtree(state["dir"], ignore_errors=True)
 

@@ -10,20 +10,12 @@ import sys
 
 import pytest
 
-from pipeline.brokers.base import free_port
+from pipeline.brokers.base import free_port, process_alive
 from tests.support.services import ROOT, broker_kinds
 
 pytestmark = pytest.mark.e2e
 
 PROGRESS = re.compile(r"^\[\s*\d+s\] sent (\d+)  processed (\d+)  dead letters (\d+)")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("kind", broker_kinds())
@@ -42,4 +34,4 @@ def test_the_demo_runs_the_product_and_stops_cleanly(kind, tmp_path):
     assert dead >= 1, progress[-3:]  # the malformed messages reach the dead-letter topic
     pids = [int(p) for p in re.findall(r"pid (\d+)", out.stdout)]
     assert len(pids) == 2, out.stdout[:1000]  # the broker's and the worker's
-    assert not [p for p in pids if _alive(p)], "a process of the demo is still running"
+    assert not [p for p in pids if process_alive(p)], "a process of the demo is still running"
