@@ -8,8 +8,8 @@ from pipeline.settings import IngestHttpSettings
 from schemas.events import EVENT_MODELS, INPUT_ADAPTER
 
 REF = "#/components/schemas/{model}"
-MONEY_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
-MONEY_MAX = 99_999_999_999_999
+MONEY_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,4})?$"
+MONEY_MAX = 999_999_999_999
 
 
 def _error(description: str, *, per_event: bool = False, headers: dict | None = None) -> dict:
@@ -27,7 +27,7 @@ _ANY_JSON = {"application/json": {"schema": {"type": "object"}}}
 
 def _wire_rules(schema: dict) -> None:
     """What pydantic's JSON schema leaves out of a wire model: the union tag is required on the wire
-    (its default only serves Python callers), and a money string is a plain decimal of at most 14 digits
+    (its default only serves Python callers), and a money string is a plain decimal of at most 12 digits
     before the point and 4 after it (schemas.events.Money)."""
     if "event_type" in schema.get("properties", {}):
         schema["required"] = sorted({*schema.get("required", ()), "event_type"})

@@ -91,6 +91,9 @@ class WorkerSettings(BaseModel):
         True, description="classify feedback in a process of its own, in batches, while the worker goes on "
         "(False: in the worker's event loop, one message at a time); see bench/README.md, tenth round")
     max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
+    future_tolerance_s: float = Field(
+        3600.0, ge=0, description="clock skew allowed to a producer: an event whose occurred_at is later than "
+        "this past the worker's clock is dead-lettered as implausible_time")
     event_loop: Literal["uvloop", "asyncio"] = Field(
         "uvloop", description="uvloop (libuv) or the standard asyncio loop; see bench/README.md for the difference")
     gc_threshold: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
-from schemas.events import EventBase, Id, Label, Money, Strict
+from schemas.events import EventBase, Id, Label, Strict, Total
 
 # Deterministic ids: the same fact published twice (replay, redelivery) carries the same event_id.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://salespulse.invalid/customers")
@@ -45,14 +45,14 @@ class CustomerProfileSnapshot(EventBase):
     event_type: Literal["customer_profile"] = "customer_profile"
     customer_id: Id
     orders_count: int = Field(ge=0)
-    total_spend: Money                       # net of refunds
-    refunds: Money
-    average_order_value: Money | None = None  # net spend / orders count, to the cent
+    total_spend: Total                       # net of refunds
+    refunds: Total
+    average_order_value: Total | None = None  # net spend / orders count, to the cent
     first_order_at: AwareDatetime | None = None
     last_order_at: AwareDatetime | None = None
     mean_days_between_orders: float | None = Field(default=None, ge=0)
-    spend_by_category: dict[str, Money] = {}
-    spend_by_channel: dict[str, Money] = {}
+    spend_by_category: dict[str, Total] = {}
+    spend_by_channel: dict[str, Total] = {}
     favourite_category: str | None = None
     feedback_count: int = Field(default=0, ge=0)
     negative_share: Share | None = None
@@ -81,7 +81,7 @@ class FollowUpTask(EventBase):
     owner_rep_id: Id | None = None
     segment: Segment | None = None
     churn_risk: Share
-    total_spend: Money
+    total_spend: Total
     window_start: AwareDatetime              # start of the quiet-period window the task belongs to
     due_at: AwareDatetime
     detail: str = Field(max_length=500)
@@ -121,10 +121,10 @@ class KpiRow(Strict):
     value: str
     orders: int = Field(ge=0)
     customers: int = Field(ge=0)
-    gross_revenue: Money
-    refunds: Money
-    revenue: Money                            # net of refunds
-    average_order_value: Money | None = None
+    gross_revenue: Total
+    refunds: Total
+    revenue: Total                            # net of refunds
+    average_order_value: Total | None = None
     repeat_purchase_rate: Share | None = None   # customers with 2+ orders in the bucket / customers
     retention: Share | None = None              # share of the previous bucket's customers who ordered again
 
@@ -143,8 +143,8 @@ class FunnelRow(Strict):
 
 class CampaignRow(Strict):
     campaign_id: Id
-    spend: Money
-    attributed_revenue: Money
+    spend: Total
+    attributed_revenue: Total
     orders: int = Field(ge=0)
     roi: float | None = None                  # (attributed revenue - spend) / spend
 
@@ -153,11 +153,11 @@ class TargetRow(Strict):
     kind: Literal["team", "rep"]
     id: Id
     team: Id
-    target: Money
-    actual: Money
+    target: Total
+    actual: Total
     attainment: float | None = None           # actual / target
     elapsed: Share                    # share of the month elapsed at occurred_at
-    expected_to_date: Money
+    expected_to_date: Total
     pace: float | None = None                 # actual / expected_to_date
     on_track: bool
 

@@ -18,6 +18,9 @@ class DeadLetterReason(str, enum.Enum):
     wrong_topic = "wrong_topic"
     too_large = "too_large"
     processing_error = "processing_error"
+    implausible_time = "implausible_time"            # occurred_at further in the future than clock skew explains
+    conflicting_duplicate = "conflicting_duplicate"  # an event_id seen before with other content
+    storage_error = "storage_error"                  # the database refused the event's rows (its message is the detail)
 
 
 class DeadLetter(Strict):

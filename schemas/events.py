@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -43,7 +44,32 @@ def _money(v: object) -> object:
     return v
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+# One event's amount: at most 12 digits before the point. A line (quantity x unit price) then
+# stays under 10^18, and a total of any number of events fits `Total` (and the SQL columns,
+# Numeric(38, 4)), so no sum an aggregate keeps can overflow a cell that holds it.
+Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=4)]
+# Sums of amounts (profiles, KPI rows, targets).
+Total = Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=4)]
+
+# Times an event may carry, in UTC. An offset can push a valid local time outside what Python's
+# datetime holds once converted (9999-12-31T23:59:59-14:00), and adding deadlines or month windows
+# to a time near the calendar's end overflows too: such a time is a schema violation here, at
+# the edge, instead of an exception in whatever converts it later.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the time is outside the calendar once converted to UTC") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"the time must be from {EARLIEST:%Y-%m-%d} up to {LATEST:%Y-%m-%d} (UTC)")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class Channel(str, enum.Enum):
@@ -100,7 +126,7 @@ class Strict(BaseModel):
 class EventBase(Strict):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     schema_version: Literal[1] = SCHEMA_VERSION
-    occurred_at: AwareDatetime
+    occurred_at: Instant
 
     @property
     def key(self) -> str:
@@ -172,8 +198,8 @@ class CampaignSpendEvent(EventBase):
     campaign_id: Id
     amount: Money
     currency: Currency
-    period_start: AwareDatetime
-    period_end: AwareDatetime
+    period_start: Instant
+    period_end: Instant
 
     _coerce = field_validator("amount", mode="before")(_money)
 
@@ -201,7 +227,3 @@ EVENT_MODELS: dict[str, type[EventBase]] = {
     "funnel": FunnelEvent,
     "campaign_spend": CampaignSpendEvent,
 }
-
-
-def utc_iso(dt: datetime) -> str:
-    return dt.isoformat()

@@ -144,9 +144,9 @@ class CustomerProfileRow(Base):
     customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, index=True)
     orders_count: Mapped[int] = mapped_column(Integer)
-    total_spend: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    refunds: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    average_order_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    total_spend: Mapped[Decimal] = mapped_column(Numeric(38, 4))
+    refunds: Mapped[Decimal] = mapped_column(Numeric(38, 4))
+    average_order_value: Mapped[Decimal | None] = mapped_column(Numeric(38, 4))
     first_order_at: Mapped[datetime | None]
     last_order_at: Mapped[datetime | None]
     segment: Mapped[str | None] = mapped_column(String(32), index=True)
