@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -28,8 +29,10 @@ def describe(exc: ValidationError, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def decode(value: bytes | None, *, expected_types: frozenset[str], max_bytes: int) -> EventBase | Rejected:
-    """Decode one message body; never raises."""
+def decode(value: bytes | None, *, expected_types: frozenset[str], max_bytes: int,
+           not_after: datetime | None = None) -> EventBase | Rejected:
+    """Decode one message body; never raises. `not_after`: the latest plausible occurred_at (the
+    receiver's clock plus the skew a producer's clock may have)."""
     if value is None or not value:
         return Rejected(DeadLetterReason.invalid_json, "empty message")
     if len(value) > max_bytes:
@@ -51,5 +54,11 @@ def decode(value: bytes | None, *, expected_types: frozenset[str], max_bytes: in
         return Rejected(
             DeadLetterReason.wrong_topic,
             f"event_type {event.event_type!r} does not belong on this topic (expects {sorted(expected_types)})",
+        )
+    if not_after is not None and event.occurred_at > not_after:
+        return Rejected(
+            DeadLetterReason.implausible_time,
+            f"occurred_at {event.occurred_at.isoformat()} is after {not_after.isoformat()} "
+            "(the receiver's clock plus the tolerated skew)",
         )
     return event

@@ -41,6 +41,7 @@ class Metrics:
         self.loop_lag = Histogram(p + "event_loop_lag_seconds", "How late a 0.25 s timer of the worker's event loop fires: the loop was busy with other work (events wait that long)", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0), registry=r)
         self.gc_pause = Histogram(p + "gc_pause_seconds", "One garbage-collector pass (the event loop waits for it) by generation", ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0), registry=r)
         self.db_rows = Counter(p + "db_rows_written_total", "Rows written (upserts)", ["table"], registry=r)
+        self.db_refused = Counter(p + "db_rows_refused_total", "Rows the database refused for their values (not an outage), with the other rows of their event: isolated, the event dead-lettered as storage_error", ["table"], registry=r)
         self.db_errors = Counter(p + "db_write_errors_total", "Failed database writes (retried)", ["table"], registry=r)
         self.db_up = Gauge(p + "db_up", "1 when the last database write succeeded", registry=r)
         self.output_failures = Counter(p + "output_delivery_failures_total", "Output records the broker did not take: resent (their source events stay unacked meanwhile) or given up when the error cannot be retried", ["outcome"], registry=r)

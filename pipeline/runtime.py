@@ -40,25 +40,37 @@ class Meta:
     offset: int
     received_at: datetime
     raw: bytes
+    key: bytes | None = None
 
 
 class SeenIds:
-    """Bounded memory of recently processed event ids (redeliveries after a rebalance)."""
+    """Bounded memory of recently processed event ids (redeliveries after a rebalance), each with
+    a digest of its message, so an id reused for other content is told from a redelivery."""
+
+    NEW, REDELIVERED, CONFLICTING = 0, 1, 2
 
     def __init__(self, size: int = 200_000) -> None:
         self.size = size
-        self._ids: OrderedDict[Any, None] = OrderedDict()
+        self._ids: OrderedDict[Any, int | None] = OrderedDict()
 
     def check_and_add(self, event_id: Any) -> bool:
         """True if already seen."""
+        return self.remember(event_id) != self.NEW
+
+    def remember(self, event_id: Any, digest: int | None = None) -> int:
+        """NEW (now remembered), REDELIVERED, or CONFLICTING: seen with another digest, which is
+        kept (the first content stays the one processed). A redelivery repeats a message's bytes,
+        and POST /events produces an event's canonical JSON, so a digest of the bytes is enough."""
         if type(event_id) is UUID:  # kept as its int: a UUID object is one more for the GC to walk
             event_id = event_id.int
-        if event_id in self._ids:
-            return True
-        self._ids[event_id] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return False
+        ids = self._ids
+        if event_id in ids:
+            known = ids[event_id]
+            return self.REDELIVERED if known is None or digest is None or known == digest else self.CONFLICTING
+        ids[event_id] = digest
+        if len(ids) > self.size:
+            ids.popitem(last=False)
+        return self.NEW
 
     def __len__(self) -> int:
         return len(self._ids)

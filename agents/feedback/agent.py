@@ -66,7 +66,7 @@ class FeedbackCapability:
         if cf.needs_review:
             self.review_pending += 1
             m.review_queue.set(self.review_pending)
-        self.rt.writer.add(CLASSIFIED, classified_row(cf))
+        self.rt.writer.add(CLASSIFIED, classified_row(cf), source=meta)
         await self.rt.send(T.FEEDBACK_CLASSIFIED, event.customer_id, out.body)
         if out.incident is not None:
             await self.rt.send(T.INCIDENTS_RAW, out.incident.incident_key, out.incident)

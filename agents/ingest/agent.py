@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from pipeline import topics as T
 from pipeline.db.models import DeadLetterRow, ReceivedEvent
@@ -48,18 +49,23 @@ async def dead_letter(rt: Runtime, reason: DeadLetterReason, detail: str, meta: 
     })
 
 
+async def dead_letter_refused(rt: Runtime, meta: Meta, detail: str) -> None:
+    """The database refused an event's rows (BatchWriter.on_refused): the event goes to the dead letters."""
+    await dead_letter(rt, DeadLetterReason.storage_error, detail, meta, meta.key)
+
+
 def register(rt: Runtime) -> None:
     rt.writer.register(EVENTS, conflict=["event_id"])
     rt.writer.register(DEAD, conflict=["source_topic", "source_partition", "source_offset"])
-    max_bytes = rt.settings.worker.max_event_bytes
+    rt.writer.on_refused = lambda meta, detail: dead_letter_refused(rt, meta, detail)
     for spec in T.INPUTS:
         expected = frozenset(t for t, s in T.TOPIC_FOR_EVENT_TYPE.items() if s == spec)
-        _ingest_agent(rt, spec, expected, max_bytes)
+        _ingest_agent(rt, spec, expected)
     from agents.ingest.web import register_pages  # POST /events, GET /openapi.json
     register_pages(rt)
 
 
-def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_bytes: int) -> None:
+def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str]) -> None:
     topic = rt.topic(spec)
     name = rt.topic_name(spec)
     m = rt.metrics
@@ -69,6 +75,9 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
     processing = m.processing.labels(name)
     latency = m.latency.labels(name)
     writer = rt.writer
+    seen = rt.seen
+    max_bytes = rt.settings.worker.max_event_bytes
+    skew = timedelta(seconds=rt.settings.worker.future_tolerance_s)
 
     async def ingest(stream):
         # manual acks: an event is acked only after its rows are written (BatchWriter)
@@ -79,13 +88,17 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
             if msg.tp not in rt.assigned:  # revoked meanwhile (pipeline/transport.py): its new owner has it
                 continue
             consumed.inc()
-            meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
-            result = decode(msg.value, expected_types=expected, max_bytes=max_bytes)
+            meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"", msg.key)
+            result = decode(msg.value, expected_types=expected, max_bytes=max_bytes, not_after=meta.received_at + skew)
             ack_after = writer.ack_after
             if isinstance(result, Rejected):
                 await dead_letter(rt, result.reason, result.detail, meta, msg.key)
-            elif rt.seen.check_and_add(result.event_id):
+            elif (known := seen.remember(result.event_id, hash(meta.raw))) == seen.REDELIVERED:
                 duplicates.inc()
+            elif known == seen.CONFLICTING:
+                await dead_letter(rt, DeadLetterReason.conflicting_duplicate,
+                                  f"event_id {result.event_id} was processed before with other content; "
+                                  "this message is kept here, not processed", meta, msg.key)
             else:
                 try:
                     for handler in rt.handlers.get(result.event_type, ()):
@@ -96,7 +109,7 @@ def _ingest_agent(rt: Runtime, spec: T.TopicSpec, expected: frozenset[str], max_
                     log.exception("handler failed on %s:%s:%s", meta.topic, meta.partition, meta.offset)
                     await dead_letter(rt, DeadLetterReason.processing_error, f"{type(exc).__name__}: {exc}", meta, msg.key)
                 else:
-                    writer.add(EVENTS, event_row(result, meta))
+                    writer.add(EVENTS, event_row(result, meta), source=meta)
                     processed.inc()
                     latency.observe(max(0.0, (meta.received_at - result.occurred_at).total_seconds()))
             ack_after(event.ack)

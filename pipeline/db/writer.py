@@ -18,6 +18,13 @@ the events that caused them. Work that finishes an event later than its agent (f
 classified in another process) registers the event's ack itself once its rows are added, and a
 `before_drain` hook, so a revoke or shutdown waits for it.
 
+A failing write is either the database (unreachable, locked, restarting: the batch is retried with
+backoff, nothing dropped) or some rows in it (a value the database refuses: retrying cannot help).
+For the second the writer isolates the rows (`refused_by_data`, `_isolate`): it bisects the
+batch by source event, writes every event the database takes, and hands the refused events to
+`on_refused` (the ingest capability dead-letters them as `storage_error` with the database's
+message) before the flush's acks, so one bad row neither stops storage nor is retried forever.
+
 On SQLite the upserts go straight to sqlite3's executemany as tuples (statement compiled
 once per table and column set, values converted per column), not through SQLAlchemy's
 per-row parameter processing, and a flush is one transaction in the writer's own process
@@ -49,6 +56,31 @@ log = logging.getLogger(__name__)
 
 # aiokafka errors after which sending the same record again cannot succeed
 NEVER_DELIVERABLE = frozenset({"MessageSizeTooLargeError", "RecordListTooLargeError", "RecordTooLargeError"})
+# Errors about the values written, not the database being there (sqlite3's and Python's conversions,
+# by type name: the SQLite writer process reports its error that way). sqlite3's InterfaceError is
+# a value it cannot bind; asyncpg's InterfaceError is a lost connection, hence SQLite only.
+SQLITE_ROW_ERRORS = frozenset({"IntegrityError", "DataError", "InterfaceError", "OverflowError", "ValueError",
+                               "TypeError", "UnicodeEncodeError"})
+# SQLSTATE classes of PostgreSQL that name the data: 22 data exception, 23 integrity constraint
+# violation, 54 program limit exceeded (a value too large to index)
+PG_ROW_CLASSES = ("22", "23", "54")
+
+
+def refused_by_data(exc: BaseException) -> bool:
+    """True when the database (or the conversion before it) refused the values of a write; False for
+    an outage, a lock or anything else a retry of the same rows may get past."""
+    if isinstance(exc, SqliteWriteError):
+        return exc.kind in SQLITE_ROW_ERRORS
+    cause: BaseException | None = exc
+    while cause is not None:  # SQLAlchemy's error -> the driver's adapted error -> asyncpg's own
+        code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(code, str) and len(code) == 5:
+            return code[:2] in PG_ROW_CLASSES
+        if type(cause).__module__.startswith("sqlite3") or type(cause).__name__ in ("OverflowError", "ValueError",
+                                                                                       "TypeError", "UnicodeEncodeError"):
+            return type(cause).__name__ in SQLITE_ROW_ERRORS
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
 
 
 @dataclass
@@ -57,6 +89,16 @@ class _Spec:
     conflict: tuple[str, ...]
     update: tuple[str, ...]
     rows: list[dict] = field(default_factory=list)
+    sources: list[object] = field(default_factory=list)  # per row: the source event's Meta, or None
+
+
+@dataclass
+class Refused:
+    """Rows of one source event (or one row without a source) the database refused, and why."""
+
+    source: object | None
+    rows: list[tuple[_Spec, dict]]
+    error: str
 
 
 class SqliteUpserts:
@@ -111,7 +153,11 @@ class SqliteUpserts:
 
 
 class SqliteWriteError(Exception):
-    """The writer process rolled a flush back (its error type and message); the flush is retried."""
+    """The writer process rolled a flush back: `kind` is its error's type name (`refused_by_data`)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
 
 
 class SqliteDirect:
@@ -173,9 +219,9 @@ class SqliteDirect:
         try:
             reply = await self.child.exchange_frame(data)
         except ChildLost as exc:  # died (killed, out of memory): the next write starts another
-            raise SqliteWriteError(f"SQLite writer process lost ({exc})") from None
+            raise SqliteWriteError("ChildLost", f"SQLite writer process lost ({exc})") from None
         if reply[0] != "ok":
-            raise SqliteWriteError(f"{reply[1]}: {reply[2]}")
+            raise SqliteWriteError(reply[1], reply[2])
         return reply[1]
 
     def close(self) -> None:
@@ -225,6 +271,9 @@ class BatchWriter:
         self._direct = SqliteDirect(path) if path else None
         self._outputs: list[tuple[asyncio.Future, object]] = []
         self.resend: Callable[[object], Awaitable[asyncio.Future]] | None = None  # set by the Runtime
+        # told of each source event whose rows the database refused, before the flush's acks; the
+        # rows and outputs it adds (a dead letter) are written and confirmed in the same flush
+        self.on_refused: Callable[[object, str], Awaitable[None]] | None = None
 
     def register(self, table: Table, conflict: Sequence[str], update: Sequence[str] = ()) -> None:
         spec = self._specs[table.name] = _Spec(table, tuple(conflict), tuple(update))
@@ -240,8 +289,12 @@ class BatchWriter:
         them); `drain` awaits it first, so a revoke or a shutdown writes that work too."""
         self._drain_hooks.append(hook)
 
-    def add(self, table: Table, row: dict) -> None:
-        self._specs[table.name].rows.append(row)
+    def add(self, table: Table, row: dict, source: object | None = None) -> None:
+        """A row to upsert; `source` (the Meta of the event it came from) is what is dead-lettered
+        if the database refuses the row."""
+        spec = self._specs[table.name]
+        spec.rows.append(row)
+        spec.sources.append(source)
         self._rows += 1
         if self._rows >= self.max_rows:
             self._wake.set()
@@ -305,29 +358,35 @@ class BatchWriter:
             self._acks[:0] = acks
             raise
         outputs, self._outputs = self._outputs, []  # after the hooks: they send too
-        batches = [(spec, spec.rows) for spec in self._specs.values() if spec.rows]
-        for spec, _ in batches:
-            spec.rows = []
-        self._rows = 0
+        batches = self._take()
         hooked = time.perf_counter()
         phase.labels("hooks").observe(hooked - started)
         delay = 0.05
         while batches:
             try:
-                await self._write(batches)
+                try:
+                    await self._write([(spec, rows) for spec, rows, _ in batches])
+                    batches = []
+                except Exception as exc:
+                    if not refused_by_data(exc):
+                        raise
+                    await self._refuse(await self._isolate(batches, exc))
+                    # the dead letters `on_refused` added go out with this flush, before its acks
+                    batches = self._take()
+                    outputs += self._outputs
+                    self._outputs = []
                 self.healthy = True
                 self.last_error = None
                 self.metrics.db_up.set(1)
-                break
             except asyncio.CancelledError:
                 self._requeue(batches, acks)
                 self._outputs[:0] = outputs
                 raise
-            except Exception as exc:  # any driver error: retry the same batch, never drop it
+            except Exception as exc:  # the database, not the rows: retry the same batch, never drop it
                 self.healthy = False
                 self.metrics.db_up.set(0)
                 self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
-                for spec, _ in batches:
+                for spec, _, _ in batches:
                     self.metrics.db_errors.labels(spec.table.name).inc()
                 log.warning("database write failed, retrying in %.2fs: %s", delay, self.last_error)
                 await asyncio.sleep(delay)
@@ -390,6 +449,71 @@ class BatchWriter:
             delay = min(delay * 2, self.retry_max_s)
         return True
 
+    def _take(self) -> list[tuple[_Spec, list[dict], list[object]]]:
+        """Every pending row, with its source, per table (and none pending any more)."""
+        batches = [(spec, spec.rows, spec.sources) for spec in self._specs.values() if spec.rows]
+        for spec, _, _ in batches:
+            spec.rows, spec.sources = [], []
+        self._rows = 0
+        return batches
+
+    async def _isolate(self, batches: list[tuple[_Spec, list[dict], list[object]]],
+                       first: Exception) -> list[Refused]:
+        """Write what the database takes of `batches`, which failed as a whole with `first`: rows
+        are grouped by source event (all of an event's rows stay or go together) and the groups are
+        bisected, each half its own transaction, down to the ones refused. An outage meanwhile
+        raises: the caller retries the whole batch (upserts, so the halves written are harmless)."""
+        groups: dict[int, Refused] = {}
+        for spec, rows, sources in batches:
+            for row, source in zip(rows, sources):
+                key = id(source) if source is not None else id(row)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = Refused(source, [], "")
+                group.rows.append((spec, row))
+        refused: list[Refused] = []
+
+        async def attempt(part: list[Refused], exc: Exception | None) -> None:
+            if exc is None:
+                try:
+                    await self._write(self._per_table(part))
+                    return
+                except Exception as error:
+                    if not refused_by_data(error):
+                        raise
+                    exc = error
+            if len(part) == 1:
+                part[0].error = f"{type(exc).__name__}: {str(exc)[:500]}"
+                refused.append(part[0])
+                return
+            mid = len(part) // 2
+            await attempt(part[:mid], None)
+            await attempt(part[mid:], None)
+
+        await attempt(list(groups.values()), first)
+        return refused
+
+    def _per_table(self, groups: list[Refused]) -> list[tuple[_Spec, list[dict]]]:
+        by_table: dict[str, tuple[_Spec, list[dict]]] = {}
+        for group in groups:
+            for spec, row in group.rows:
+                by_table.setdefault(spec.table.name, (spec, []))[1].append(row)
+        return [by_table[name] for name in self._specs if name in by_table]  # registration order
+
+    async def _refuse(self, refused: list[Refused]) -> None:
+        for group in refused:
+            tables = sorted({spec.table.name for spec, _ in group.rows})
+            for spec, _ in group.rows:
+                self.metrics.db_refused.labels(spec.table.name).inc()
+            log.error("database refused %d row(s) of %s (%s): %s", len(group.rows), ", ".join(tables),
+                      "source event dead-lettered" if group.source is not None and self.on_refused else "dropped",
+                      group.error)
+            if group.source is not None and self.on_refused is not None:
+                try:
+                    await self.on_refused(group.source, f"{', '.join(tables)}: {group.error}")
+                except Exception:  # a failure to dead-letter must not stop the rest of the flush
+                    log.exception("dead-lettering a refused event failed")
+
     async def _run_hooks(self) -> None:
         for hook in self._hooks:
             try:
@@ -398,8 +522,9 @@ class BatchWriter:
                 log.exception("before-flush hook %r failed", hook)
 
     def _requeue(self, batches, acks) -> None:
-        for spec, rows in batches:
+        for spec, rows, sources in batches:
             spec.rows[:0] = rows
+            spec.sources[:0] = sources
             self._rows += len(rows)
         self._acks[:0] = acks
 

@@ -263,3 +263,43 @@ async def test_drain_waits_for_the_flush_in_progress(engine):
     await drain
     assert acked == [0, 1, 2, 3, 4]
     await in_progress
+
+
+async def test_rows_the_database_refuses_are_isolated_and_their_events_dead_lettered(engine):
+    """A value the database (or the conversion before it) refuses is the row's fault, not an outage:
+    the batch is bisected, every other row is written in the same flush, the refused events go to
+    `on_refused` (whose dead-letter rows are written before the acks), and nothing is retried."""
+    from pipeline.db.models import DeadLetterRow
+
+    await upgrade(engine)
+    metrics = Metrics(CollectorRegistry())
+    w = BatchWriter(engine, metrics, retry_max_s=0.2)
+    events, dead = ReceivedEvent.__table__, DeadLetterRow.__table__
+    w.register(events, conflict=["event_id"])
+    w.register(dead, conflict=["source_topic", "source_partition", "source_offset"])
+    refused: list[tuple[str, str]] = []
+
+    async def on_refused(source, detail: str) -> None:
+        refused.append((source, detail))
+        w.add(dead, {"reason": "storage_error", "detail": detail, "source_topic": "orders", "source_partition": 0,
+                     "source_offset": int(source.removeprefix("event-")), "value": b"{}", "received_at": NOW})
+
+    w.on_refused = on_refused
+    acked: list[int] = []
+    bad = {3: {"occurred_at": NOW.replace(tzinfo=None)},  # naive: refused by the column's conversion
+           11: {"offset": 2**70}}                          # beyond any integer column: refused by the driver
+    for i in range(20):
+        w.add(events, {**row(i), **bad.get(i, {})}, source=f"event-{i}")
+        w.ack_after(lambda i=i: acked.append(i))
+    w.add(events, {**row(99), "offset": 2**70})  # a row without a source event: dropped, counted
+    await asyncio.wait_for(w.flush(), timeout=30)
+
+    assert sorted(acked) == list(range(20)) and w.healthy
+    assert sorted(s for s, _ in refused) == ["event-11", "event-3"]
+    assert all(detail.startswith("events: ") for _, detail in refused)
+    assert await count(engine) == 18
+    async with engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT source_offset, reason FROM dead_letters ORDER BY 1"))).all()
+    assert [tuple(r) for r in stored] == [(3, "storage_error"), (11, "storage_error")]
+    assert metrics.registry.get_sample_value("salespulse_db_rows_refused_total", {"table": "events"}) == 3
+    assert not metrics.registry.get_sample_value("salespulse_db_write_errors_total", {"table": "events"})

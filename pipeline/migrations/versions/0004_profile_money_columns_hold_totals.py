@@ -15,18 +15,16 @@ depends_on = None
 COLUMNS = ('total_spend', 'refunds', 'average_order_value')
 
 
+def _retype(old: sa.Numeric, new: sa.Numeric) -> None:
+    # batch mode: SQLite rebuilds the table (it cannot alter a column's declared type), PostgreSQL alters
+    with op.batch_alter_table('customer_profiles') as batch_op:
+        for column in COLUMNS:
+            batch_op.alter_column(column, type_=new, existing_type=old, existing_nullable=column == 'average_order_value')
+
+
 def upgrade() -> None:
-    # SQLite keeps NUMERIC as a type affinity without a precision: nothing to change there
-    if op.get_bind().dialect.name == 'sqlite':
-        return
-    for column in COLUMNS:
-        op.alter_column('customer_profiles', column, type_=sa.Numeric(precision=38, scale=4),
-                        existing_type=sa.Numeric(precision=18, scale=4))
+    _retype(sa.Numeric(precision=18, scale=4), sa.Numeric(precision=38, scale=4))
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'sqlite':
-        return
-    for column in COLUMNS:
-        op.alter_column('customer_profiles', column, type_=sa.Numeric(precision=18, scale=4),
-                        existing_type=sa.Numeric(precision=38, scale=4))
+    _retype(sa.Numeric(precision=38, scale=4), sa.Numeric(precision=18, scale=4))
