@@ -21,6 +21,7 @@ class DeadLetterReason(str, enum.Enum):
     implausible_time = "implausible_time"            # occurred_at further in the future than clock skew explains
     conflicting_duplicate = "conflicting_duplicate"  # an event_id seen before with other content
     storage_error = "storage_error"                  # the database refused the event's rows (its message is the detail)
+    undecodable_record = "undecodable_record"        # the consumer could not read its record batch (codec, CRC, framing)
 
 
 class DeadLetter(Strict):
