@@ -76,8 +76,16 @@ class DatabaseSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
+    """The worker's HTTP listener, the metrics listener, and how often one token may read."""
+
     host: str = "127.0.0.1"
     port: int = 6066
+    # None: /metrics is served on `port` (a single local worker); set, it is served only there, so
+    # the API port can face people while the scrape port stays on the monitoring network.
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="own listener for /metrics")
+    metrics_host: str = Field("127.0.0.1", description="interface of the metrics listener")
+    read_rate_per_s: float = Field(5.0, gt=0, description="reads per second per API token (token bucket refill)")
+    read_burst: int = Field(30, ge=1, description="reads one API token may make at once")
 
 
 class WorkerSettings(BaseModel):

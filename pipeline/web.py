@@ -1,9 +1,10 @@
-"""The worker's HTTP surface: /metrics, /health/live, /health/ready (+ capability pages)."""
+"""The worker's HTTP surface: /metrics (on its own listener when configured), /health/live, /health/ready (+ capability pages)."""
 
 from __future__ import annotations
 
 import asyncio
 
+from aiohttp import web as aioweb
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
@@ -70,11 +71,21 @@ def register_pages(rt: Runtime) -> None:
         rt.assigned = rt.assigned - set(revoked)
         rt.metrics.forget_partitions(revoked)
 
+    def exposition(request) -> bytes:
+        return rt.metrics.exposition(request.query.getall("name[]", []))  # a subset, as prometheus_client serves
+
+    metrics_port = rt.settings.web.metrics_port
+
     @app.page("/metrics")
     class Metrics(web.View):
         async def get(self, request: web.Request) -> web.Response:
-            names = request.query.getall("name[]", [])  # a subset, as prometheus_client's own handler serves
-            return self.bytes(rt.metrics.exposition(names), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+            if metrics_port is not None:
+                return self.json({"error": "/metrics is served on the metrics listener "
+                                           "(SALESPULSE_WEB__METRICS_PORT), not on the API port"}, status=404)
+            return self.bytes(exposition(request), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    if metrics_port is not None:
+        _metrics_listener(rt, exposition)
 
     @app.page("/health/live")
     class Live(web.View):
@@ -86,3 +97,25 @@ def register_pages(rt: Runtime) -> None:
         async def get(self, request: web.Request) -> web.Response:
             checks = await readiness(rt)
             return self.json(checks, status=200 if checks["ready"] else 503)
+
+
+def _metrics_listener(rt: Runtime, exposition) -> None:
+    """/metrics alone on SALESPULSE_WEB__METRICS_HOST:__METRICS_PORT, in the worker's event loop (a worker
+    whose loop is stuck then fails its scrape, as SalesPulseWorkerDown expects)."""
+    app, s = rt.app, rt.settings.web
+
+    async def metrics(request: aioweb.Request) -> aioweb.Response:
+        return aioweb.Response(body=exposition(request), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    server = aioweb.Application()
+    server.router.add_get("/metrics", metrics)
+    runner = aioweb.AppRunner(server, access_log=None)
+
+    @app.task
+    async def _serve_metrics() -> None:
+        await runner.setup()
+        await aioweb.TCPSite(runner, s.metrics_host, s.metrics_port).start()
+
+    @app.on_before_shutdown.connect
+    async def _stop_metrics(app, **kwargs) -> None:
+        await runner.cleanup()

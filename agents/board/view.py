@@ -5,36 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from agents.escalation.auth import can_act, user_level
-from agents.escalation.directory import Directory, Person
+from agents.escalation.directory import Person
 from agents.escalation.policy import Policy
 from agents.escalation.state import IncidentState, next_deadline
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
-def in_scope(person: Person, state: IncidentState, directory: Directory) -> bool:
-    """The incident is routed to the person or to one of their reports (same team, else same region).
-
-    People without a region cover every region (the director); everyone else sees incidents of their
-    region, and those whose chain names them or someone of their team or region (incidents without a
-    region are routed through the customer's owner rep).
-    """
-    if person.region is None or state.region == person.region:
-        return True
-    for step in state.plan.steps + state.plan.inform:
-        for t in step.targets:
-            if t.id == person.id:
-                return True
-            other = directory.person(t.id)
-            if other is not None and ((person.team is not None and other.team == person.team)
-                                      or other.region == person.region):
-                return True
-    return False
-
-
 def visible(person: Person, state: IncidentState, policy: Policy) -> bool:
-    """Open, and the person may act on it (the rule POST /incidents/{key}/ack applies) within their scope."""
-    return state.is_open and can_act(person, state, policy) and in_scope(person, state, policy.directory)
+    """Open, and the person may act on it: the rule POST /incidents/{key}/ack applies (scope and level)."""
+    return state.is_open and can_act(person, state, policy)
 
 
 def me(person: Person, policy: Policy) -> dict:

@@ -13,8 +13,9 @@ from faust import web
 from sqlalchemy import select
 
 from agents.board.live import EVERYTHING, Hub
-from agents.board.view import in_scope, item, me, sort_key, visible
-from agents.escalation.auth import can_act, verify_token
+from agents.board.view import item, me, sort_key, visible
+from agents.escalation.auth import can_act
+from agents.escalation.web import Refusal, gate_of
 from agents.escalation.state import OPEN, IncidentState
 from pipeline.db.models import ClassifiedFeedbackRow, CustomerProfileRow, IncidentRow
 
@@ -33,11 +34,6 @@ KEEPALIVE_S = 15.0
 INCIDENTS = IncidentRow.__table__
 PROFILES = CustomerProfileRow.__table__
 FEEDBACK = ClassifiedFeedbackRow.__table__
-
-
-def bearer(request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
 async def open_states(rt, esc) -> list[IncidentState]:
@@ -108,13 +104,12 @@ def register(rt) -> None:
         hub.close()
 
     def who(view: web.View, request):
-        esc = rt.extras.get("escalator")
-        if esc is None:
-            return view.json({"error": "the escalation capability is not loaded on this worker"}, status=503)
-        person = verify_token(bearer(request), esc.policy.directory)
-        if person is None:
-            return view.json({"error": "missing or unknown API token"}, status=401, headers=dict(API_HEADERS))
-        return esc, person
+        """(escalator, person) for a person's token within its read rate, else the error answer."""
+        gate = gate_of(rt)
+        person = gate if isinstance(gate, Refusal) else gate.admit(request, None)
+        if isinstance(person, Refusal):
+            return view.json({"error": person.error}, status=person.status, headers={**API_HEADERS, **person.headers})
+        return rt.extras["escalator"], person
 
     def page(name: str):
         class Page(web.View):
@@ -190,4 +185,4 @@ def register(rt) -> None:
         s = esc.states.get(key)
         if s is None:
             return True  # another worker's incident: the refresh applies the rule
-        return can_act(person, s, esc.policy) and in_scope(person, s, esc.policy.directory)
+        return can_act(person, s, esc.policy)

@@ -1,13 +1,16 @@
-"""API tokens and permissions: (token, directory) -> Person; (person, incident, policy) -> may act or not."""
+"""API tokens and scope: (token, directory) -> Person | Service; (reader, region, people) -> may see; (person, incident, policy) -> may act."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 
-from agents.escalation.directory import Directory, Person
+from agents.escalation.directory import Directory, Person, Service
 from agents.escalation.policy import Policy
 from agents.escalation.state import IncidentState
+
+Reader = Person | Service
 
 
 def hash_token(token: str) -> str:
@@ -15,16 +18,55 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def verify_token(token: str | None, directory: Directory) -> Person | None:
-    """The person whose token this is, or None; compares every stored hash in constant time."""
+def authenticate(token: str | None, directory: Directory) -> Reader | None:
+    """The person or service whose token this is, or None; compares every stored hash in constant time."""
     if not token:
         return None
     digest = hash_token(token)
     found = None
-    for p in directory.people:
-        if p.token_sha256 is not None and hmac.compare_digest(digest, p.token_sha256):
-            found = p
+    for holder in (*directory.people, *directory.services):
+        if holder.token_sha256 is not None and hmac.compare_digest(digest, holder.token_sha256):
+            found = holder
     return found
+
+
+def verify_token(token: str | None, directory: Directory) -> Person | None:
+    """The person whose token this is, or None (a service token is no person)."""
+    found = authenticate(token, directory)
+    return found if isinstance(found, Person) else None
+
+
+def may_read(reader: Reader, scope: str) -> bool:
+    """People read every route (what they see is scoped); a service only what its scopes name."""
+    return isinstance(reader, Person) or scope in reader.scopes
+
+
+def in_scope(reader: Reader, region: str | None, people: Iterable[str], directory: Directory) -> bool:
+    """May see a thing of `region` that names `people` (an incident's chain, a customer's owner rep, a KPI rep).
+
+    The one rule behind every read and action: readers without a region cover every region (the
+    director, a company-wide service); everyone else sees what is in their region, and what names
+    them or someone of their team or region (incidents without a region go through the owner rep).
+    """
+    if reader.region is None or region == reader.region:
+        return True
+    for pid in people:
+        if pid == reader.id:
+            return True
+        other = directory.person(pid)
+        if other is not None and ((reader.team is not None and other.team == reader.team)
+                                  or other.region == reader.region):
+            return True
+    return False
+
+
+def incident_people(state: IncidentState) -> list[str]:
+    """Everyone the incident's chain pages or informs."""
+    return [t.id for step in state.plan.steps + state.plan.inform for t in step.targets]
+
+
+def sees_incident(reader: Reader, state: IncidentState, directory: Directory) -> bool:
+    return in_scope(reader, state.region, incident_people(state), directory)
 
 
 def user_level(user: Person, policy: Policy) -> int | None:
@@ -34,8 +76,10 @@ def user_level(user: Person, policy: Policy) -> int | None:
     return max(levels) if levels else None
 
 
-def can_act(user: Person, incident: IncidentState, policy: Policy) -> bool:
-    """May ack / resolve: the incident sits at the user's level or below it, or the user has already been told."""
+def can_act(user: Reader, incident: IncidentState, policy: Policy) -> bool:
+    """May ack / resolve: a person who may see the incident, and it sits at their level or below, or they were told."""
+    if not isinstance(user, Person) or not sees_incident(user, incident, policy.directory):
+        return False
     level = user_level(user, policy)
     if level is not None and incident.current.level <= level:
         return True

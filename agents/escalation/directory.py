@@ -1,15 +1,24 @@
-"""config/directory.yaml -> Directory of people; (role, team, region) -> the people to notify."""
+"""config/directory.yaml -> Directory of people and service accounts; (role, team, region) -> the people to notify."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.escalation import Target
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# What a service token may read; people read every route their scope allows and never need these.
+ReadScope = Literal["read:incidents", "read:customers", "read:kpis"]
+READ_SCOPES: tuple[str, ...] = get_args(ReadScope)
+
+
+def _token_hash(v: str | None) -> str | None:
+    if v is not None and not _SHA256.match(v):
+        raise ValueError("token_sha256 must be 64 lowercase hex digits (sha256 of the token, not the token)")
+    return v
 
 
 class _Model(BaseModel):
@@ -43,18 +52,37 @@ class Person(_Model):
     @field_validator("token_sha256")
     @classmethod
     def _hash(cls, v: str | None) -> str | None:
-        if v is not None and not _SHA256.match(v):
-            raise ValueError("token_sha256 must be 64 lowercase hex digits (sha256 of the token, not the token)")
-        return v
+        return _token_hash(v)
 
     def target(self) -> Target:
         return Target(id=self.id, name=self.name, role=self.role, email=self.email, webhook=self.webhook)
+
+
+class Service(_Model):
+    """A machine reader (a BI tool, Grafana): reads what its scopes name, in its region; never acts."""
+
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=200)
+    scopes: tuple[ReadScope, ...] = Field(min_length=1)
+    region: str | None = None          # None: every region
+    token_sha256: str
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hash(cls, v: str) -> str:
+        return _token_hash(v)
+
+    @property
+    def team(self) -> None:
+        """Services belong to no team (the scope rule reads a reader's team)."""
+        return None
 
 
 class Directory(_Model):
     version: Literal[1] = 1
     people: tuple[Person, ...] = Field(min_length=1)
     fallback: tuple[str, ...] = ()      # person ids told when a role resolves to nobody
+    services: tuple[Service, ...] = ()  # machine readers with a token of their own
 
     @model_validator(mode="after")
     def _consistent(self) -> "Directory":
@@ -71,6 +99,13 @@ class Directory(_Model):
         for pid in self.fallback:
             if pid not in seen:
                 raise ValueError(f"fallback names unknown person {pid!r}")
+        for i, svc in enumerate(self.services, 1):
+            if svc.id in seen:
+                raise ValueError(f"service {i} repeats id {svc.id!r} (ids are shared by people and services)")
+            seen.add(svc.id)
+            if svc.token_sha256 in hashes:
+                raise ValueError(f"{hashes[svc.token_sha256]!r} and service {svc.id!r} share one API token")
+            hashes[svc.token_sha256] = svc.id
         return self
 
     @property

@@ -1,4 +1,4 @@
-"""`salespulse escalation simulate|route|check|token`: dry-run the escalation policy offline, same code as the agent."""
+"""`salespulse escalation simulate|route|check|token|service-token`: dry-run the escalation policy offline, same code as the agent; make API tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from agents.escalation.directory import READ_SCOPES
 from pipeline.errors import UserInputError
 
 _POLICY = click.option("--policy", "policy_path", type=click.Path(path_type=Path), default=None,
@@ -130,6 +131,35 @@ def token() -> None:
     value = secrets.token_urlsafe(32)
     click.echo(f"token:        {value}")
     click.echo(f"token_sha256: {hash_token(value)}")
+
+
+@escalation_group.command("service-token")
+@click.option("--id", "service_id", required=True, help="the service's id, e.g. grafana (unique in the directory)")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              type=click.Choice(READ_SCOPES),
+              help="what it may read; repeat for several")
+@click.option("--region", default=None, help="only this region's incidents, customers and KPIs  [default: every region]")
+@click.option("--name", default=None, help="display name  [default: the id]")
+def service_token(service_id, scopes, region, name) -> None:
+    """Make a read-only token for a machine (a BI tool, Grafana): give it the token, add the printed
+    entry under `services:` in directory.yaml; the worker checks the entry at start-up."""
+    import yaml
+    from pydantic import ValidationError
+
+    from agents.escalation.auth import hash_token
+    from agents.escalation.directory import Service
+    from agents.escalation.policy import describe_errors
+
+    value = secrets.token_urlsafe(32)
+    try:
+        entry = Service(id=service_id, name=name or service_id, scopes=tuple(dict.fromkeys(scopes)), region=region,
+                        token_sha256=hash_token(value))
+    except ValidationError as exc:
+        raise UserInputError(describe_errors(exc)) from None
+    click.echo(f"token:        {value}")
+    click.echo(f"token_sha256: {entry.token_sha256}")
+    click.echo("directory.yaml, under services:")
+    click.echo(yaml.safe_dump([entry.model_dump(exclude_none=True)], sort_keys=False).rstrip())
 
 
 escalation_group.name = "escalation"

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+import yaml
 
+from agents.escalation.auth import hash_token
 from pipeline.emitter import Emitter
 from pipeline.simulate import Simulator
-from tests.support.services import metric_value, query, wait_until
+from tests.support.services import ROOT, metric_value, query, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +23,12 @@ FIELDS = ("orders_count", "total_spend", "refunds", "average_order_value", "firs
 
 
 def test_profiles_equal_offline_replay(broker, make_worker, db_url, run_id, tmp_path):
-    w1, w2 = make_worker("w1"), make_worker("w2")
+    directory = yaml.safe_load((ROOT / "config" / "directory.yaml").read_text())
+    token = f"tok-director-{run_id}"  # the director sees every region's customers and the company's KPIs
+    next(p for p in directory["people"] if p["id"] == "director")["token_sha256"] = hash_token(token)
+    (tmp_path / "directory.yaml").write_text(yaml.safe_dump(directory))
+    auth = {"Authorization": f"Bearer {token}"}
+    w1, w2 = (make_worker(name, SALESPULSE_PATHS__DIRECTORY=tmp_path / "directory.yaml") for name in ("w1", "w2"))
     w1.wait_ready()
     w2.wait_ready()
     sim = Simulator(seed=11, customers=150)
@@ -56,8 +63,8 @@ def test_profiles_equal_offline_replay(broker, make_worker, db_url, run_id, tmp_
         "both workers processed events"
     # RFM scored against every customer (API) equals the replay's, which saw every customer
     for cid in list(expected)[:20]:
-        view = httpx.get(f"{w1.base_url}/customers/{cid}", timeout=10).json()
+        view = httpx.get(f"{w1.base_url}/customers/{cid}", headers=auth, timeout=10).json()
         assert view["rfm"] == expected[cid]["rfm"], cid
-    assert httpx.get(f"{w1.base_url}/customers/nobody", timeout=10).status_code == 404
-    kpis = httpx.get(f"{w2.base_url}/kpis?window=total", timeout=30).json()
+    assert httpx.get(f"{w1.base_url}/customers/nobody", headers=auth, timeout=10).status_code == 404
+    kpis = httpx.get(f"{w2.base_url}/kpis?window=total", headers=auth, timeout=30).json()
     assert kpis["windows"]["total"]

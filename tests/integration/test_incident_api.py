@@ -39,9 +39,11 @@ def test_ack_needs_a_token_and_the_right_level(broker, make_worker, db_url, run_
     wait_until(lambda: query(db_url, "SELECT status FROM incidents WHERE incident_key = :k", k=key),
                timeout=30, message="incident stored")
     base = w.base_url
-    listed = httpx.get(f"{base}/incidents?state=open").json()["incidents"]
+    as_director = {"Authorization": f"Bearer {tokens[director['id']]}"}
+    assert httpx.get(f"{base}/incidents?state=open").status_code == 401  # reads need a token too
+    listed = httpx.get(f"{base}/incidents?state=open", headers=as_director).json()["incidents"]
     assert [i["incident_key"] for i in listed] == [key] and listed[0]["level_name"] == "team_lead"
-    assert httpx.get(f"{base}/incidents?state=bogus").status_code == 400
+    assert httpx.get(f"{base}/incidents?state=bogus", headers=as_director).status_code == 400
     assert httpx.post(f"{base}/incidents/{key}/ack").status_code == 401
     assert httpx.post(f"{base}/incidents/{key}/ack", headers={"Authorization": "Bearer nope"}).status_code == 401
     # a critical incident starts at the team lead: an account rep (a level below) may not act on it

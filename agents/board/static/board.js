@@ -35,6 +35,7 @@
   async function login(candidate) {
     const r = await fetch("/board/api/me", {headers: {Authorization: "Bearer " + candidate}, cache: "no-store"});
     if (r.status === 401) throw new Error("That token is not known. Check it and try again.");
+    if (r.status === 403) throw new Error("That token is a service's; the board is for people.");
     if (!r.ok) throw new Error("The server could not check the token (HTTP " + r.status + ").");
     return r.json();
   }
@@ -98,6 +99,11 @@
       return;
     }
     if (r.status === 401) return showLogin("Your token is no longer valid. Log in again.");
+    if (r.status === 429) {  // over this token's read rate: come back when the server says
+      const wait = Number(r.headers.get("Retry-After")) || 1;
+      setTimeout(scheduleRefresh, wait * 1000);
+      return;
+    }
     if (!r.ok) return setLive(false, "The server answered HTTP " + r.status + "; retrying.");
     const data = await r.json();
     skewMs = Date.parse(data.now) - Date.now();

@@ -1,5 +1,6 @@
-/* KPI overview: GET /kpis?window=month,total -> headline tiles and three charts drawn as inline SVG,
-   each with its numbers in a table as well (readable without the picture). Refreshes every 30 s. */
+/* KPI overview: GET /kpis?window=month,total (the board's token from sessionStorage) -> headline tiles
+   and three charts drawn as inline SVG, each with its numbers in a table as well (readable without the
+   picture). Refreshes every 30 s. A regional reader's figures are those of their region. */
 "use strict";
 
 (() => {
@@ -52,7 +53,8 @@
   function render(data) {
     const month = latest(data.windows.month), total = latest(data.windows.total);
     const allM = rowOf(month, "all"), allT = rowOf(total, "all");
-    $("asof").textContent = "As of " + new Date(data.as_of).toLocaleString() + " (refreshes every 30 s)";
+    $("asof").textContent = "As of " + new Date(data.as_of).toLocaleString()
+      + (data.region ? ", region " + data.region : "") + " (refreshes every 30 s)";
     $("tiles").replaceChildren(
       tile("Orders this month", allM ? String(allM.orders) : "0", allT ? allT.orders + " to date" : null),
       tile("Revenue this month", money(allM && allM.revenue), allT ? money(allT.revenue) + " to date" : null),
@@ -98,8 +100,14 @@
   }
 
   async function load() {
+    const token = sessionStorage.getItem("salespulse.token");  // the incident board's login
+    if (!token) {
+      $("asof").replaceChildren("Log in on the ", el("a", {href: "/board"}, "incident board"),
+        " first: the KPIs need your API token.");
+      return;
+    }
     try {
-      const r = await fetch("/kpis?window=month,total", {cache: "no-store"});
+      const r = await fetch("/kpis?window=month,total", {headers: {Authorization: "Bearer " + token}, cache: "no-store"});
       if (!r.ok) throw new Error("HTTP " + r.status);
       render(await r.json());
     } catch (e) {
