@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+import pycountry
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import generate_latest
 from prometheus_client import disable_created_metrics
@@ -18,12 +19,17 @@ _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 _ACK = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800)
 
 
+# ISO 4217 currency codes (pycountry's copy of the standard's table, kept current by its releases)
+ISO_4217 = frozenset(c.alpha_3 for c in pycountry.currencies)
+
 class Metrics:
     """One instance per process; tests pass a private CollectorRegistry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
         self._seen: dict[str, set[str]] = {}
+        # labels fed by input with a closed list of values: anything else is "other"
+        self._closed: dict[str, frozenset[str]] = {"currency": ISO_4217}
         p = "salespulse_"
         self.info = Info(p + "build", "SalesPulse version and broker kind", registry=r)
         # Pipeline health.
@@ -74,10 +80,18 @@ class Metrics:
         self.http_ingested = Counter(p + "http_events_ingested_total", "Events accepted over HTTP and produced to their topic", ["channel", "event_type"], registry=r)
         self.http_rejected = Counter(p + "http_ingest_rejections_total", "POST /events requests refused", ["channel", "reason"], registry=r)
 
+    def allow(self, label: str, values: Iterable[str]) -> None:
+        """Close the values `label` may take (regions from the directory): others count as "other"."""
+        self._closed[label] = frozenset(values)
+
     def bounded(self, label: str, value: str | None, limit: int = 50) -> str:
-        """A free-text label value (region) kept bounded: the first `limit` distinct values, then "other"."""
+        """A label value fed by input, kept bounded: its closed list (`allow`; ISO 4217 for currency)
+        where there is one, else the first `limit` distinct values; "other" beyond either."""
         if not value:
             return "unknown"
+        closed = self._closed.get(label)
+        if closed is not None:
+            return value if value in closed else "other"
         seen = self._seen.setdefault(label, set())
         if value in seen:
             return value

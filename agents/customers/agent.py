@@ -126,9 +126,9 @@ class Customers:
             m.orders.labels(channel, region).inc(p.orders_count - before[0])
         spend_delta = p.net + p.refunds - before[1] - before[2]  # gross counted spend
         if spend_delta > 0:
-            m.revenue.labels(channel, region, e.currency).inc(spend_delta / 10_000)
+            m.revenue.labels(channel, region, m.bounded("currency", e.currency)).inc(spend_delta / 10_000)
         if p.refunds > before[2]:
-            m.refunds.labels(channel, region, e.currency).inc((p.refunds - before[2]) / 10_000)
+            m.refunds.labels(channel, region, m.bounded("currency", e.currency)).inc((p.refunds - before[2]) / 10_000)
         self._touch(p, meta.partition)
 
     async def on_classified(self, cf: ClassifiedFeedback, meta: Meta) -> None:

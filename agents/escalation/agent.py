@@ -302,6 +302,8 @@ def register(rt: Runtime) -> None:
                          paths.resolve("directory", "directory.yaml"))
     esc = Escalator(rt, policy)
     rt.extras["escalator"] = esc
+    # the organisation's regions are the directory's: an invented region in an event is "other" on metrics
+    rt.metrics.allow("region", {p.region for p in policy.directory.people if p.region})
     rt.writer.register(INCIDENTS, conflict=["incident_key"], update=[c.name for c in INCIDENTS.columns if c.name != "incident_key"])
     rt.writer.register(AUDIT, conflict=["id"])
     rt.on("incident", esc.on_incident)
