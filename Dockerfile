@@ -16,5 +16,6 @@ RUN pip install . \
  && useradd --system --home-dir /var/lib/salespulse --create-home salespulse
 
 USER salespulse
-EXPOSE 6066
+# 6066: the API and the board; 9464: /metrics when SALESPULSE_WEB__METRICS_PORT=9464 (docker-compose.yml)
+EXPOSE 6066 9464
 CMD ["salespulse", "worker", "--web-host", "0.0.0.0", "--web-port", "6066"]

@@ -17,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 WORKER_PORT = 6066
+METRICS_PORT = 9464
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +133,20 @@ def test_worker_serves_on_the_port_prometheus_scrapes_and_checks_its_health(serv
     health = " ".join(worker["healthcheck"]["test"])
     assert f"localhost:{WORKER_PORT}/health/live" in health
     env = worker["environment"]
+    assert env["SALESPULSE_WEB__METRICS_PORT"] == str(METRICS_PORT) and env["SALESPULSE_WEB__METRICS_HOST"] == "0.0.0.0"
     assert env["SALESPULSE_KAFKA__BROKER"] == "kafka://kafka:9092"
     assert env["SALESPULSE_DATABASE__URL"].startswith("postgresql+asyncpg://")
     assert "@postgres:5432/" in env["SALESPULSE_DATABASE__URL"]
+
+
+def test_published_ports_bind_to_loopback_and_the_metrics_port_stays_unpublished(services):
+    """Nothing answers on the host's other interfaces (a reverse proxy with TLS fronts the API); only
+    Prometheus, on the compose network, reaches the worker's metrics."""
+    for name, svc in services.items():
+        for p in svc.get("ports", []):
+            assert p.startswith("127.0.0.1:"), f"service {name} publishes {p!r} on every interface"
+    worker_ports = [p.rsplit(":", 1)[1] for p in services["worker"].get("ports", [])]
+    assert worker_ports == [str(WORKER_PORT)], worker_ports
 
 
 def prometheus_config(services) -> tuple[Path, dict]:
@@ -153,7 +165,7 @@ def test_prometheus_config_parses_and_scrapes_the_worker(services):
     job = jobs["salespulse"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
     targets = [t for sc in job["static_configs"] for t in sc["targets"]]
-    assert f"worker:{WORKER_PORT}" in targets
+    assert f"worker:{METRICS_PORT}" in targets  # the metrics listener; the API port answers /metrics with 404
     for rule_file in config.get("rule_files", []):
         rules = yaml.safe_load((path.parent / rule_file).read_text())
         alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"] if "alert" in r}
