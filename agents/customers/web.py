@@ -24,7 +24,7 @@ PROFILES = CustomerProfileRow.__table__
 EVENTS = ReceivedEvent.__table__
 INCIDENTS = IncidentRow.__table__
 WINDOWS = ("hour", "day", "month", "total")
-KPI_TTL_S = 5.0  # a KPI view is recomputed at most this often (each computation replays every stored event)
+KPI_TTL_S = 5.0  # the stored events are replayed for /kpis at most this often
 
 
 async def customer_view(engine, customer_id: str, now: datetime, params,
@@ -55,7 +55,7 @@ def kpi_views(states: dict[str | None, KpiState], now: datetime, windows: tuple[
     return {region: view(state) for region, state in states.items()}
 
 
-async def kpi_states(engine) -> dict[str | None, KpiState]:
+async def kpi_states(engine, regions: bool = True) -> dict[str | None, KpiState]:
     """One replay of the stored events into the company's KPIs (key None) and each region's (campaign
     spend has no region: it counts company-wide only)."""
     states: dict[str | None, KpiState] = {None: KpiState()}
@@ -71,14 +71,14 @@ async def kpi_states(engine) -> dict[str | None, KpiState]:
             if apply is None:
                 continue
             apply(states[None], e)
-            if e.region is not None:
+            if regions and e.region is not None:
                 apply(states.setdefault(e.region, KpiState()), e)
     return states
 
 
 async def kpi_view(engine, now: datetime, windows: tuple[str, ...], targets) -> dict:
     """The company's KPIs (`salespulse kpis show`: whoever reads the database sees everything)."""
-    return kpi_views({None: (await kpi_states(engine))[None]}, now, windows, targets)[None]
+    return kpi_views(await kpi_states(engine, regions=False), now, windows, targets)[None]
 
 
 def windows_key(raw: str) -> tuple[str, ...] | None:
@@ -115,18 +115,19 @@ def register_pages(rt) -> None:
     app = rt.app
     customers = rt.extras["customers"]
     targets = load_targets(rt.settings.paths.resolve("targets", "targets.yaml"))
-    cache: dict[tuple[str, ...], tuple[float, dict]] = {}
-    computing = asyncio.Lock()  # concurrent misses wait for one replay instead of each running their own
+    # One replay of the stored events serves every window set for KPI_TTL_S; each set's views are
+    # built from it once. Concurrent misses wait for that one replay instead of running their own.
+    replayed: dict = {"at": None, "states": None, "views": {}}
+    computing = asyncio.Lock()
 
     async def kpis_for(windows: tuple[str, ...]) -> dict:
-        hit = cache.get(windows)
-        if hit is None or time.monotonic() - hit[0] > KPI_TTL_S:
-            async with computing:
-                hit = cache.get(windows)
-                if hit is None or time.monotonic() - hit[0] > KPI_TTL_S:
-                    views = kpi_views(await kpi_states(rt.engine), now_utc(), windows, targets)
-                    hit = cache[windows] = (time.monotonic(), views)
-        return hit[1]
+        async with computing:
+            if replayed["at"] is None or time.monotonic() - replayed["at"] > KPI_TTL_S:
+                replayed.update(states=await kpi_states(rt.engine), views={}, at=time.monotonic(), now=now_utc())
+            views = replayed["views"]
+            if windows not in views:
+                views[windows] = kpi_views(replayed["states"], replayed["now"], windows, targets)
+            return views[windows]
 
     @app.page("/customers/{customer_id}")
     class Customer(web.View):
