@@ -11,16 +11,25 @@ from pipeline.metrics import Metrics, watch_loop_lag
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.transport import Transport
+from pipeline.undecodable import DeadLetterUndecodable
 from pipeline.worker import freeze_loaded_state
 
 log = logging.getLogger(__name__)
 
 
 class SalesPulseApp(faust.App):
-    """faust.App whose transport honours our fetch-wait setting, without faust's Monitor sensor."""
+    """faust.App whose transport honours our fetch-wait setting and whose web server our HTTP limits, without
+    faust's Monitor sensor."""
 
     def _new_transport(self):
         return Transport(self.conf.broker_consumer, self)
+
+    def _new_web(self):
+        # faust's `web` setting names a driver by URL only; ours is its aiohttp driver with the
+        # limits every route needs (pipeline/http.py)
+        from pipeline.http import SalesPulseWeb
+
+        return SalesPulseWeb(self, limits=getattr(self.conf, "salespulse_http_limits", None))
 
     def on_init_dependencies(self):
         # faust adds its Monitor to the sensors here; it records statistics on every message
@@ -103,7 +112,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # faust only makes the last level
     app = SalesPulseApp(settings.worker.app_id, **faust_kwargs(settings))
     set_fetch_waits(app, settings)
+    app.conf.salespulse_http_limits = settings.http  # read when the web driver is built, at the first page
     rt = Runtime(settings=settings, app=app, metrics=metrics or Metrics())
+    app.conf.salespulse_undecodable = DeadLetterUndecodable(rt)  # batches the consumer cannot read (pipeline/transport.py)
     rt.metrics.info.info({"version": "0.1.0", "broker_flavour": settings.kafka.flavour})
     for spec in T.ALL:
         rt.declare_topic(spec)

@@ -167,6 +167,19 @@ class IngestHttpSettings(BaseModel):
         return v
 
 
+class HttpLimitsSettings(BaseModel):
+    """Every route of the worker's HTTP server: how slow a client may be, how many connect, what a body may hold."""
+
+    header_timeout_s: float = Field(10.0, gt=0, description="a connection sends a whole request head within this "
+                                    "many seconds of opening or of its previous answer, or is closed (idle ones too)")
+    body_timeout_s: float = Field(30.0, gt=0, description="a request body arrives whole within this many seconds "
+                                  "of its head, or gets 408 and the connection is closed")
+    max_connections: int = Field(256, ge=1, description="open connections at once; the next gets 503 and is closed")
+    max_json_depth: int = Field(32, ge=1, le=200, description="JSON bodies nested deeper get 400")
+    max_body_bytes: int = Field(65_536, ge=1024, description="body limit of the routes without their own "
+                                "(POST /events has SALESPULSE_INGEST_HTTP__MAX_BODY_BYTES)")
+
+
 class PathsSettings(BaseModel):
     config_dir: Path = CONFIG_DIR
     escalation_policy: Path | None = None
@@ -194,6 +207,7 @@ class Settings(BaseSettings):
     paths: PathsSettings = PathsSettings()
     notify: NotifySettings = NotifySettings()
     ingest_http: IngestHttpSettings = IngestHttpSettings()
+    http: HttpLimitsSettings = HttpLimitsSettings()
     topic_prefix: str = Field("", description="prefix for every topic name (tests use one per run)")
 
     def masked(self) -> dict:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from pipeline import topics as T
 from pipeline.emitter import partition_key
 from pipeline.errors import UserInputError
+from pipeline.http import BodyRefused, parse_json, read_body
 from pipeline.settings import IngestHttpSettings
 from schemas.events import INPUT_ADAPTER, EventBase
 
@@ -26,7 +27,9 @@ log = logging.getLogger(__name__)
 MAX_ERRORS = 100  # error entries in one 4xx answer; the rest are counted in "more_errors"
 # Rejection reasons (the `reason` label of salespulse_http_ingest_rejections_total): bounded.
 REASONS = ("unauthorized", "body_too_large", "invalid_json", "batch_too_large", "schema_violation",
-           "wrong_channel", "rate_limited", "broker_unavailable", "internal_error")
+           "wrong_channel", "rate_limited", "broker_unavailable", "internal_error",
+           "bad_encoding", "unsupported_encoding", "body_timeout", "client_disconnected")
+MAX_JSON_DEPTH = 32  # an event nests 4 levels ({"events": [{"items": [{...}]}]}); the worker's setting overrides
 
 
 class Refused(UserInputError):
@@ -105,14 +108,14 @@ def retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-def split_body(body: bytes, max_events: int) -> list[Any]:
+def split_body(body: bytes, max_events: int, max_depth: int = MAX_JSON_DEPTH) -> list[Any]:
     """JSON bytes -> the list of event objects it carries: one object, an array, or {"events": [...]}."""
     if not body.strip():
         raise Refused(400, "invalid_json", "empty body: send one event object, an array of events or {\"events\": [...]}")
     try:
-        doc = pydantic_core.from_json(body, allow_inf_nan=False)
-    except ValueError as exc:
-        raise Refused(400, "invalid_json", f"malformed JSON: {str(exc)[:200]}") from None
+        doc = parse_json(body, max_depth)
+    except BodyRefused as r:
+        raise Refused(r.status, r.reason, r.message) from None
     if isinstance(doc, dict) and set(doc) == {"events"}:
         doc = doc["events"]
         if not isinstance(doc, list):
@@ -171,21 +174,6 @@ def check_channels(events: list[EventBase], channel: str) -> None:
                       errors[:MAX_ERRORS], max(0, len(errors) - MAX_ERRORS))
 
 
-async def read_body(request: Any, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes."""
-    too_large = Refused(413, "body_too_large", f"request body larger than {limit} bytes")
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise too_large
-    chunks, size = [], 0
-    while chunk := await request.content.read(65536):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # --- the faust pages -------------------------------------------------------------------------------
 
 class EventIngest:
@@ -193,6 +181,7 @@ class EventIngest:
 
     def __init__(self, rt, cfg: IngestHttpSettings) -> None:
         self.rt, self.cfg = rt, cfg
+        self.max_depth = rt.settings.http.max_json_depth
         self.buckets: dict[str, TokenBucket] = {}  # by token digest: bounded by the configured tokens
         self.ingested = rt.metrics.http_ingested
         self.rejected = rt.metrics.http_rejected
@@ -218,7 +207,7 @@ class EventIngest:
                 raise Refused(429, "rate_limited", f"rate limit of {self.cfg.rate_per_s:g} events/s for this token",
                               headers=retry_after(wait))
             body = await read_body(request, self.cfg.max_body_bytes)
-            items = split_body(body, self.cfg.max_batch_events)
+            items = split_body(body, self.cfg.max_batch_events, self.max_depth)
             events = validate_items(items)  # ~35 ms for 1000 orders: not worth a thread
             check_channels(events, channel)
             wait = bucket.take(len(events), time.monotonic())
@@ -226,7 +215,7 @@ class EventIngest:
                 raise Refused(429, "rate_limited", f"{len(events)} events exceed the rate limit of "
                               f"{self.cfg.rate_per_s:g} events/s for this token; retry later", headers=retry_after(wait))
             topics = await self.produce(events)
-        except Refused as r:
+        except (Refused, BodyRefused) as r:  # BodyRefused: encoding, size, time or a client that left mid-body
             self.rejected.labels(channel, r.reason).inc()
             log.info("POST /events refused: %s %s (channel %s)", r.status, r.reason, channel)
             return r.status, r.body(), r.headers, channel

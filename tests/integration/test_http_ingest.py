@@ -152,5 +152,7 @@ def test_events_endpoint_conforms_to_its_openapi_document(make_worker, db_url, r
     # every generated event that was accepted went through the agents without a handler failing
     wait_until(lambda: query(db_url, "SELECT count(*) FROM events")[0][0] >= len(accepted), timeout=60,
                message=f"{len(accepted)} accepted events stored")
-    assert query(db_url, "SELECT count(*) FROM dead_letters") == [(0,)]
+    # schemathesis draws the same event_id with other content now and then: the agents keep the first
+    # and dead-letter the other as a conflicting duplicate, by design; any other dead letter is a failure
+    assert query(db_url, "SELECT reason, detail FROM dead_letters WHERE reason != 'conflicting_duplicate'") == []
     assert httpx.get(f"{w.base_url}/health/ready").status_code == 200

@@ -8,9 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from agents.ingest.web import (
-    Refused, TokenBucket, bearer, channel_for_token, check_channels, hash_token, retry_after, split_body,
+    REASONS, Refused, TokenBucket, bearer, channel_for_token, check_channels, hash_token, retry_after, split_body,
     validate_items,
 )
+from pipeline.http import BodyRefused, check_encoding, json_depth
 from pipeline.openapi import build_openapi
 from pipeline.settings import IngestHttpSettings
 from schemas.events import Channel
@@ -50,7 +51,9 @@ def test_a_token_names_its_channel(token, channel):
     (b"", 400, "empty body"),
     (b"{", 400, "malformed JSON"),
     (b"\xff\xfe", 400, "malformed JSON"),
-    (b"[" * 5000 + b"]" * 5000, 400, "malformed JSON"),
+    (b"[" * 5000 + b"]" * 5000, 400, "nested deeper than 32"),
+    (b"[" * 100_000, 400, "nested deeper than 32"),
+    (b"[" * 33 + b"]" * 33, 400, "nested deeper than 32"),
     (b"NaN", 400, "malformed JSON"),
     (b"42", 400, "one event object"),
     (b'"text"', 400, "one event object"),
@@ -61,6 +64,36 @@ def test_a_token_names_its_channel(token, channel):
 def test_bodies_that_are_refused_before_validation(body, status, words):
     r = refusal(split_body, body, 10)
     assert r.status == status and words in r.message
+
+
+def test_nesting_within_the_limit_passes_to_the_shape_check():
+    assert len(split_body(b"[" * 32 + b"]" * 32, 10)) == 1
+    assert split_body(b"[" + b"{}" + b"]", 10, max_depth=2) == [{}]
+
+
+@pytest.mark.parametrize("doc, depth", [(1, 0), ("x", 0), ([], 1), ({"a": [1, {"b": [2]}]}, 4), ([[], [[[]]]], 4)])
+def test_json_depth_counts_arrays_and_objects(doc, depth):
+    assert json_depth(doc) == depth
+
+
+@pytest.mark.parametrize("encoding, ok", [("", True), ("gzip", True), ("GZIP", True), ("deflate", True),
+                                          ("identity", True), ("compress", False), ("x-gzip", False),
+                                          ("gzip, gzip", False), ("foo", False)])
+def test_only_codings_aiohttp_decodes_are_accepted(encoding, ok):
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    if ok:
+        check_encoding(headers)
+        return
+    with pytest.raises(BodyRefused) as err:
+        check_encoding(headers)
+    assert err.value.status == 415 and err.value.reason == "unsupported_encoding"
+    assert "gzip" in err.value.headers["Accept-Encoding"] and "\n" not in err.value.message
+
+
+def test_every_body_refusal_reason_is_a_bounded_ingest_reason():
+    assert {"bad_encoding", "unsupported_encoding", "body_timeout", "client_disconnected", "invalid_json",
+            "body_too_large"} <= set(REASONS)
+    assert len(REASONS) == len(set(REASONS))
 
 
 @pytest.mark.parametrize("doc, n", [({"event_type": "order"}, 1), ([{}, {}], 2), ({"events": [{}, {}, {}]}, 3)])
