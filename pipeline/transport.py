@@ -41,6 +41,12 @@ The copied method is faust-streaming's (BSD-3-Clause; Copyright (c) 2017-2020 Ro
 Markets, Inc. and the faust-streaming contributors; its licence, whose terms cover that
 copy: licenses/faust-streaming-LICENSE), changed in the statements marked SalesPulse.
 
+aiokafka raises a record batch it cannot read (a codec it lacks, corrupt compression, a CRC error)
+out of its fetcher: faust's fetcher stops, the worker exits, and a restart fetches the same batch
+again. So each fetch is read through `pipeline/undecodable.py`: the batch becomes one dead letter
+(`undecodable_record`, with its topic, partition and offsets), the partition reads on after it, and
+its offsets are acked once the dead letter is stored (`app.conf.salespulse_undecodable`).
+
 A worker whose broker has gone still stops on SIGTERM: faust's final commit and aiokafka's
 consumer stop are each bounded to `CONSUMER_STOP_S` and never raise into mode's shutdown (before,
 the worker waited for them forever; `tests/fault/test_broker_gone_shutdown.py`).
@@ -55,7 +61,10 @@ from typing import AsyncIterator, cast
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
+from faust.types.tuples import Message
 from mode import Service, ServiceT
+
+from pipeline.undecodable import GuardedResults, UndecodableBatch, take_undecodable
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +75,15 @@ BUFFERED_POLL_S = 0.01  # getmany's wait while a partition is left out of fetche
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
     quiet = False  # in the quiet fetch wait (no record for a whole drain-loop wait)
+    undecodable = False  # the last fetch handed out an UndecodableBatch (set in this thread, read by the consumer)
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        fetcher = self._consumer._fetcher
+        fetcher._records = GuardedResults(self._found_undecodable, fetcher._records)
+
+    def _found_undecodable(self) -> None:
+        self.undecodable = True
 
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
@@ -105,6 +123,31 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _getmany(self, active_partitions, timeout: float):
+        records = await super()._getmany(active_partitions, timeout)
+        if self._thread.undecodable:
+            self._thread.undecodable = False
+            for batch in take_undecodable(records):
+                await self._dead_letter(batch)
+        return records
+
+    async def _dead_letter(self, batch: UndecodableBatch) -> None:
+        """Hands the batch to the app's dead-letter sink, which acks its offsets once the dead letter is
+        stored. The records of its partition after it reach the agents after this: their acks come
+        later through the same writer, so a commit never passes the batch before its dead letter."""
+        log.error("%s[%d] offsets %d-%d cannot be read, dead-lettered: %s",
+                  batch.topic, batch.partition, batch.first, batch.last, batch.error)
+        sink = getattr(self.app.conf, "salespulse_undecodable", None)
+        if sink is None:  # an app without dead letters (the bench's floor) reads on past the batch
+            self._ack_offsets(batch)
+        else:
+            await sink(batch, lambda: self._ack_offsets(batch))
+
+    def _ack_offsets(self, batch: UndecodableBatch) -> None:
+        tp = self._new_topicpartition(batch.topic, batch.partition)
+        for offset in range(batch.first, batch.last + 1):
+            self.ack(Message(batch.topic, batch.partition, offset, 0.0, 0, None, None, None, None, tp=tp))
 
     async def on_stop(self) -> None:
         """faust's final commit, bounded: with the broker gone aiokafka looks for the group
