@@ -1,4 +1,4 @@
-"""The worker's HTTP surface: /metrics (on its own listener when configured), /health/live, /health/ready (+ capability pages)."""
+"""The worker's HTTP surface: /metrics (own listener if configured), /health/live, /health/ready (+ capability pages)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP (bearer token, scoped): GET /customers/{id} (owning worker, else SQL) and GET /kpis (same code as `kpis replay`, over SQL events)."""
+"""HTTP (bearer token, scoped): GET /customers/{id} (from SQL) and GET /kpis (`kpis replay`'s code over SQL events)."""
 
 from __future__ import annotations
 

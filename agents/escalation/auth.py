@@ -1,4 +1,4 @@
-"""API tokens and scope: (token, directory) -> Person | Service; (reader, region, people) -> may see; (person, incident, policy) -> may act."""
+"""Tokens and scope: (token, directory) -> Person | Service; (reader, region, people) -> may see; -> may act."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP: bearer token -> reader (ReadGate); GET /incidents (scoped), POST /incidents/{key}/ack|resolve -> incidents.commands."""
+"""HTTP: bearer token -> reader (ReadGate); GET /incidents (scoped); POST /incidents/{key}/ack|resolve -> commands."""
 
 from __future__ import annotations
 

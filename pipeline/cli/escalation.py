@@ -1,4 +1,4 @@
-"""`salespulse escalation simulate|route|check|token|service-token`: dry-run the escalation policy offline, same code as the agent; make API tokens."""
+"""`salespulse escalation simulate|route|check|token|service-token`: the policy offline (the agent's code); API tokens."""
 
 from __future__ import annotations
 
@@ -138,7 +138,8 @@ def token() -> None:
 @click.option("--scope", "scopes", multiple=True, required=True,
               type=click.Choice(READ_SCOPES),
               help="what it may read; repeat for several")
-@click.option("--region", default=None, help="only this region's incidents, customers and KPIs  [default: every region]")
+@click.option("--region", default=None,
+              help="only this region's incidents, customers and KPIs  [default: every region]")
 @click.option("--name", default=None, help="display name  [default: the id]")
 def service_token(service_id, scopes, region, name) -> None:
     """Make a read-only token for a machine (a BI tool, Grafana): give it the token, add the printed
