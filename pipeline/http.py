@@ -1,4 +1,4 @@
-"""HTTP connections and request bodies in -> bounded JSON documents or one-line 4xx answers, and every answer with our headers."""
+"""HTTP connections and bodies in -> bounded JSON documents or one-line 4xx answers, with our headers."""
 
 from __future__ import annotations
 
