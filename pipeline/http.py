@@ -196,7 +196,8 @@ class LimitedRequestHandler(RequestHandler):
             body = json.dumps({"error": f"more than {server.limits.max_connections} open connections; retry"})
             head = "".join(f"{k}: {v}\r\n" for k, v in ANSWER_HEADERS.items())
             transport.write((f"HTTP/1.1 503 Service Unavailable\r\n{head}Content-Type: application/json\r\n"
-                             f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}").encode())
+                             f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+                             f"{body}").encode())
             self.force_close()
 
     def data_received(self, data: bytes) -> None:
