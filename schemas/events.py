@@ -44,10 +44,12 @@ def _money(v: object) -> object:
     return v
 
 
-# One event's amount: at most 12 digits before the point. A line (quantity x unit price) then
-# stays under 10^18, and a total of any number of events fits `Total` (and the SQL columns,
-# Numeric(38, 4)), so no sum an aggregate keeps can overflow a cell that holds it.
+# One event's amount: at most 12 digits before the point, and an order's lines (quantity x unit
+# price) together no more than that either (a profile keeps an order's spend per category as a
+# 64-bit count of 1/10,000). A total of any number of events then fits `Total` (and the SQL
+# columns, Numeric(38, 4)), so no sum an aggregate keeps can overflow a cell that holds it.
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=4)]
+MAX_AMOUNT = Decimal("999999999999.9999")
 # Sums of amounts (profiles, KPI rows, targets).
 Total = Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=4)]
 
@@ -167,6 +169,12 @@ class OrderEvent(EventBase):
     region: Label | None = None
 
     _coerce = field_validator("amount", mode="before")(_money)
+
+    @model_validator(mode="after")
+    def _lines_bounded(self) -> "OrderEvent":
+        if sum(i.quantity * i.unit_price for i in self.items) > MAX_AMOUNT:
+            raise ValueError(f"items: quantity x unit_price over all lines exceeds {MAX_AMOUNT}")
+        return self
 
 
 class IncidentEvent(EventBase):
