@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from pipeline import topics as T
+from pipeline.http import limited_runner
 from pipeline.runtime import Runtime
 
 READY_DB_TIMEOUT_S = 2.0  # a database that does not answer (network cut) must not hang the probe
@@ -109,7 +110,7 @@ def _metrics_listener(rt: Runtime, exposition) -> None:
 
     server = aioweb.Application()
     server.router.add_get("/metrics", metrics)
-    runner = aioweb.AppRunner(server, access_log=None)
+    runner = limited_runner(server, rt.settings.http)  # the API port's timeouts, cap and answer headers
 
     @app.task
     async def _serve_metrics() -> None:

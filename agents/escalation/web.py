@@ -15,6 +15,7 @@ from agents.escalation.state import OPEN, IncidentState
 from agents.ingest.web import TokenBucket, retry_after
 from pipeline import topics as T
 from pipeline.db.models import IncidentRow
+from pipeline.http import read_json_body
 from schemas.escalation import IncidentCommand
 
 INCIDENTS = IncidentRow.__table__
@@ -155,11 +156,9 @@ def register_pages(rt) -> None:
                                        f"{state.current.level + 1} ({state.current.name}){where}"}, status=403)
         comment = None
         if request.can_read_body:
-            try:
-                body = await request.json()
-                comment = str(body.get("comment"))[:1000] if isinstance(body, dict) and body.get("comment") else None
-            except ValueError:
-                return self.json({"error": "body must be JSON, e.g. {\"comment\": \"on it\"}"}, status=400)
+            # bounded in size and depth; a bad encoding or body answers one 4xx line (pipeline.http.guard)
+            body = await read_json_body(request)
+            comment = str(body.get("comment"))[:1000] if isinstance(body, dict) and body.get("comment") else None
         cmd = IncidentCommand(occurred_at=datetime.now(timezone.utc), type=kind, incident_key=key,
                               by=actor.id, comment=comment)
         await rt.send(T.INCIDENT_COMMANDS, key, cmd)
