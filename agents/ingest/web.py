@@ -9,6 +9,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pydantic_core
@@ -144,16 +145,22 @@ def field_errors(index: int, item: Any, exc: ValidationError) -> list[dict]:
     return out
 
 
-def validate_items(items: list[Any]) -> list[EventBase]:
-    """All or nothing: every item validated as the Kafka path does (JSON mode, strict), or 422 naming each fault."""
+def validate_items(items: list[Any], not_after: datetime | None = None) -> list[EventBase]:
+    """All or nothing: every item validated as the Kafka path does (JSON mode, strict, and an
+    occurred_at no later than `not_after`), or 422 naming each fault."""
     events: list[EventBase] = []
     errors: list[dict] = []
     for i, item in enumerate(items):
         try:
             # JSON-mode validation (strings for UUIDs, timestamps, enums) exactly as a Kafka message is decoded
-            events.append(INPUT_ADAPTER.validate_json(pydantic_core.to_json(item)))
+            event = INPUT_ADAPTER.validate_json(pydantic_core.to_json(item))
         except ValidationError as exc:
             errors.extend(field_errors(i, item, exc))
+            continue
+        if not_after is not None and event.occurred_at > not_after:  # the worker would dead-letter it
+            errors.append({"index": i, "field": "occurred_at", "error": f"later than {not_after.isoformat()} "
+                           "(the receiver's clock plus the tolerated skew)"})
+        events.append(event)
     if errors:
         bad = len({e["index"] for e in errors})
         raise Refused(422, "schema_violation", f"{bad} of {len(items)} event(s) invalid; nothing was accepted",
@@ -208,7 +215,8 @@ class EventIngest:
                               headers=retry_after(wait))
             body = await read_body(request, self.cfg.max_body_bytes)
             items = split_body(body, self.cfg.max_batch_events, self.max_depth)
-            events = validate_items(items)  # ~35 ms for 1000 orders: not worth a thread
+            skew = timedelta(seconds=self.rt.settings.worker.future_tolerance_s)
+            events = validate_items(items, datetime.now(timezone.utc) + skew)  # ~35 ms for 1000 orders: not worth a thread
             check_channels(events, channel)
             wait = bucket.take(len(events), time.monotonic())
             if wait:

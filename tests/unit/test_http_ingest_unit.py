@@ -172,3 +172,16 @@ def test_openapi_document_loads_and_takes_the_event_schemas_from_the_models():
     schema = schemathesis.openapi.from_dict(doc)
     labels = {op.ok().label for op in schema.get_all_operations()}
     assert {"POST /events", "GET /openapi.json", "GET /health/ready", "GET /metrics"} <= labels
+
+
+def test_an_event_later_than_the_clock_plus_skew_is_refused_like_the_worker_would_dead_letter_it():
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    fine = json.loads(make_feedback(occurred_at=now).model_dump_json())
+    later = json.loads(make_feedback(occurred_at=now + timedelta(days=2)).model_dump_json())
+    assert len(validate_items([fine], now + timedelta(hours=1))) == 1
+    with pytest.raises(Refused) as exc:
+        validate_items([fine, later], now + timedelta(hours=1))
+    assert exc.value.status == 422 and [e["index"] for e in exc.value.errors] == [1]
+    assert exc.value.errors[0]["field"] == "occurred_at"
