@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 # of BatchWriter.ack_after: it must pass the ack on to ack_after once the event's rows are added.
 Handler = Callable[[Any, "Meta"], Awaitable[Callable[[Callable[[], object]], None] | None]]
 
-CAPABILITIES = ("agents.ingest.agent", "agents.customers.agent", "agents.feedback.agent", "agents.escalation.agent",
-                "agents.board.web")
-
-
 @dataclass(frozen=True, slots=True)
 class Meta:
     """Where an event came from and when we saw it."""
@@ -89,8 +85,6 @@ class Runtime:
     handlers: dict[str, list[Handler]] = field(default_factory=lambda: defaultdict(list))
     seen: SeenIds = field(default_factory=SeenIds)
     assigned: set = field(default_factory=set)
-    capability_modules: tuple[str, ...] = CAPABILITIES
-    extras: dict[str, Any] = field(default_factory=dict)
     loaders: list[Callable[[set], Awaitable[None]]] = field(default_factory=list)
     # Closed from a revoke until every loader has loaded the state of the new assignment: faust
     # resumes the streams (its table recovery) while on_partitions_assigned receivers still run,

@@ -7,16 +7,16 @@ import time
 from datetime import timedelta
 
 from pipeline import topics as T
-from pipeline.db.models import DeadLetterRow, ReceivedEvent
+from pipeline.db.models import ReceivedEvent
+from pipeline.deadletters import dead_letter
 from pipeline.decode import Rejected, decode
 from pipeline.runtime import Meta, Runtime, now_utc
-from schemas.deadletter import DeadLetter, DeadLetterReason
+from schemas.deadletter import DeadLetterReason
 from schemas.events import EventBase
 
 log = logging.getLogger(__name__)
 
 EVENTS = ReceivedEvent.__table__
-DEAD = DeadLetterRow.__table__
 
 
 def event_row(event: EventBase, meta: Meta) -> dict:
@@ -35,29 +35,8 @@ def event_row(event: EventBase, meta: Meta) -> dict:
     }
 
 
-async def dead_letter(rt: Runtime, reason: DeadLetterReason, detail: str, meta: Meta, key: bytes | None) -> None:
-    record = DeadLetter.build(
-        reason=reason, detail=detail, topic=meta.topic, partition=meta.partition,
-        offset=meta.offset, key=key, value=meta.raw, now=meta.received_at,
-    )
-    rt.metrics.invalid.labels(meta.topic, reason.value).inc()
-    await rt.send(T.DEADLETTER, key, record)
-    rt.writer.add(DEAD, {
-        "reason": reason.value, "detail": record.detail, "source_topic": meta.topic,
-        "source_partition": meta.partition, "source_offset": meta.offset,
-        "value": meta.raw, "received_at": meta.received_at,
-    })
-
-
-async def dead_letter_refused(rt: Runtime, meta: Meta, detail: str) -> None:
-    """The database refused an event's rows (BatchWriter.on_refused): the event goes to the dead letters."""
-    await dead_letter(rt, DeadLetterReason.storage_error, detail, meta, meta.key)
-
-
 def register(rt: Runtime) -> None:
     rt.writer.register(EVENTS, conflict=["event_id"])
-    rt.writer.register(DEAD, conflict=["source_topic", "source_partition", "source_offset"])
-    rt.writer.on_refused = lambda meta, detail: dead_letter_refused(rt, meta, detail)
     for spec in T.INPUTS:
         expected = frozenset(t for t, s in T.TOPIC_FOR_EVENT_TYPE.items() if s == spec)
         _ingest_agent(rt, spec, expected)
