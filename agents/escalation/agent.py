@@ -17,7 +17,7 @@ from agents.escalation.policy import Policy, load_policy
 from agents.escalation.routing import CustomerContext, CustomerLookup
 from agents.escalation.state import OPEN, IncidentState, next_deadline
 from agents.escalation.storm import StormWindow, groups_of, observe
-from pipeline.deadletters import dead_letter
+from pipeline.consume import consume
 from pipeline import topics as T
 from pipeline.db.models import IncidentAudit, IncidentRow
 from pipeline.decode import Rejected, describe
@@ -351,29 +351,10 @@ def register(rt: Runtime, customer_context: CustomerLookup | None = None) -> Esc
 def _commands_agent(rt: Runtime, esc: Escalator) -> None:
     from pydantic import ValidationError
 
-    topic = rt.topic(T.INCIDENT_COMMANDS)
-    writer = rt.writer
+    def decode_control(value: bytes | None, meta: Meta) -> IncidentCommand | IncidentStorm | Rejected:
+        try:
+            return CONTROL_ADAPTER.validate_json(value or b"")
+        except ValidationError as exc:
+            return Rejected(DeadLetterReason.schema_violation, describe(exc))
 
-    async def commands(stream):
-        async for event in stream.noack().events():
-            await rt.admit()
-            msg = event.message
-            if msg.tp not in rt.assigned:  # revoked meanwhile (pipeline/transport.py): its new owner has it
-                continue
-            meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
-            try:
-                ctl = CONTROL_ADAPTER.validate_json(msg.value or b"")
-            except ValidationError as exc:
-                bad = Rejected(DeadLetterReason.schema_violation, describe(exc))
-                await dead_letter(rt, bad.reason, bad.detail, meta, msg.key)
-            else:
-                if not rt.seen.check_and_add(ctl.event_id):
-                    try:
-                        await esc.on_control(ctl, meta)
-                    except Exception as exc:
-                        log.exception("command failed")
-                        await dead_letter(rt, DeadLetterReason.processing_error, f"{type(exc).__name__}: {exc}",
-                                          meta, msg.key)
-            writer.ack_after(event.ack)
-
-    rt.app.agent(topic, name="escalation-commands")(commands)
+    consume(rt, T.INCIDENT_COMMANDS, "escalation-commands", decode_control, esc.on_control)
