@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+
 import faust
 
+from pipeline import deadletters
 from pipeline import topics as T
 from pipeline.metrics import Metrics, watch_loop_lag
 from pipeline.runtime import Runtime
@@ -107,8 +110,11 @@ def kafka_credentials(settings: Settings):
     return SSLCredentials(context)
 
 
-def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
-    """Build the app and everything it runs; returns the Runtime that holds them."""
+def create_app(settings: Settings, metrics: Metrics | None = None,
+               capabilities: Callable[[Runtime], object] | None = None) -> Runtime:
+    """Build the app and everything it runs; returns the Runtime that holds them. `capabilities`
+    (the composition root's wiring, `agents.build_worker`) registers what the worker does; without
+    it the app is the bare runtime (the bench's floor)."""
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # faust only makes the last level
     app = SalesPulseApp(settings.worker.app_id, **faust_kwargs(settings))
     set_fetch_waits(app, settings)
@@ -118,7 +124,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
     rt.metrics.info.info({"version": "0.1.0", "broker_flavour": settings.kafka.flavour})
     for spec in T.ALL:
         rt.declare_topic(spec)
-    _register_capabilities(rt)
+    deadletters.register(rt)
+    if capabilities is not None:
+        capabilities(rt)
     batch = settings.kafka.for_flavour().producer_max_batch_size
     if app.tables and batch:  # changelog recovery on Tansu needs one record per batch
         app.conf.producer_max_batch_size = batch
@@ -127,15 +135,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Runtime:
 
     register_pages(rt)
     return rt
-
-
-def _register_capabilities(rt: Runtime) -> None:
-    """Each capability package plugs its handlers into the runtime."""
-    import importlib
-
-    for name in rt.capability_modules:
-        module = importlib.import_module(name)
-        module.register(rt)
 
 
 # longest a revoke waits for pending writes (within Tansu's 6 s session timeout, see settings)

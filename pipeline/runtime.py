@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pipeline import topics as T
 from pipeline.db.engine import make_engine
 from pipeline.db.writer import BatchWriter
+from pipeline.delivery import OutputDelivery
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
 
@@ -26,10 +27,6 @@ log = logging.getLogger(__name__)
 # A handler returns None, or (when it finishes the event later) what takes the event's ack instead
 # of BatchWriter.ack_after: it must pass the ack on to ack_after once the event's rows are added.
 Handler = Callable[[Any, "Meta"], Awaitable[Callable[[Callable[[], object]], None] | None]]
-
-CAPABILITIES = ("agents.ingest.agent", "agents.customers.agent", "agents.feedback.agent", "agents.escalation.agent",
-                "agents.board.web")
-
 
 @dataclass(frozen=True, slots=True)
 class Meta:
@@ -89,8 +86,6 @@ class Runtime:
     handlers: dict[str, list[Handler]] = field(default_factory=lambda: defaultdict(list))
     seen: SeenIds = field(default_factory=SeenIds)
     assigned: set = field(default_factory=set)
-    capability_modules: tuple[str, ...] = CAPABILITIES
-    extras: dict[str, Any] = field(default_factory=dict)
     loaders: list[Callable[[set], Awaitable[None]]] = field(default_factory=list)
     # Closed from a revoke until every loader has loaded the state of the new assignment: faust
     # resumes the streams (its table recovery) while on_partitions_assigned receivers still run,
@@ -101,11 +96,11 @@ class Runtime:
     def __post_init__(self) -> None:
         db = self.settings.database
         self.engine = make_engine(db)
+        self.delivery = OutputDelivery(self.metrics, db.retry_max_s, resend=self.resend)
         self.writer = BatchWriter(
             self.engine, self.metrics, max_rows=db.write_batch_max,
-            interval_s=db.flush_interval_ms / 1000.0, retry_max_s=db.retry_max_s,
+            interval_s=db.flush_interval_ms / 1000.0, retry_max_s=db.retry_max_s, delivery=self.delivery,
         )
-        self.writer.resend = self.resend
 
     # topics -------------------------------------------------------------------------
     def topic_name(self, spec: T.TopicSpec) -> str:
@@ -136,7 +131,7 @@ class Runtime:
         k = key.encode() if isinstance(key, str) else key
         topic = self.topic(spec).get_topic_name()
         delivery = await self.app.producer.send(topic, k, body, partition=None, timestamp=None, headers=None)
-        self.writer.track_output(delivery, (topic, k, body))
+        self.delivery.track(delivery, (topic, k, body))
 
     async def resend(self, record: tuple[str, bytes | None, bytes]):
         topic, key, body = record

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 
 from aiokafka.consumer.fetcher import FetchResult
 
-from pipeline import topics as T
-from pipeline.db.models import DeadLetterRow
-from pipeline.runtime import Runtime, now_utc
-from schemas.deadletter import DeadLetter, DeadLetterReason
+from pipeline.deadletters import dead_letter
+from pipeline.runtime import Meta, Runtime, now_utc
+from schemas.deadletter import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
 REASON = DeadLetterReason.undecodable_record
-DEAD = DeadLetterRow.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +110,6 @@ class DeadLetterUndecodable:
         self.rt = rt
 
     async def __call__(self, batch: UndecodableBatch, ack: Callable[[], object]) -> None:
-        rt = self.rt
-        now = now_utc()
-        record = DeadLetter.build(reason=REASON, detail=batch.detail, topic=batch.topic, partition=batch.partition,
-                                  offset=batch.first, key=None, value=b"", now=now)
-        rt.metrics.invalid.labels(batch.topic, REASON.value).inc()
-        await rt.send(T.DEADLETTER, None, record)
-        rt.writer.add(DEAD, {
-            "reason": REASON.value, "detail": record.detail, "source_topic": batch.topic,
-            "source_partition": batch.partition, "source_offset": batch.first, "value": b"", "received_at": now,
-        })
-        rt.writer.ack_after(ack)
+        meta = Meta(batch.topic, batch.partition, batch.first, now_utc(), b"")
+        await dead_letter(self.rt, REASON, batch.detail, meta, None)
+        self.rt.writer.ack_after(ack)

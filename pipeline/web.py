@@ -55,16 +55,9 @@ async def readiness(rt: Runtime) -> dict:
     return checks
 
 
-def notify_channels(rt: Runtime) -> list[str]:
-    """The delivery channels this worker's settings enable (agents.escalation.agent.notifiers)."""
-    n = rt.settings.notify
-    return ["log", "topic"] + (["webhook"] if n.webhook_url or n.webhook_per_person else []) + \
-        (["email"] if n.smtp_host else [])
-
-
 def register_pages(rt: Runtime) -> None:
     app = rt.app
-    rt.metrics.zero_failures([rt.topic_name(s) for s in (*T.INPUTS, T.INCIDENT_COMMANDS)], notify_channels(rt))
+    rt.metrics.zero_failures([rt.topic_name(s) for s in (*T.INPUTS, T.INCIDENT_COMMANDS)], [])
 
     @app.on_partitions_revoked.connect
     async def _forget_lag(app, revoked, **kwargs) -> None:

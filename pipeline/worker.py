@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from collections.abc import Callable
+
+from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 
 NOISY = ("aiokafka", "faust", "mode", "kafka", "aiohttp", "alembic", "sqlalchemy")
@@ -72,17 +75,17 @@ def freeze_loaded_state() -> None:
     gc.freeze()
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, build: Callable[[Settings], Runtime]) -> None:
+    """`build`: settings -> the worker's Runtime with its capabilities (the composition root's)."""
     import asyncio
 
     import faust
 
-    from pipeline.app import create_app
     from pipeline.db.migrate import upgrade
 
     use_event_loop(settings.worker.event_loop)
     quiet_logging(settings.worker.log_level)
-    rt = create_app(settings)
+    rt = build(settings)
 
     async def _migrate() -> None:
         await upgrade(rt.engine)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from agents.board.live import EVERYTHING, Hub
 from agents.board.view import item, me, sort_key, visible
 from agents.escalation.auth import can_act
-from agents.escalation.web import Refusal, gate_of
+from agents.escalation.web import Refusal
 from agents.escalation.state import OPEN, IncidentState
 from pipeline.db.models import ClassifiedFeedbackRow, CustomerProfileRow, IncidentRow
 
@@ -85,11 +85,11 @@ async def board(rt, esc, person) -> dict:
     return {"now": datetime.now(timezone.utc).isoformat(), "me": me(person, esc.policy), "incidents": cards}
 
 
-def register(rt) -> None:
+def register(rt, esc) -> None:
+    """The board's pages and live stream over the escalator `esc` (its incidents, directory and read gate)."""
     app = rt.app
     hub = Hub(rt.engine)
-    rt.extras["board"] = hub
-    rt.extras.setdefault("incident_listeners", []).append(hub.on_change)
+    esc.listeners.append(hub.on_change)
     files = {p.name: (p.read_bytes(), TYPES[p.suffix]) for p in STATIC.iterdir() if p.suffix in TYPES}
 
     @app.timer(interval=1.0)
@@ -105,11 +105,10 @@ def register(rt) -> None:
 
     def who(view: web.View, request):
         """(escalator, person) for a person's token within its read rate, else the error answer."""
-        gate = gate_of(rt)
-        person = gate if isinstance(gate, Refusal) else gate.admit(request, None)
+        person = esc.gate.admit(request, None)
         if isinstance(person, Refusal):
             return view.json({"error": person.error}, status=person.status, headers={**API_HEADERS, **person.headers})
-        return rt.extras["escalator"], person
+        return esc, person
 
     def page(name: str):
         class Page(web.View):

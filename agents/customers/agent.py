@@ -62,6 +62,7 @@ class Customers:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.contexts: CustomerContexts | None = None  # other workers' customers, cached (set by register)
         cfg = load_followup_config(rt.settings.paths.resolve("followup", "followup.yaml"))
         self.params, self.rules = cfg.scoring, cfg.rules
         self.book = CustomerBook(self.params)
@@ -112,6 +113,14 @@ class Customers:
         body = snap.model_dump_json().encode()  # serialised once: the record, and parsed back (orjson) for SQL
         self.rt.writer.add(PROFILES, profile_row(p, snap, partition, now, orjson.loads(body)))
         await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, body)
+
+    async def context(self, customer_id: str) -> CustomerContext | None:
+        """The customer context port: this worker's profile, else the cache of the others'; never a
+        database round trip on the incident path."""
+        p = self.book.profiles.get(customer_id)
+        if p is not None:
+            return routing_context(self.book, p, now_utc())
+        return self.contexts.get(customer_id) if self.contexts is not None else None
 
     async def on_order(self, e: OrderEvent, meta: Meta) -> None:
         m = self.rt.metrics
@@ -256,25 +265,19 @@ class DigestJob:
             self.sent.add((period, start))
 
 
-def register(rt: Runtime) -> None:
+def register(rt: Runtime) -> Customers:
+    """Orders, classified feedback (`Customers.on_classified`, wired to the feedback capability by the
+    composition root) and incidents -> profiles, follow-ups, digests; `Customers.context` is the
+    customer context port the escalation chain reads."""
     c = Customers(rt)
-    rt.extras["customers"] = c
     rt.writer.register(PROFILES, conflict=["customer_id"],
                        update=[col.name for col in PROFILES.columns if col.name != "customer_id"])
     rt.writer.register(FOLLOWUPS, conflict=["event_id"])
     rt.on("order", c.on_order)
-    rt.on("classified_feedback", c.on_classified)
     rt.on("incident", c.on_incident)
     rt.writer.before_flush(c.publish_changed)
 
-    contexts = rt.extras["customer_contexts"] = CustomerContexts(rt, c)
-
-    async def profile_of(customer_id: str):
-        """Never a database round trip on the incident path: this worker's profiles, else the cache."""
-        p = c.book.profiles.get(customer_id)
-        if p is not None:
-            return routing_context(c.book, p, now_utc())
-        return contexts.get(customer_id)
+    contexts = c.contexts = CustomerContexts(rt, c)
 
     @rt.app.timer(interval=10.0)
     async def _contexts() -> None:
@@ -282,8 +285,6 @@ def register(rt: Runtime) -> None:
             await contexts.refresh()
         except Exception as exc:  # database briefly away: the next tick catches up
             log.warning("customer contexts not refreshed: %s", exc)
-
-    rt.extras["customer_profile"] = profile_of  # the escalation chain's customer context
 
     async def _load(assigned) -> None:
         name = rt.topic_name(T.ORDERS)
@@ -305,6 +306,4 @@ def register(rt: Runtime) -> None:
         if any(tp.topic == feedback_p0 and tp.partition == 0 for tp in rt.assigned):  # one worker publishes
             await digests.run(now_utc())
 
-    from agents.customers.web import register_pages
-
-    register_pages(rt)
+    return c

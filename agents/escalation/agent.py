@@ -7,16 +7,17 @@ import hashlib
 import heapq
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 
 from agents.escalation.machine import cascade, due, on_command, on_incident, on_storm
 from agents.escalation.policy import Policy, load_policy
-from agents.escalation.routing import CustomerContext
+from agents.escalation.routing import CustomerContext, CustomerLookup
 from agents.escalation.state import OPEN, IncidentState, next_deadline
 from agents.escalation.storm import StormWindow, groups_of, observe
-from agents.ingest.agent import dead_letter
+from pipeline.consume import consume
 from pipeline import topics as T
 from pipeline.db.models import IncidentAudit, IncidentRow
 from pipeline.decode import Rejected, describe
@@ -76,7 +77,10 @@ class Escalator:
         self.deadlines: list[tuple[datetime, str]] = []
         self._gauges_at = 0.0
         # callables(IncidentState) told of every state change (the incident board's live updates)
-        self.listeners: list = rt.extras.setdefault("incident_listeners", [])
+        self.listeners: list[Callable[[IncidentState], None]] = []
+        # the customer context port (segment, owner, region of a customer), wired by the composition root
+        self.customer_context: CustomerLookup | None = None
+        self.gate = None  # the read gate of the HTTP routes (agents/escalation/web.py), set with the pages
 
     # -- persistence --------------------------------------------------------------------
     def save(self, s: IncidentState, partition: int, now: datetime, action: str | None = None,
@@ -208,7 +212,7 @@ class Escalator:
         return held
 
     async def _customer(self, customer_id: str | None) -> CustomerContext | None:
-        lookup = self.rt.extras.get("customer_profile")
+        lookup = self.customer_context
         if lookup is None or customer_id is None:
             return None
         try:
@@ -296,12 +300,15 @@ def notifiers(rt: Runtime) -> list:
     return out
 
 
-def register(rt: Runtime) -> None:
+def register(rt: Runtime, customer_context: CustomerLookup | None = None) -> Escalator:
+    """incidents.raw and incidents.commands -> incident state, pages, the board's listeners;
+    `customer_context` is the port the chain reads a customer's segment, owner and region from."""
     paths = rt.settings.paths
     policy = load_policy(paths.resolve("escalation_policy", "escalation.yaml"),
                          paths.resolve("directory", "directory.yaml"))
     esc = Escalator(rt, policy)
-    rt.extras["escalator"] = esc
+    esc.customer_context = customer_context
+    rt.metrics.zero_failures([], [notifier.channel for notifier in notifiers(rt)])
     # the organisation's regions are the directory's: an invented region in an event is "other" on metrics
     rt.metrics.allow("region", {p.region for p in policy.directory.people if p.region})
     rt.writer.register(INCIDENTS, conflict=["incident_key"], update=[c.name for c in INCIDENTS.columns if c.name != "incident_key"])
@@ -337,35 +344,17 @@ def register(rt: Runtime) -> None:
     _commands_agent(rt, esc)
     from agents.escalation.web import register_pages
 
-    register_pages(rt)
+    register_pages(rt, esc)
+    return esc
 
 
 def _commands_agent(rt: Runtime, esc: Escalator) -> None:
     from pydantic import ValidationError
 
-    topic = rt.topic(T.INCIDENT_COMMANDS)
-    writer = rt.writer
+    def decode_control(value: bytes | None, meta: Meta) -> IncidentCommand | IncidentStorm | Rejected:
+        try:
+            return CONTROL_ADAPTER.validate_json(value or b"")
+        except ValidationError as exc:
+            return Rejected(DeadLetterReason.schema_violation, describe(exc))
 
-    async def commands(stream):
-        async for event in stream.noack().events():
-            await rt.admit()
-            msg = event.message
-            if msg.tp not in rt.assigned:  # revoked meanwhile (pipeline/transport.py): its new owner has it
-                continue
-            meta = Meta(msg.topic, msg.partition, msg.offset, now_utc(), msg.value or b"")
-            try:
-                ctl = CONTROL_ADAPTER.validate_json(msg.value or b"")
-            except ValidationError as exc:
-                bad = Rejected(DeadLetterReason.schema_violation, describe(exc))
-                await dead_letter(rt, bad.reason, bad.detail, meta, msg.key)
-            else:
-                if not rt.seen.check_and_add(ctl.event_id):
-                    try:
-                        await esc.on_control(ctl, meta)
-                    except Exception as exc:
-                        log.exception("command failed")
-                        await dead_letter(rt, DeadLetterReason.processing_error, f"{type(exc).__name__}: {exc}",
-                                          meta, msg.key)
-            writer.ack_after(event.ack)
-
-    rt.app.agent(topic, name="escalation-commands")(commands)
+    consume(rt, T.INCIDENT_COMMANDS, "escalation-commands", decode_control, esc.on_control)

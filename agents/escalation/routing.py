@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,6 +45,11 @@ class CustomerContext(_Model):
         """schemas.customers.CustomerProfileSnapshot -> context (segment from RFM, value = net spend)."""
         return cls(segment=profile.rfm.segment if profile.rfm else None, churn_risk=profile.churn_risk,
                    value=profile.total_spend, owner_rep_id=profile.owner_rep_id, region=profile.region)
+
+
+# The customer context port: a customer id -> what the stream knows of them (the customers
+# capability provides it; the composition root hands it to the escalator)
+CustomerLookup = Callable[[str], Awaitable[CustomerContext | None]]
 
 
 class Step(_Model):

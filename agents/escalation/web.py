@@ -12,10 +12,10 @@ from sqlalchemy import select
 from agents.escalation.auth import Reader, authenticate, can_act, may_read, sees_incident
 from agents.escalation.directory import Directory, Person
 from agents.escalation.state import OPEN, IncidentState
-from agents.ingest.web import TokenBucket, retry_after
 from pipeline import topics as T
 from pipeline.db.models import IncidentRow
 from pipeline.http import read_json_body
+from pipeline.ratelimit import TokenBucket, retry_after
 from schemas.escalation import IncidentCommand
 
 INCIDENTS = IncidentRow.__table__
@@ -69,13 +69,6 @@ def refuse(view: web.View, refusal: Refusal) -> web.Response:
     return view.json({"error": refusal.error}, status=refusal.status, headers=refusal.headers)
 
 
-def gate_of(rt) -> ReadGate | Refusal:
-    """The worker's gate; it lives with the directory, so without escalation no read is answered."""
-    gate = rt.extras.get("read_gate")
-    return gate if gate is not None else Refusal(503, "the escalation capability (the directory of tokens) "
-                                                      "is not loaded on this worker", dict(NO_STORE))
-
-
 def _row(r) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in zip(LIST_COLUMNS, r)}
 
@@ -106,8 +99,7 @@ async def list_incidents(engine, state: str | None = "open", limit: int = 200, r
     return out
 
 
-async def load_state(rt, key: str) -> IncidentState | None:
-    esc = rt.extras["escalator"]
+async def load_state(rt, esc, key: str) -> IncidentState | None:
     if key in esc.states:
         return esc.states[key]
     async with rt.engine.connect() as conn:
@@ -115,12 +107,11 @@ async def load_state(rt, key: str) -> IncidentState | None:
     return IncidentState.from_dict(row[0]) if row else None
 
 
-def register_pages(rt) -> None:
+def register_pages(rt, esc) -> None:
+    """The incident routes, and the read gate every read route of the worker asks (`esc.gate`)."""
     app = rt.app
-    esc = rt.extras["escalator"]
     web_settings = rt.settings.web
-    gate = ReadGate(esc.policy.directory, web_settings.read_rate_per_s, web_settings.read_burst)
-    rt.extras["read_gate"] = gate
+    gate = esc.gate = ReadGate(esc.policy.directory, web_settings.read_rate_per_s, web_settings.read_burst)
 
     @app.page("/incidents")
     class Incidents(web.View):
@@ -146,7 +137,7 @@ def register_pages(rt) -> None:
         if not isinstance(actor, Person):
             return self.json({"error": f"service {actor.id} may not {kind} incidents (service tokens only read)"},
                              status=403)
-        state = await load_state(rt, key)
+        state = await load_state(rt, esc, key)
         if state is None:
             return self.json({"error": f"no incident {key!r}"}, status=404)
         if not can_act(actor, state, esc.policy):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 
@@ -11,6 +11,7 @@ from agents.feedback.classifier import Classifier
 from agents.feedback.pool import Classified, ClassifierProcess, classify_feedback
 from pipeline import topics as T
 from pipeline.db.models import ClassifiedFeedbackRow, FeedbackCorrection
+from pipeline.deadletters import dead_letter
 from pipeline.runtime import Meta, Runtime
 from schemas.deadletter import DeadLetterReason
 from schemas.events import FeedbackEvent
@@ -40,6 +41,9 @@ class FeedbackCapability:
         self.raise_high = rt.settings.worker.raise_high_feedback
         self.last_correction_id = 0
         self.review_pending = 0
+        # told of each classification once it is applied (the customers' feedback figures): a port the
+        # composition root fills, so feedback knows no capability that reads it
+        self.subscribers: list[Callable[[ClassifiedFeedback, Meta], Awaitable[None]]] = []
 
     async def on_feedback(self, event: FeedbackEvent, meta: Meta) -> Callable[[Callable[[], object]], None] | None:
         """Inline: classify and apply now. With the classifier's process: submit, and hand the
@@ -54,7 +58,7 @@ class FeedbackCapability:
 
     async def _apply(self, event: FeedbackEvent, meta: Meta, out: Classified | str) -> None:
         """A classified message -> metrics, SQL row, feedback.classified, an incident for urgent
-        feedback, the classified_feedback handlers (the customer's feedback figures)."""
+        feedback, the subscribers (the customer's feedback figures)."""
         if isinstance(out, str):  # classification failed in the pool: as a failing handler inline
             await self._dead_letter(meta, event, out)
             return
@@ -70,8 +74,8 @@ class FeedbackCapability:
         await self.rt.send(T.FEEDBACK_CLASSIFIED, event.customer_id, out.body)
         if out.incident is not None:
             await self.rt.send(T.INCIDENTS_RAW, out.incident.incident_key, out.incident)
-        for handler in self.rt.handlers.get("classified_feedback", ()):
-            await handler(cf, meta)
+        for subscriber in self.subscribers:
+            await subscriber(cf, meta)
 
     async def apply_from_pool(self, event: FeedbackEvent, meta: Meta, out: Classified | str) -> None:
         """What the ingest agent does for a handler that fails inline, for one that fails here: the
@@ -83,7 +87,6 @@ class FeedbackCapability:
             await self._dead_letter(meta, event, f"{type(exc).__name__}: {exc}")
 
     async def _dead_letter(self, meta: Meta, event: FeedbackEvent, detail: str) -> None:
-        from agents.ingest.agent import dead_letter  # the ingest capability owns the dead-letter record
 
         await dead_letter(self.rt, DeadLetterReason.processing_error, detail, meta, event.customer_id.encode())
 
@@ -107,7 +110,7 @@ class FeedbackCapability:
             log.info("applied %d feedback corrections", len(rows))
 
 
-def register(rt: Runtime) -> None:
+def register(rt: Runtime) -> "FeedbackCapability":
     path = rt.settings.paths.classifier_dir
     clf = Classifier.from_config(path)  # ConfigError here refuses to start, with the exact problem
     cap = FeedbackCapability(rt, clf)
@@ -118,7 +121,6 @@ def register(rt: Runtime) -> None:
         @rt.app.task
         async def _classifier() -> None:
             await cap.pool.run()
-    rt.extras["feedback"] = cap
     rt.writer.register(CLASSIFIED, conflict=["event_id"],
                        update=[c.name for c in CLASSIFIED.columns if c.name != "event_id"])
     rt.on("feedback", cap.on_feedback)
@@ -129,3 +131,5 @@ def register(rt: Runtime) -> None:
             await cap.refresh_corrections()
         except Exception as exc:  # database briefly away: try again next tick
             log.warning("could not read corrections: %s", exc)
+
+    return cap

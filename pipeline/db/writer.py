@@ -6,9 +6,8 @@ the events, so a committed Kafka offset always means the rows are in SQL. During
 database outage the batch is retried with backoff and agents are held back once too
 much is pending (back-pressure, not an unbounded queue, and nothing dropped).
 
-Output records the agents produce (classified feedback, incidents, profiles, dead letters)
-are tracked too: a flush acks its events only once every output record sent so far is
-confirmed by the broker, and resends one that failed, so a broker outage longer than the
+A flush acks its events only once every output record sent so far is confirmed by the broker
+too (`pipeline/delivery.py`, which resends a failed one), so a broker outage longer than the
 producer's own retries cannot turn an acked event into a lost output.
 
 Work that is cheaper once per flush than once per event (a customer's profile row after
@@ -36,26 +35,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, Float, LargeBinary, Numeric, Table
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pipeline.db import sqlite_child
 from pipeline.db.engine import dedupe_rows, upsert_statement
-from pipeline.db.types import UTCDateTime
+from pipeline.db.sqlite_direct import SqliteDirect, SqliteUpserts, SqliteWriteError
+from pipeline.delivery import OutputDelivery
 from pipeline.metrics import Metrics
-from pipeline.pipes import ChildLost, ChildProcess
 
 log = logging.getLogger(__name__)
 
-# aiokafka errors after which sending the same record again cannot succeed
-NEVER_DELIVERABLE = frozenset({"MessageSizeTooLargeError", "RecordListTooLargeError", "RecordTooLargeError"})
 # Errors about the values written, not the database being there (sqlite3's and Python's conversions,
 # by type name: the SQLite writer process reports its error that way). sqlite3's InterfaceError is
 # a value it cannot bind; asyncpg's InterfaceError is a lost connection, hence SQLite only.
@@ -101,139 +94,6 @@ class Refused:
     error: str
 
 
-class SqliteUpserts:
-    """One table's upsert as SQLite text with positional parameters, compiled once per column
-    set, and a conversion per column: a batch becomes one executemany of plain tuples, made in
-    the writer process from the rows as they are (`plan`, `sqlite_child.parameters`)."""
-
-    def __init__(self, spec: _Spec, dialect) -> None:
-        self.spec = spec
-        self.dialect = dialect
-        self._compiled: dict[tuple[str, ...], tuple[str, list[tuple[str, str | None]]]] = {}
-
-    def _kind(self, name: str) -> str | None:
-        """The column's conversion by its name in `sqlite_child.CONVERT` (None: the value as it is)."""
-        type_ = self.spec.table.c[name].type
-        if isinstance(type_, UTCDateTime):
-            return "utc"
-        if isinstance(type_, JSON) and not type_.none_as_null:
-            return "json"
-        if isinstance(type_, LargeBinary):
-            return "blob"  # the driver's processor makes a memoryview, which does not pickle
-        if isinstance(type_, Boolean):
-            return "bool"
-        if isinstance(type_, (Numeric, Float)):  # Float (Double) is not a Numeric in SQLAlchemy 2; all bind as float
-            return "float"
-        if type_._cached_bind_processor(self.dialect) is not None:  # what a compiled statement applies
-            raise TypeError(f"{self.spec.table.name}.{name}: no conversion for {type_!r} on SQLite")
-        return None
-
-    def _statement(self, keys: tuple[str, ...]) -> tuple[str, list[tuple[str, str | None]]]:
-        found = self._compiled.get(keys)
-        if found is None:
-            spec = self.spec
-            stmt = upsert_statement("sqlite", spec.table, spec.conflict, spec.update)
-            compiled = stmt.compile(dialect=self.dialect, column_keys=list(keys))
-            found = self._compiled[keys] = (str(compiled), [(k, self._kind(k)) for k in compiled.positiontup])
-        return found
-
-    def plan(self, rows: list[dict]) -> list[tuple[str, list[tuple[str, str | None]], list[dict]]]:
-        """Rows -> (SQL, its columns with their conversions, the rows) per distinct column set
-        (normally one): the writer process makes the parameter tuples (`sqlite_child.parameters`).
-        Measured (bench/README.md, twelfth round): the tuples cost the event loop ~3x what
-        pickling the rows as they are does."""
-        by_keys: dict[tuple[str, ...], list[dict]] = {}
-        for row in rows:
-            by_keys.setdefault(tuple(row), []).append(row)
-        return [(*self._statement(keys), group) for keys, group in by_keys.items()]
-
-    def batches(self, rows: list[dict]) -> list[tuple[str, list[tuple]]]:
-        """Rows -> (SQL, parameter tuples) per distinct column set, made here (the aiosqlite path)."""
-        return [(sql, sqlite_child.parameters(columns, group)) for sql, columns, group in self.plan(rows)]
-
-
-class SqliteWriteError(Exception):
-    """The writer process rolled a flush back: `kind` is its error's type name (`refused_by_data`)."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-
-
-class SqliteDirect:
-    """A flush is one transaction in the writer's own process (`pipeline/db/sqlite_child.py`),
-    exchanged over its pipes by the event loop itself.
-
-    Measured first (bench/README.md, fifth round): through aiosqlite every statement (BEGIN, each
-    executemany per table, COMMIT) was a hop to its thread and back, each waiting for the busy
-    event loop: at 400 events/s the write phase took 90 ms for 2-3 ms of SQLite work. One call
-    to a thread of our own with the whole transaction cut that to 24-57 ms (run on the loop
-    instead, the drain fell to 960 events/s: SQLite then ran on the GIL-bound main thread). What
-    remained was sqlite3 taking the GIL back for every row it binds, each time waiting for the
-    loop: in a process of its own the rows are bound without the worker's GIL (sixth round).
-    A thread still carried the plan to the process and the answer back, and it too waited for the
-    GIL and then for the loop (write phase 28-32 ms per flush at 550 events/s for 3.6 ms of SQLite
-    work, seventh round): the loop now writes the pickled plan to the non-blocking pipe and is woken
-    by the answer, like any socket. A lock held by another connection (a second worker on the file,
-    the CLI) is waited for in that process. A process that died is started again by the next
-    write; the flush that lost it is retried like any failed write (upserts: a write that
-    committed before the answer was lost is idempotent)."""
-
-    CHILD = str(Path(__file__).with_name("sqlite_child.py"))
-
-    def __init__(self, path: str, checkpoint_s: float = sqlite_child.CHECKPOINT_INTERVAL_S,
-                 restart_pages: int = sqlite_child.WAL_RESTART_PAGES) -> None:
-        self.path = path
-        self.checkpoint_s = checkpoint_s
-        self.restart_pages = restart_pages
-        self.child = ChildProcess(lambda: [sys.executable, "-I", self.CHILD, self.path, str(self.checkpoint_s),
-                                           str(self.restart_pages)])
-        self.inflight: asyncio.Future | None = None
-
-    @property
-    def proc(self) -> subprocess.Popen | None:
-        return self.child.proc
-
-    @staticmethod
-    def usable(engine: AsyncEngine) -> str | None:
-        """The file of a SQLite engine (None for an in-memory database: another connection would
-        see another database)."""
-        db = engine.url.database
-        return None if not db or db == ":memory:" or db.startswith("file:") else db
-
-    async def run(self, plan: list[list[tuple]]) -> list[float]:
-        """One transaction in the writer process: seconds per table, or SqliteWriteError. An
-        exchange whose caller was cancelled still completes: the next one waits for it first, so
-        the process never gets two plans at once and never answers the wrong one.
-
-        The plan is pickled here, before anything awaits: its rows are dicts that may hold an
-        agent's live objects (a profile's state), and the flush writes them as they are now."""
-        data = sqlite_child.frame(plan)
-        if self.inflight is not None and not self.inflight.done():
-            await asyncio.wait([self.inflight])
-        self.inflight = asyncio.ensure_future(self._exchange(data))
-        self.inflight.add_done_callback(_retrieve)
-        return await asyncio.shield(self.inflight)
-
-    async def _exchange(self, data: bytes) -> list[float]:
-        try:
-            reply = await self.child.exchange_frame(data)
-        except ChildLost as exc:  # died (killed, out of memory): the next write starts another
-            raise SqliteWriteError("ChildLost", f"SQLite writer process lost ({exc})") from None
-        if reply[0] != "ok":
-            raise SqliteWriteError(reply[1], reply[2])
-        return reply[1]
-
-    def close(self) -> None:
-        self.child.stop()
-
-
-def _retrieve(future: asyncio.Future) -> None:
-    """A failed exchange whose caller was cancelled: its error is the next flush's to meet."""
-    if not future.cancelled():
-        future.exception()
-
-
 class BatchWriter:
     def __init__(
         self,
@@ -244,6 +104,7 @@ class BatchWriter:
         interval_s: float = 0.02,
         retry_max_s: float = 10.0,
         max_pending: int = 20_000,
+        delivery: OutputDelivery | None = None,
     ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
@@ -269,8 +130,8 @@ class BatchWriter:
         self._upserts: dict[str, SqliteUpserts] = {}
         path = SqliteDirect.usable(engine) if self._sqlite else None
         self._direct = SqliteDirect(path) if path else None
-        self._outputs: list[tuple[asyncio.Future, object]] = []
-        self.resend: Callable[[object], Awaitable[asyncio.Future]] | None = None  # set by the Runtime
+        # the output records the events of a flush caused: confirmed (and resent) before its acks
+        self.delivery = delivery if delivery is not None else OutputDelivery(metrics, retry_max_s)
         # told of each source event whose rows the database refused, before the flush's acks; the
         # rows and outputs it adds (a dead letter) are written and confirmed in the same flush
         self.on_refused: Callable[[object, str], Awaitable[None]] | None = None
@@ -306,11 +167,6 @@ class BatchWriter:
             self._room.clear()
         self.metrics.pending.set(len(self._acks))
 
-    def track_output(self, delivery: asyncio.Future, record: object) -> None:
-        """An output record in flight: the events processed so far are acked only once it is
-        delivered; `record` is what `resend` needs to send it again."""
-        self._outputs.append((delivery, record))
-
     async def wait_room(self) -> None:
         """Back-pressure: agents await this before taking the next event."""
         if not self._room.is_set():
@@ -343,7 +199,7 @@ class BatchWriter:
             self._stopping = True
 
     async def flush(self) -> None:
-        if not self._rows and not self._acks and not self._outputs:
+        if not self._rows and not self._acks and not self.delivery.in_flight:
             return
         async with self._lock:
             await self._flush_locked()
@@ -357,7 +213,7 @@ class BatchWriter:
         except asyncio.CancelledError:
             self._acks[:0] = acks
             raise
-        outputs, self._outputs = self._outputs, []  # after the hooks: they send too
+        outputs = self.delivery.take()  # after the hooks: they send too
         batches = self._take()
         hooked = time.perf_counter()
         phase.labels("hooks").observe(hooked - started)
@@ -373,14 +229,13 @@ class BatchWriter:
                     await self._refuse(await self._isolate(batches, exc))
                     # the dead letters `on_refused` added go out with this flush, before its acks
                     batches = self._take()
-                    outputs += self._outputs
-                    self._outputs = []
+                    outputs += self.delivery.take()
                 self.healthy = True
                 self.last_error = None
                 self.metrics.db_up.set(1)
             except asyncio.CancelledError:
                 self._requeue(batches, acks)
-                self._outputs[:0] = outputs
+                self.delivery.put_back(outputs)
                 raise
             except Exception as exc:  # the database, not the rows: retry the same batch, never drop it
                 self.healthy = False
@@ -394,10 +249,10 @@ class BatchWriter:
         written = time.perf_counter()
         phase.labels("write").observe(written - hooked)
         try:
-            delivered = await self._delivered(outputs)
+            delivered = await self.delivery.confirmed(outputs)
         except asyncio.CancelledError:
             self._acks[:0] = acks  # the rows are written; the acks wait (a redelivery is idempotent)
-            self._outputs[:0] = outputs
+            self.delivery.put_back(outputs)
             raise
         phase.labels("deliver").observe(time.perf_counter() - written)
         if delivered:
@@ -409,45 +264,6 @@ class BatchWriter:
         self.metrics.pending.set(len(self._acks))
         async with self._flushed:
             self._flushed.notify_all()
-
-    async def _delivered(self, outputs: list[tuple[asyncio.Future, object]]) -> bool:
-        """Wait until every output is confirmed, resending failed ones with backoff (also after
-        aiokafka's KafkaTimeoutError, which it marks not retriable: the broker was away longer
-        than the producer's request timeout). False when a resend itself fails (the producer has
-        stopped). A record the broker can never take (over its size limit) is logged, counted and
-        given up; any other error is retried, loudly, rather than dropped."""
-        delay = 0.1
-        while outputs:
-            pending = [f for f, _ in outputs if not f.done()]
-            if pending:
-                await asyncio.wait(pending)
-            retry = []
-            for f, rec in outputs:
-                exc = None if f.cancelled() else f.exception()
-                if exc is None and not f.cancelled():
-                    continue
-                if exc is not None and type(exc).__name__ in NEVER_DELIVERABLE:
-                    self.metrics.output_failures.labels("given_up").inc()
-                    log.error("output record to %s given up: %s", rec[0] if isinstance(rec, tuple) else rec, exc)
-                    continue
-                retry.append((exc, rec))
-            if not retry:
-                return True
-            self.metrics.output_failures.labels("resent").inc(len(retry))
-            log.warning("%d output records not delivered (%s), resending in %.1fs", len(retry),
-                        retry[0][0] or "cancelled", delay)
-            if self.resend is None:
-                return False
-            await asyncio.sleep(delay)
-            outputs = []
-            for _, rec in retry:
-                try:
-                    outputs.append((await self.resend(rec), rec))
-                except Exception as exc:  # the producer is stopped
-                    log.warning("output record could not be resent: %s", exc)
-                    return False
-            delay = min(delay * 2, self.retry_max_s)
-        return True
 
     def _take(self) -> list[tuple[_Spec, list[dict], list[object]]]:
         """Every pending row, with its source, per table (and none pending any more)."""
@@ -572,7 +388,7 @@ class BatchWriter:
         # A flush in progress (the run loop's) has already taken its rows and acks out of the
         # pending lists: the drain waits for it too, or a shutdown's final commit can come before
         # those acks while the rows are being written (seen: 64-108 events stored, then redone).
-        while (self._rows or self._acks or self._outputs or self._lock.locked()) and time.monotonic() < deadline:
+        while (self._rows or self._acks or self.delivery.in_flight or self._lock.locked()) and time.monotonic() < deadline:
             try:
                 async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
                     async with self._lock:  # bounded: a flush may wait on the broker for its outputs

@@ -21,7 +21,7 @@ PROGRESS = re.compile(r"^\[\s*\d+s\] sent (\d+)  processed (\d+)  dead letters (
 @pytest.mark.parametrize("kind", broker_kinds())
 def test_the_demo_runs_the_product_and_stops_cleanly(kind, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "demo", "--broker", kind, "--seconds", "25", "--rate", "100",
+        [sys.executable, "-m", "agents.cli.main", "demo", "--broker", kind, "--seconds", "25", "--rate", "100",
          "--invalid-every", "40", "--web-port", str(free_port()), "--state-dir", str(tmp_path / "demo")],
         cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=240)
     text = out.stdout + out.stderr

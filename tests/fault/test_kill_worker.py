@@ -79,7 +79,7 @@ def test_sigkill_mid_stream_loses_nothing(broker, make_worker, db_url, run_id, t
         # replay makes a profile for a customer known only from incidents, which the workers do not.
         path = tmp_path / "events.jsonl"
         path.write_text("\n".join(e.model_dump_json() for e in events if e.event_type != "incident") + "\n")
-        replay = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "customers", "replay", str(path)],
+        replay = subprocess.run([sys.executable, "-m", "agents.cli.main", "customers", "replay", str(path)],
                                 capture_output=True, text=True, timeout=300)
         assert replay.returncode == 0, replay.stderr[-2000:]
         expected = {p["customer_id"]: p for p in map(json.loads, replay.stdout.splitlines())}

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 def test_bench_tiny_run_prints_one_report(tmp_path):
     out = tmp_path / "report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "bench", "--broker", "tansu", "--events", "3000",
+        [sys.executable, "-m", "agents.cli.main", "bench", "--broker", "tansu", "--events", "3000",
          "--latency-seconds", "2", "--json-out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=170,
     )

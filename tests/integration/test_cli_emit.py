@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli.main", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "agents.cli.main", *args], input=stdin,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -43,7 +43,7 @@ def test_profiles_equal_offline_replay(broker, make_worker, db_url, run_id, tmp_
             if e.event_type == "order" and hash(e.event_id) % 10 == 0:
                 em.emit(e)  # redelivered: must not count twice
 
-    replay = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "customers", "replay",
+    replay = subprocess.run([sys.executable, "-m", "agents.cli.main", "customers", "replay",
                              str(tmp_path / "events.jsonl")], capture_output=True, text=True, timeout=120)
     assert replay.returncode == 0, replay.stderr
     expected = {p["customer_id"]: p for p in map(json.loads, replay.stdout.splitlines())}

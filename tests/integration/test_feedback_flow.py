@@ -49,7 +49,7 @@ def test_classified_and_critical_raised(broker, make_worker, db_url, run_id, cla
     assert len(rows) == 4
 
     # a reviewer corrects the late-delivery message; the running worker applies it to the same text
-    out = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "feedback", "correct", str(msgs[3].event_id),
+    out = subprocess.run([sys.executable, "-m", "agents.cli.main", "feedback", "correct", str(msgs[3].event_id),
                           "--category", "service", "--by", "qa", "--db", db_url],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -58,13 +58,13 @@ def test_ack_needs_a_token_and_the_right_level(broker, make_worker, db_url, run_
                == [("acknowledged", director["id"])], timeout=30, message="acknowledged")
 
     # the CLI resolves it through the same commands topic
-    out = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "incidents", "resolve", key, "--by",
+    out = subprocess.run([sys.executable, "-m", "agents.cli.main", "incidents", "resolve", key, "--by",
                           director["id"], "--broker", broker.bootstrap, "--topic-prefix", f"t{run_id}."],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     wait_until(lambda: query(db_url, "SELECT status FROM incidents WHERE incident_key = :k", k=key)
                == [("resolved",)], timeout=30, message="resolved")
-    listed = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "incidents", "list", "--state", "all",
+    listed = subprocess.run([sys.executable, "-m", "agents.cli.main", "incidents", "list", "--state", "all",
                              "--json", "--db", db_url], capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and key in listed.stdout and '"resolved"' in listed.stdout
     actions = [a for (a,) in query(db_url, "SELECT action FROM incident_audit WHERE incident_key = :k AND "

@@ -44,7 +44,7 @@ def test_worker_emitter_and_cli_over_sasl_ssl(secure_broker, db_url, run_id, tmp
         # the CLI reads the same settings from the environment
         second = make_order(customer_id="c-sec-2")
         cli_env = {**os.environ, **env, "SALESPULSE_KAFKA__BROKER": b.url, "SALESPULSE_TOPIC_PREFIX": f"s{run_id}."}
-        done = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "emit", "-"], input=second.model_dump_json(),
+        done = subprocess.run([sys.executable, "-m", "agents.cli.main", "emit", "-"], input=second.model_dump_json(),
                               text=True, capture_output=True, env=cli_env, timeout=60)
         assert done.returncode == 0, done.stderr
         ids = {str(first.event_id), str(second.event_id)}

@@ -94,7 +94,7 @@ class WorkerProcess:
             self.web_port = free_port()
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", "worker"], env=self.env(), cwd=self.tmp,
+            [sys.executable, "-m", "agents.cli.main", "worker"], env=self.env(), cwd=self.tmp,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         return self

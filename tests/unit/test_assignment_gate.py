@@ -12,7 +12,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from pipeline import topics as T
-from pipeline.app import create_app
+from agents import build_worker
 from pipeline.db.migrate import upgrade
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
@@ -22,7 +22,7 @@ from tests.support.factories import at, make_order
 def _runtime(tmp_path, db_url):
     settings = Settings(database={"url": db_url}, worker={"data_dir": str(tmp_path / "data"), "app_id": "gate"},
                         topic_prefix="g.")
-    return create_app(settings, Metrics(CollectorRegistry()))
+    return build_worker(settings, Metrics(CollectorRegistry()))
 
 
 def _order(customer: str, n: int):
@@ -30,7 +30,8 @@ def _order(customer: str, n: int):
 
 
 async def test_admit_waits_for_every_loader_and_a_failing_load_is_retried(tmp_path, db_url):
-    rt = _runtime(tmp_path, db_url)
+    worker = _runtime(tmp_path, db_url)
+    rt = worker.rt
     await upgrade(rt.engine)
     calls, release = [], asyncio.Event()
 
@@ -59,11 +60,12 @@ async def test_admit_waits_for_every_loader_and_a_failing_load_is_retried(tmp_pa
 async def test_profiles_of_a_new_partition_come_from_sql_before_any_event(tmp_path, db_url):
     """Worker A wrote customer c1's profile; the partition moves to worker B, whose first event for
     c1 must be applied on top of A's state, not to a fresh profile."""
-    a = _runtime(tmp_path / "a", db_url)
+    wa = _runtime(tmp_path / "a", db_url)
+    a = wa.rt
     await upgrade(a.engine)
     tp = TP(a.topic_name(T.ORDERS), 0)
     await a.app.on_partitions_assigned.send({tp})
-    customers = a.extras["customers"]
+    customers = wa.customers
     meta = type("M", (), {"partition": 0})()
     await customers.on_order(_order("c1", 1), meta)
     acked = []
@@ -71,17 +73,18 @@ async def test_profiles_of_a_new_partition_come_from_sql_before_any_event(tmp_pa
     await a.writer.flush()
     assert acked == [1]
 
-    b = _runtime(tmp_path / "b", db_url)
+    wb = _runtime(tmp_path / "b", db_url)
+    b = wb.rt
 
     async def next_event() -> None:  # as the ingest agent: admitted, then the handlers
         await b.admit()
-        await b.extras["customers"].on_order(_order("c1", 2), meta)
+        await wb.customers.on_order(_order("c1", 2), meta)
 
     # the event arrives while the assignment is being loaded (faust resumes streams meanwhile)
     await asyncio.gather(b.app.on_partitions_assigned.send({tp}), next_event())
-    p = b.extras["customers"].book.profiles["c1"]
+    p = wb.customers.book.profiles["c1"]
     assert p.orders_count == 2, "worker A's order was lost"
-    assert b.extras["customers"].book.snapshot("c1", at(10)).total_spend == Decimal(30)
+    assert wb.customers.book.snapshot("c1", at(10)).total_spend == Decimal(30)
     for rt in (a, b):
         await rt.engine.dispose()
 
@@ -89,11 +92,12 @@ async def test_profiles_of_a_new_partition_come_from_sql_before_any_event(tmp_pa
 async def test_a_revoke_writes_and_acks_everything_processed_and_admits_nothing_more(tmp_path, db_url):
     """The next owner of a partition loads its state from SQL when it is assigned: by then the old
     owner must have written (and acked, and paged for) every event it took, and take no more."""
-    rt = _runtime(tmp_path, db_url)
+    worker = _runtime(tmp_path, db_url)
+    rt = worker.rt
     await upgrade(rt.engine)
     tp = TP(rt.topic_name(T.ORDERS), 0)
     await rt.app.on_partitions_assigned.send({tp})
-    customers = rt.extras["customers"]
+    customers = worker.customers
     meta = type("M", (), {"partition": 0})()
     acked: list[int] = []
 

@@ -9,11 +9,11 @@ import sys
 import click
 import pytest
 
-from pipeline.cli.main import cli
+from agents.cli.main import cli
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli.main", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "agents.cli.main", *args], input=stdin,
                           capture_output=True, text=True, timeout=60)
 
 

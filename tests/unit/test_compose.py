@@ -193,7 +193,7 @@ def cli_commands_used(services) -> list[tuple[str, list[str]]]:
 def resolve(args: list[str]) -> tuple[click.Command, list[str], list[str]]:
     """Walk the click groups along `args`: (leaf command, command path, remaining args);
     raises LookupError naming the first missing command."""
-    from pipeline.cli.main import cli
+    from agents.cli.main import cli
 
     cmd: click.Command = cli
     path: list[str] = []
@@ -202,7 +202,7 @@ def resolve(args: list[str]) -> tuple[click.Command, list[str], list[str]]:
         name = rest.pop(0)
         sub = cmd.get_command(click.Context(cmd), name)
         if sub is None:
-            raise LookupError(f"`salespulse {' '.join(path + [name])}` does not exist in pipeline.cli")
+            raise LookupError(f"`salespulse {' '.join(path + [name])}` does not exist in agents.cli")
         cmd, path = sub, path + [name]
     return cmd, path, rest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from pipeline.cli.demo import TANSU_NOTE_CORES, BrokerLoad, tansu_note
+from agents.cli.demo import TANSU_NOTE_CORES, BrokerLoad, tansu_note
 
 
 def test_broker_load_needs_half_a_window_then_reads_a_busy_process():

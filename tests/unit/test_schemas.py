@@ -76,7 +76,7 @@ def test_campaign_period_must_be_ordered():
 def test_schema_export_writes_every_event(tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.cli.main import cli
+    from agents.cli.main import cli
 
     result = CliRunner().invoke(cli, ["schemas", "export", str(tmp_path)])
     assert result.exit_code == 0, result.output

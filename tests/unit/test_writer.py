@@ -115,7 +115,7 @@ def _output_writer(engine, resent: list, resend_fails: bool = False):
         done.set_result(None)
         return done
 
-    w.resend = resend
+    w.delivery.resend = resend
     return w, metrics
 
 
@@ -125,7 +125,7 @@ async def test_acks_wait_until_output_records_are_delivered(engine):
     acked: list[int] = []
     delivery = asyncio.get_running_loop().create_future()
     w.add(ReceivedEvent.__table__, row(1))
-    w.track_output(delivery, ("t.feedback.classified", b"c1", b"{}"))
+    w.delivery.track(delivery, ("t.feedback.classified", b"c1", b"{}"))
     w.ack_after(lambda: acked.append(1))
     task = asyncio.create_task(w.flush())
     await asyncio.sleep(0.3)
@@ -144,7 +144,7 @@ async def test_a_failed_output_is_resent_before_the_ack(engine):
     acked: list[int] = []
     failed = asyncio.get_running_loop().create_future()
     failed.set_exception(KafkaTimeoutError())
-    w.track_output(failed, ("t.incidents.raw", b"k", b"{}"))
+    w.delivery.track(failed, ("t.incidents.raw", b"k", b"{}"))
     w.ack_after(lambda: acked.append(1))
     await asyncio.wait_for(w.flush(), 5)
     assert resent == [("t.incidents.raw", b"k", b"{}")] and acked == [1]
@@ -159,7 +159,7 @@ async def test_a_record_over_the_size_limit_is_given_up_and_a_stopped_producer_l
     acked: list[int] = []
     too_big = asyncio.get_running_loop().create_future()
     too_big.set_exception(MessageSizeTooLargeError())
-    w.track_output(too_big, ("t.x", None, b"x" * 10))
+    w.delivery.track(too_big, ("t.x", None, b"x" * 10))
     w.ack_after(lambda: acked.append(1))
     await asyncio.wait_for(w.flush(), 5)
     assert acked == [1]  # resending cannot help: counted, logged, the stream goes on
@@ -168,7 +168,7 @@ async def test_a_record_over_the_size_limit_is_given_up_and_a_stopped_producer_l
     w2, _ = _output_writer(engine, [], resend_fails=True)
     lost = asyncio.get_running_loop().create_future()
     lost.cancel()
-    w2.track_output(lost, ("t.x", None, b"{}"))
+    w2.delivery.track(lost, ("t.x", None, b"{}"))
     w2.ack_after(lambda: acked.append(2))
     await asyncio.wait_for(w2.flush(), 5)
     assert acked == [1]  # not acked: redelivered after the restart, never acked without its output
@@ -251,7 +251,7 @@ async def test_drain_waits_for_the_flush_in_progress(engine):
         w.add(ReceivedEvent.__table__, row(i))
         w.ack_after(lambda i=i: acked.append(i))
     delivery = asyncio.get_running_loop().create_future()
-    w.track_output(delivery, ("alerts", b"k", b"v"))
+    w.delivery.track(delivery, ("alerts", b"k", b"v"))
     in_progress = asyncio.create_task(w.flush())
     while await count(engine) < 5:  # written, now waiting for the delivery
         await asyncio.sleep(0.01)

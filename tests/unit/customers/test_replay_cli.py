@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from pipeline.cli.main import main
+from agents.cli.main import main
 from schemas.events import OrderStatus
 from tests.support.factories import at, make_feedback, make_order, make_spend
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
 
-from pipeline.app import create_app
+from agents import build_worker
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
 from tests.support.factories import at, make_order
@@ -17,8 +17,8 @@ from tests.support.factories import at, make_order
 async def test_segment_gauges_count_every_profile_once_and_yield_between_parts(tmp_path, db_url):
     settings = Settings(database={"url": db_url}, worker={"data_dir": str(tmp_path / "d"), "app_id": "seg"})
     registry = CollectorRegistry()
-    rt = create_app(settings, Metrics(registry))
-    customers = rt.extras["customers"]
+    worker = build_worker(settings, Metrics(registry))
+    rt, customers = worker.rt, worker.customers
     meta = type("M", (), {"partition": 0})()
     for i in range(23):
         for n in range(i % 4 + 1):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.cli.main import main
+from agents.cli.main import main
 
 EVENTS = [
     {"event_type": "incident", "occurred_at": "2026-11-02T10:00:00+00:00", "channel": "phone", "customer_id": "c1",

@@ -8,7 +8,7 @@ import sys
 
 from click.testing import CliRunner
 
-from pipeline.cli.main import cli
+from agents.cli.main import cli
 
 KEYS = {"language", "category", "sentiment", "sentiment_score", "urgency", "confidence", "evidence", "needs_review"}
 
@@ -46,7 +46,7 @@ def test_missing_file_is_a_usage_error(tmp_path):
 
 
 def test_real_process_with_pipe():
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "classify"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "agents.cli.main", "classify"], capture_output=True, text=True,
                           input='{"text": "我要找律师起诉你们"}\n{"text": 3}\n', timeout=60)
     assert proc.returncode == 1
     assert json.loads(proc.stdout.splitlines()[0])["urgency"] == "critical"

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import click
 
-from pipeline.cli.customers import customers_group, kpis_group
-from pipeline.cli.options import database_option, run_db
+from agents.cli.customers import customers_group, kpis_group
+from agents.cli.options import database_option, run_db
 from pipeline.errors import UserInputError
 
 
@@ -36,7 +36,7 @@ def show(customer_id, database) -> None:
               default=("total", "month"), show_default=True)
 def kpis_show(database, windows) -> None:
     """Print the KPIs of every event in the database as JSON (same code as `kpis replay`)."""
-    from agents.customers.web import kpi_view
+    from agents.kpis.web import kpi_view
     from agents.kpis import load_targets
 
     async def go(engine, s):

@@ -18,13 +18,13 @@ def cli() -> None:
 
 
 def _discover() -> None:
-    """Every module in pipeline.cli exposing `commands` (a list of click commands) joins the CLI."""
-    import pipeline.cli as pkg
+    """Every module in agents.cli exposing `commands` (a list of click commands) joins the CLI."""
+    import agents.cli as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
         if info.name in {"main"} or info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"pipeline.cli.{info.name}")
+        module = importlib.import_module(f"agents.cli.{info.name}")
         for command in getattr(module, "commands", ()):
             cli.add_command(command)
 

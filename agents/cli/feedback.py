@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import click
 from sqlalchemy import insert, select
 
-from pipeline.cli.options import database_option, run_db
+from agents.cli.options import database_option, run_db
 from pipeline.errors import UserInputError
 
 CATEGORIES = ["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other"]

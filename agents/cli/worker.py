@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.options import broker_option, database_option, flavour_option, prefix_option, settings_from
+from agents.cli.options import broker_option, database_option, flavour_option, prefix_option, settings_from
 
 
 @click.command()
@@ -17,12 +17,13 @@ from pipeline.cli.options import broker_option, database_option, flavour_option,
 @click.option("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR")
 def worker(broker, flavour, database, topic_prefix, web_host, web_port, log_level) -> None:
     """Run a stream worker (all agents); add workers to scale out."""
+    from agents import build_worker
     from pipeline.worker import run_worker
 
     s = settings_from(broker, database, flavour, web_port, web_host, topic_prefix)
     if log_level:
         s = s.model_copy(update={"worker": s.worker.model_copy(update={"log_level": log_level})})
-    run_worker(s)
+    run_worker(s, lambda settings: build_worker(settings).rt)
 
 
 @click.group()

@@ -112,7 +112,7 @@ def demo(rate, web_port, state_dir, seconds, invalid_every, kind) -> None:
                SALESPULSE_WORKER__DATA_DIR=str((state_dir / "worker").resolve()),
                SALESPULSE_WORKER__APP_ID=f"salespulse-demo-{int(time.time())}")
     log = open(state_dir / "worker.log", "ab")
-    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "worker"], env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "agents.cli.main", "worker"], env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     click.echo(f"database {db}")
     click.echo(f"worker   pid {worker.pid}, log {state_dir / 'worker.log'}")

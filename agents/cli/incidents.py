@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import click
 
-from pipeline.cli.options import broker_option, database_option, prefix_option, settings_from
+from agents.cli.options import broker_option, database_option, prefix_option, settings_from
 from pipeline.errors import UserInputError
 
 
