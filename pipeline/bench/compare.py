@@ -6,7 +6,7 @@ from pipeline.bench.figures import ratio, written_rate
 
 
 MACHINE_DRIFT = 0.20  # floors' CPU per event further apart than this: the machine was not the same
-RSS_NOISE_MB = 20  # the worker's peak RSS in identical runs: 174.8-202.2 MiB (session 13)
+RSS_NOISE_MB = 20  # the worker's peak RSS varies this much between identical runs (174.8-202.2 MiB)
 
 
 def compare_customers(base: dict, big: dict) -> dict:
@@ -14,7 +14,7 @@ def compare_customers(base: dict, big: dict) -> dict:
 
     Both runs measure the no-op floor first; its CPU per event is fixed work, so when the two
     floors differ by more than MACHINE_DRIFT the machine itself ran slower in one of them (a
-    host-level slowdown that steal time does not show: 31.7 against 56.2 us once, session 13)
+    host-level slowdown that steal time does not show, e.g. 31.7 against 56.2 us)
     and the throughput ratio says nothing about the population: `machine_comparable` is false.
     Memory per profile is given only when the second run's peak RSS is higher by more than its
     run-to-run noise; the profiles 30,000 events add are lost in it (bench/bench_customers.py

@@ -41,8 +41,8 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
     CPU for 29,000 events) and the settling after it.
 
     The events due are sent every `tick_s` (each stamped as it goes): at 500 events/s a 2 ms tick
-    made ~500 produce requests a second, and the harness (0.40 cores) and the broker then left the
-    worker so little of the two cores that backlogs formed (bench/README.md, ninth round)."""
+    makes ~500 produce requests a second, and the harness (0.40 cores) and the broker then leave the
+    worker so little of the two cores that backlogs form."""
     import orjson
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -100,9 +100,9 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
                             out_classified_ms.append((datetime.fromisoformat(ca).timestamp() - at) * 1000)
 
     reader = asyncio.create_task(consume())
-    # normal batching: one record per batch (as once here on Tansu) makes each produce request carry
-    # one record per partition, one request at a time: measured, the harness itself then queued
-    # the events ~100 ms (p50) before the worker could see them
+    # normal batching: one record per batch makes each produce request carry one record per
+    # partition, one request at a time, and the harness itself then queues the events ~100 ms
+    # (p50) before the worker can see them
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, acks="all")
     await producer.start()
     try:

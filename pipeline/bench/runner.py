@@ -129,8 +129,8 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
                     lat_rate, cfg.latency_seconds, cfg.seed, tick_s=cfg.latency_tick_s, mark=mark))
                 if cfg.latency_rate:
                     report["latency"]["fixed_rate"] = True  # paired runs at one load; no target verdict
-                # CPU over the steady rate's window only (session 13: the planning before it had
-                # counted ~1 s of this harness's CPU as the phase's, ~0.04 of its 0.20-0.25 cores)
+                # CPU over the steady rate's window only: the planning before it is ~1 s of this
+                # harness's CPU, ~0.04 of the phase's 0.20-0.25 cores
                 (split0, t0, stat0), (split1, t1, stat1) = marks["start"], marks["sent"]
                 report["latency"]["machine_steal_share"] = steal_share(stat0, stat1)
                 report["latency"]["machine_busy_cores"] = busy_cores(stat0, stat1)

@@ -57,8 +57,8 @@ class Worker:
             return 0, ""
 
     def metric(self, name: str, **labels: str) -> float | None:
-        # only that series: rendering the whole page twice a second cost the worker ~3.5% of its
-        # event loop in a drain (py-spy, bench/README.md eighth round); Prometheus scrapes every 15 s
+        # only that series: rendering the whole page twice a second costs the worker ~3.5% of its
+        # event loop in a drain (py-spy); Prometheus scrapes every 15 s
         status, text = self.get(f"/metrics?name[]={name}")
         return metric_value(text, name, **labels) if status == 200 else None
 

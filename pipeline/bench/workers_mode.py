@@ -32,9 +32,9 @@ def scaling(broker_url: str, flavour: str, prefix: str, cfg: BenchConfig, tmp: P
     try:
         for w in workers:
             w.start().wait_ready()
-        # until everything on the topics is consumed: "written" waits for nothing pending, and with
-        # the latency phase's events still to read, it used to wait for those too (two workers'
-        # rate until written: 1,325-1,772 ev/s against 3,620 without them, tenth round)
+        # until everything on the topics is consumed: "written" waits for nothing pending, so a drain
+        # that stopped at the preload's count would wait for the latency phase's events too (two
+        # workers' rate until written: 1,325-1,772 ev/s against 3,620 draining everything)
         two = drain(workers, in_topics or cfg.events, progress=progress, stall_s=10)
         two["peak_rss_mb"] = [mib(vm_hwm_kb(w.proc.pid)) for w in workers]
     finally:
