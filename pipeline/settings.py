@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -213,8 +212,3 @@ class Settings(BaseSettings):
     def masked(self) -> dict:
         """For logs: secrets masked (SecretStr dumps as '**********')."""
         return self.model_dump(mode="json")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
