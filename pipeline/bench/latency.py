@@ -79,7 +79,8 @@ async def latency_run(bootstrap: str, prefix: str, db_path: Path | None, rate_pe
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5)
     await consumer.start()
     topic = prefix + T.FEEDBACK_CLASSIFIED.name
-    tps = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await wait_for_partitions(consumer, topic))]
+    parts = consumer.partitions_for_topic(topic) or await wait_for_partitions(consumer, topic)
+    tps = [TopicPartition(topic, p) for p in parts]
     consumer.assign(tps)
     await consumer.seek_to_end(*tps)
     for tp in tps:

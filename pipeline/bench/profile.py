@@ -64,4 +64,5 @@ def profile_summary(lines: Iterable[str], top: int = 15, ours: tuple[str, ...] =
     def pct(d: dict[str, int]) -> list[list]:
         return [[f, round(100 * c / total, 1)] for f, c in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
 
-    return {"samples": total, "idle_samples_excluded": idle, "top_self_pct": pct(self_n) if total else [], "our_code_inclusive_pct": pct(incl) if total else []}
+    return {"samples": total, "idle_samples_excluded": idle, "top_self_pct": pct(self_n) if total else [],
+            "our_code_inclusive_pct": pct(incl) if total else []}

@@ -29,7 +29,8 @@ def drain(workers: list[Worker], n: int, timeout: float = 900, interval: float =
         now = time.monotonic()
         for w in workers:
             if w.proc.poll() is not None:
-                raise RuntimeError(f"worker {w.name} exited {w.proc.returncode}: {log_tail(w.tmp / f'worker-{w.name}.log')}")
+                raise RuntimeError(f"worker {w.name} exited {w.proc.returncode}: "
+                                   f"{log_tail(w.tmp / f'worker-{w.name}.log')}")
         if None not in values:
             total = sum(values)
             if cpu_start is None and all(v > 0 for v in values):
