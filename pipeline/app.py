@@ -162,8 +162,8 @@ def _register_lifecycle(rt: Runtime) -> None:
         # No event is taken from here until the next assignment's state is loaded (Runtime.state_ready);
         # then everything processed so far is written, its outputs delivered, its events acked and its
         # pages sent before the group moves on: a partition's next owner loads that state from SQL. (A
-        # single flush, before the gate closed, left what agents added meanwhile to be written after
-        # the new owner had loaded: it could page an incident again or miss an order in a profile.)
+        # single flush with the gate open leaves what agents add meanwhile to be written after the
+        # new owner has loaded: it could page an incident again or miss an order in a profile.)
         # Bounded: with the database away the rest is redelivered to the next owner, idempotently.
         rt.state_ready.clear()
         await rt.writer.drain(timeout=REVOKE_DRAIN_S)
@@ -191,7 +191,7 @@ def _register_lifecycle(rt: Runtime) -> None:
     async def _shutdown(app, **kwargs) -> None:
         # faust has stopped fetching; its agents would go on with the events in their buffers while
         # the writer drains, and the writer task would write and ack those after the consumer's
-        # final commit (seen: 120 events stored but redone by the next worker). Close the gate
+        # final commit (120 events stored in a test, then redone by the next worker). Close the gate
         # first: what is processed is written, acked and committed; the rest is redelivered.
         rt.state_ready.clear()
         await rt.writer.drain(timeout=8.0)

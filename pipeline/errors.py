@@ -27,7 +27,3 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Delivery failed in a way a retry will not fix (4xx, bad address)."""
-
-
-class StorageError(SalesPulseError):
-    """The database refused or could not be reached."""

@@ -3,7 +3,7 @@
 Each request and each answer is one frame: an 8-byte length and a pickle
 (`pipeline/db/sqlite_child.py`, `frame`). The pipes are non-blocking and the loop is woken by
 them like by any socket: no thread of the worker carries a request or waits for an answer (a
-thread waits for the GIL and then for the busy loop: bench/README.md, seventh round). One
+thread waits for the GIL and then for the busy loop). One
 exchange at a time; a process that died is started again by the next exchange.
 
 Used by the SQLite writer process (`pipeline/db/writer.py`) and the feedback classifier's

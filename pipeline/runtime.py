@@ -90,7 +90,7 @@ class Runtime:
     # Closed from a revoke until every loader has loaded the state of the new assignment: faust
     # resumes the streams (its table recovery) while on_partitions_assigned receivers still run,
     # so without it an event of a newly assigned partition could be applied to state that SQL
-    # then overwrites (measured: a kill test lost orders from ~10 profiles that way).
+    # then overwrites (a kill test loses orders from ~10 profiles that way).
     state_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:

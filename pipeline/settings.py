@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -97,7 +96,7 @@ class WorkerSettings(BaseModel):
     raise_high_feedback: bool = Field(True, description="raise incidents for high-urgency feedback, not only critical")
     classifier_process: bool = Field(
         True, description="classify feedback in a process of its own, in batches, while the worker goes on "
-        "(False: in the worker's event loop, one message at a time); see bench/README.md, tenth round")
+        "(False: in the worker's event loop, one message at a time); see bench/README.md")
     max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
     future_tolerance_s: float = Field(
         3600.0, ge=0, description="clock skew allowed to a producer: an event whose occurred_at is later than "
@@ -213,8 +212,3 @@ class Settings(BaseSettings):
     def masked(self) -> dict:
         """For logs: secrets masked (SecretStr dumps as '**********')."""
         return self.model_dump(mode="json")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

@@ -12,8 +12,8 @@ faust's drain loop hands every message to the conductor through mode's
 `wait_first(callback(message), suspend_flow.wait())`: four tasks and an `asyncio.wait` per
 message, so that a put blocked on a full agent buffer can be abandoned when a rebalance
 suspends the flow. `FastDrainConsumer` awaits the callback directly while the flow is not
-suspended (and falls back to faust's call when it is), which measured 2.1-2.5x less CPU per
-event in the no-op floor (bench/README.md). A put still blocked when a rebalance starts then
+suspended (and falls back to faust's call when it is), which costs 2.1-2.5x less CPU per
+event in the no-op floor. A put still blocked when a rebalance starts then
 completes after faust clears the agent buffers, so such an event may reach an agent after its
 partition was revoked: the ingest and command agents skip events of partitions no longer in
 `Runtime.assigned`.
@@ -21,15 +21,15 @@ partition was revoked: the ingest and command agents skip events of partitions n
 The same loop asks for records with `getmany(timeout=1.0)`, and faust leaves a partition out of
 that request while its agent's buffer is full (`on_buffer_full`); when the buffer drains
 (`on_buffer_drop`) the partition is back in the set, but the request already waiting does not
-look again, so with every partition that still has records left out it waited its whole second
-for the others (measured: one or two 1.0-1.15 s stalls in four of five 30,000-event floor runs on
+look again, so with every partition that still has records left out it waits its whole second
+for the others (one or two 1.0-1.15 s stalls in four of five 30,000-event floor runs on
 Tansu and in every run on Apache Kafka, the floor at 9,000-16,000 events/s instead of
-25,000-28,000, bench/README.md tenth round). While a partition is left out, `FastDrainConsumer`
+25,000-28,000). While a partition is left out, `FastDrainConsumer`
 asks with a 10 ms wait instead (a request costs ~0.1 ms; the one-second wait stays while nothing
 is left out).
 
-A worker with nothing to read still asks the broker every fetch wait (10 ms): idle, that cost a
-worker ~0.09 cores and Tansu ~0.16 (bench/README.md, eleventh round). After a whole one-second
+A worker with nothing to read still asks the broker every fetch wait (10 ms): idle, that costs a
+worker ~0.09 cores and Tansu ~0.16. After a whole one-second
 `getmany` without a record, the fetcher's wait becomes `salespulse_idle_fetch_max_wait_ms`
 (`ConsumerThread.set_quiet`, 100 ms by default) until the next record arrives. Apache Kafka
 answers a fetch as soon as data arrives, so there it costs no latency but where aiokafka's one
@@ -110,8 +110,8 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         """Stops aiokafka's consumer, bounded, and never lets it raise. With the broker gone,
         aiokafka's fetcher close awaits its own fetch task after cancelling it, which raises
         `CancelledError` here; mode's thread then never reports its shutdown and the worker
-        waited for it forever: a SIGTERM did nothing (measured, Tansu stopped 3 s earlier: still
-        running 60 s later). Offsets not committed by then are redelivered (at-least-once)."""
+        waits for it forever: a SIGTERM does nothing (with Tansu stopped 3 s before, the worker is
+        still running 60 s later). Offsets not committed by then are redelivered (at-least-once)."""
         try:
             async with asyncio.timeout(CONSUMER_STOP_S):
                 await super().on_thread_stop()
@@ -151,8 +151,8 @@ class Consumer(driver.Consumer):
 
     async def on_stop(self) -> None:
         """faust's final commit, bounded: with the broker gone aiokafka looks for the group
-        coordinator forever and a SIGTERM never ended the worker (measured on Apache Kafka stopped
-        3 s earlier: still running 20 s later)."""
+        coordinator forever and a SIGTERM never ends the worker (with Apache Kafka stopped 3 s
+        before, it is still running 20 s later)."""
         try:
             async with asyncio.timeout(CONSUMER_STOP_S):
                 await super().on_stop()

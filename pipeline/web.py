@@ -23,8 +23,8 @@ async def _select_one(rt: Runtime) -> None:
 
 def _broker_reachable(consumer) -> bool:
     """The consumer holds a live connection to the cluster. It fetches every few ms and heartbeats
-    every 2 s, so no live connection means the broker is down or cut off (a stopped broker left
-    readiness at 200 before). Read from aiokafka's client; an unknown layout does not fail readiness."""
+    every 2 s, so no live connection means the broker is down or cut off (without this check a
+    stopped broker leaves readiness at 200). Read from aiokafka's client; an unknown layout does not fail readiness."""
     try:
         conns = list(consumer._thread._consumer._client._conns.values())
     except AttributeError:

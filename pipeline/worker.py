@@ -14,7 +14,7 @@ NOISY = ("aiokafka", "faust", "mode", "kafka", "aiohttp", "alembic", "sqlalchemy
 
 def quiet_logging(level: str) -> None:
     """mode leaves the root logger at DEBUG and filters only at the handler; libraries then
-    build log records per event. Set the loggers themselves (measured +12% throughput)."""
+    build log records per event. Set the loggers themselves (the records dropped cost ~12% of the throughput)."""
     lvl = getattr(logging, level.upper(), logging.WARNING)
     logging.basicConfig(level=lvl, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger().setLevel(lvl)

@@ -22,7 +22,7 @@ import click
 @click.option("--latency-rate", type=click.FloatRange(min=1), default=None,
               help="events/s of the latency phase (default: half the measured pipeline rate); for paired runs")
 @click.option("--latency-tick-ms", type=click.FloatRange(min=0.5, max=1000), default=10.0, show_default=True,
-              help="the latency phase sends the events due this often (2 was the rule before session 9)")
+              help="the latency phase sends the events due this often (shorter ticks cost the harness more CPU)")
 @click.option("--database", default=None, help="worker database URL (default: SQLite in the run's temp dir)")
 @click.option("--skip-default-floor", is_flag=True, help="skip the floor with faust's default settings")
 @click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False, path_type=Path),

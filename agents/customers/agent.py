@@ -43,8 +43,8 @@ def profile_row(p: CustomerProfile, snap: CustomerProfileSnapshot, partition: in
 
 def routing_context(book: CustomerBook, p: CustomerProfile, now: datetime) -> CustomerContext:
     """What escalation routing reads of a profile (the snapshot's segment, churn risk, net spend,
-    owner and region) without building the whole snapshot: that was a third of the worker's time
-    per incident (bench/README.md, fifth round). Equal to CustomerContext.from_profile(snapshot)
+    owner and region) without building the whole snapshot, which costs a third of the worker's
+    time per incident. Equal to CustomerContext.from_profile(snapshot)
     (tests/unit/customers/test_routing_context.py)."""
     rfm = book.population.score(p.rfm_key())
     return CustomerContext(segment=rfm.segment if rfm else None,
@@ -180,10 +180,9 @@ class CustomerContexts:
 
     Read every 10 s, incrementally (rows updated since the last read), without this worker's own
     partitions (their profiles are in its book) and without the snapshot JSON: the owner and region
-    are extracted by the database. Measured before (bench/README.md, eighth round): one worker
-    re-read and parsed every snapshot it had itself written, 175-860 ms of its event loop every
-    10 s at 550 events/s, the latency tail's largest single stall. Rows are taken in parts, the loop
-    served between them."""
+    are extracted by the database: re-reading and parsing every snapshot, its own included, costs
+    one worker 175-860 ms of its event loop every 10 s at 550 events/s, the latency tail's largest
+    single stall. Rows are taken in parts, the loop served between them."""
 
     PART = 500
 

@@ -21,7 +21,7 @@ def build_snapshot(p: CustomerProfile, population: RfmPopulation, now: datetime,
     """Pass `rfm` when already scored (the follow-up rules score first) to avoid scoring twice.
 
     Built with `model_construct`: every value is computed here from a profile whose inputs were
-    validated as events, and validating the result again was a quarter of the snapshot's cost
+    validated as events, and validating the result again would be a quarter of the snapshot's cost
     (~40 of ~160 us, published once per changed customer per flush). Guarded by a test that the
     snapshots of simulated customers validate to themselves (tests/unit/customers)."""
     rfm = rfm if rfm is not None else population.score(p.rfm_key())

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 INCIDENTS = IncidentRow.__table__
 AUDIT = IncidentAudit.__table__
 # The open-incidents gauge walks every incident state: O(open incidents) each time, 2% of the
-# worker's main thread at 1 s with a few thousand open (bench/README.md, fifth round). Every 5 s
+# worker's main thread at 1 s with a few thousand open. Every 5 s
 # is still as fine as Prometheus scrapes it (config/prometheus/prometheus.yml).
 GAUGE_INTERVAL_S = 5.0
 
@@ -133,8 +133,8 @@ class Escalator:
         ack): a worker killed before that leaves neither, and the next owner pages exactly once.
         Killed in the milliseconds between that commit and the send, the level's page is lost, but
         its deadline is in SQL and the next level is paged when it passes. (Re-sending every page
-        with no delivery on record after a take-over was measured to page twice instead: deliveries
-        are recorded a flush after they happen.) While the database is down, pages go out at once."""
+        with no delivery on record after a take-over would page twice instead: deliveries are
+        recorded a flush after they happen.) While the database is down, pages go out at once."""
         if not alerts:
             return
         m = self.rt.metrics

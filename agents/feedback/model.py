@@ -77,9 +77,6 @@ class LinearModel:
         scale = 1.0 / math.sqrt(len(feats))
         return [b + scale * sum(col) for b, col in zip(self.bias, zip(*vecs))]
 
-    def proba(self, feats: list[str]) -> dict[str, float]:
-        return dict(zip(self.classes, softmax(self.logits(feats))))
-
     def step(self, feats: list[str], label: str, lr: float, l2: float = 0.0) -> None:
         """One SGD step of cross-entropy towards `label` (training, and reviewer corrections)."""
         if not feats:

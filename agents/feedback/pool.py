@@ -1,7 +1,7 @@
 """Feedback classification in a process of its own, fed in batches while the worker goes on.
 
-Classification is pure Python and was the largest single share of the worker's event loop
-(12.8% of a drain's main thread, ~140 us per message, bench/README.md tenth round); the worker's
+Classification is pure Python and, on the worker's event loop, its largest single share
+(12.8% of a drain's main thread, ~140 us per message); the worker's
 loop is the pipeline's ceiling while the machine's other core has room. So the feedback agent
 hands each message to `ClassifierProcess.submit` and goes on with the next event; a task sends
 what has gathered to the process as one request while the previous answer is being applied (the
@@ -116,8 +116,8 @@ class ClassifierProcess:
 
     MAX_BACKLOG = 5_000  # messages submitted and not yet applied before the feedback agent waits
     # Fewer than GATHER_MIN waiting: wait GATHER_S for more before sending. At a steady 800-1,230
-    # events/s one to three messages went per exchange (write, wake the process, read, unpickle:
-    # 11.7% of the worker's busy loop at 800 ev/s); with 5 ms, 4-11 (bench/README.md, eleventh round).
+    # events/s one to three messages go per exchange without the wait (write, wake the process, read,
+    # unpickle: 11.7% of the worker's busy loop at 800 ev/s); with 5 ms, 4-11.
     GATHER_MIN = 32
     GATHER_S = 0.005
 

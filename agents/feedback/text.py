@@ -72,10 +72,6 @@ def key_of(text: str) -> str:
     return "".join(c for c in norm if c.isalnum())
 
 
-def has_cjk(text: str) -> bool:
-    return _CJK.search(text) is not None
-
-
 def is_cjk_term(term: str) -> bool:
     """Terms with any non-ASCII character are matched as substrings, the rest as word sequences."""
     return any(ord(c) > 127 for c in term)

@@ -26,9 +26,6 @@ class Cell:
         self.orders = self.gross = self.refunds = 0
         self.customers: dict[str, int] = {}
 
-    def as_tuple(self) -> tuple:
-        return self.orders, self.gross, self.refunds, dict(self.customers)
-
 
 class KpiState:
     def __init__(self) -> None:

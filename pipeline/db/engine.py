@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from pipeline.db.sqlite_child import sqlite_pragmas
 from pipeline.settings import DatabaseSettings
@@ -43,10 +43,6 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
         url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True, json_deserializer=json_loads,
         connect_args={"timeout": 10, "command_timeout": 30},
     )
-
-
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def upsert_statement(dialect: str, table: Table, conflict: Sequence[str], update: Iterable[str] | None):

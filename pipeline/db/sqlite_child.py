@@ -12,7 +12,7 @@ away.
 
 Why a process: sqlite3 takes the GIL back for every row it binds, and in a thread of the worker
 each of those waits for the busy event loop to let go of it. At 400-620 events/s a flush's write
-took 80-100 ms for 2-3 ms of SQLite work (bench/README.md, sixth round).
+there takes 80-100 ms for 2-3 ms of SQLite work.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def to_bool(value) -> int | None:
 
 
 # a column's conversion by name: the worker sends rows as dicts with these names, and the
-# conversion runs here, off the worker's event loop (bench/README.md, twelfth round)
+# conversion runs here, off the worker's event loop (where it costs ~3x pickling the dicts)
 CONVERT = {"utc": to_utc_text, "json": to_json_text, "blob": to_blob, "float": to_float, "bool": to_bool}
 
 
@@ -117,7 +117,7 @@ def write_plan(conn: sqlite3.Connection, plan: list[list[tuple]], lock: int | No
     return seconds
 
 
-CHECKPOINT_INTERVAL_S = 2.0  # measured against 0.5 s: bench/README.md, ninth round
+CHECKPOINT_INTERVAL_S = 2.0  # every 0.5 s the WAL's stalls double the SQL row's p99 at half the rate
 WAL_KEEP_BYTES = 64 << 20  # a WAL file beyond this is truncated after a checkpoint resets it
 # A WAL of more pages than this is restarted (the next transaction writes it from its start again)
 WAL_RESTART_PAGES = 8192
@@ -129,16 +129,16 @@ def checkpoint_in_background(path: str, interval_s: float = CHECKPOINT_INTERVAL_
     """Checkpoint the WAL from a thread of this process on a connection of its own, every
     `interval_s`; the writing connection's own checkpoints are turned off (wal_autocheckpoint=0).
 
-    Measured (bench/README.md, eighth round): with SQLite's automatic checkpoint the COMMIT that
-    crossed 1,000 WAL pages copied them into the database and synced both files, 30-140 ms, about
-    one flush a second at 550 events/s; 46 and 53 transactions over 30 ms in two runs, 2 and 5 with
-    the checkpoint here (passive: it never waits for the writer or a reader, and sqlite3 lets go
-    of the GIL while it works).
+    Why: with SQLite's automatic checkpoint the COMMIT that crosses 1,000 WAL pages copies them
+    into the database and syncs both files, 30-140 ms, about one flush a second at 550 events/s;
+    46 and 53 transactions over 30 ms in two runs, against 2 and 5 with the checkpoint here
+    (passive: it never waits for the writer or a reader, and sqlite3 lets go of the GIL while it
+    works).
 
     A passive checkpoint alone never lets the WAL start over under a steady load: SQLite rewrites
     the WAL from its start only when every page in it is in the database, and the writer commits
-    new pages while each checkpoint copies the last ones (measured, ninth round: 740 MB of WAL
-    after a 30,000-event drain, for a 51 MB database). So once the WAL holds `restart_pages`
+    new pages while each checkpoint copies the last ones (740 MB of WAL after a 30,000-event
+    drain, for a 51 MB database). So once the WAL holds `restart_pages`
     pages the thread takes the writers' lock (`writers_lock`, so no flush is half-way) and runs a
     RESTART checkpoint, which copies the few pages the passive ones left and waits up to
     RESTART_WAIT_MS for readers of the old WAL; the next transaction writes the WAL from its start

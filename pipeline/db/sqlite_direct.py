@@ -56,8 +56,8 @@ class SqliteUpserts:
     def plan(self, rows: list[dict]) -> list[tuple[str, list[tuple[str, str | None]], list[dict]]]:
         """Rows -> (SQL, its columns with their conversions, the rows) per distinct column set
         (normally one): the writer process makes the parameter tuples (`sqlite_child.parameters`).
-        Measured (bench/README.md, twelfth round): the tuples cost the event loop ~3x what
-        pickling the rows as they are does."""
+        Why there: making the tuples costs the event loop ~3x what pickling the rows as they are
+        does."""
         by_keys: dict[tuple[str, ...], list[dict]] = {}
         for row in rows:
             by_keys.setdefault(tuple(row), []).append(row)
@@ -80,20 +80,19 @@ class SqliteDirect:
     """A flush is one transaction in the writer's own process (`pipeline/db/sqlite_child.py`),
     exchanged over its pipes by the event loop itself.
 
-    Measured first (bench/README.md, fifth round): through aiosqlite every statement (BEGIN, each
-    executemany per table, COMMIT) was a hop to its thread and back, each waiting for the busy
-    event loop: at 400 events/s the write phase took 90 ms for 2-3 ms of SQLite work. One call
-    to a thread of our own with the whole transaction cut that to 24-57 ms (run on the loop
-    instead, the drain fell to 960 events/s: SQLite then ran on the GIL-bound main thread). What
-    remained was sqlite3 taking the GIL back for every row it binds, each time waiting for the
-    loop: in a process of its own the rows are bound without the worker's GIL (sixth round).
-    A thread still carried the plan to the process and the answer back, and it too waited for the
-    GIL and then for the loop (write phase 28-32 ms per flush at 550 events/s for 3.6 ms of SQLite
-    work, seventh round): the loop now writes the pickled plan to the non-blocking pipe and is woken
-    by the answer, like any socket. A lock held by another connection (a second worker on the file,
-    the CLI) is waited for in that process. A process that died is started again by the next
-    write; the flush that lost it is retried like any failed write (upserts: a write that
-    committed before the answer was lost is idempotent)."""
+    Why a process, reached from the loop: through aiosqlite every statement (BEGIN, each
+    executemany per table, COMMIT) is a hop to its thread and back, each waiting for the busy
+    event loop (at 400 events/s the write phase takes 90 ms for 2-3 ms of SQLite work). One call
+    to a thread of our own with the whole transaction takes 24-57 ms (on the loop itself the drain
+    falls to 960 events/s: SQLite runs on the GIL-bound main thread), because sqlite3 takes the
+    GIL back for every row it binds, each time waiting for the loop: in a process of its own the
+    rows are bound without the worker's GIL. A thread carrying the plan to the process and the
+    answer back would wait for the GIL and then for the loop too (write phase 28-32 ms per flush
+    at 550 events/s for 3.6 ms of SQLite work), so the loop writes the pickled plan to the
+    non-blocking pipe and is woken by the answer, like any socket. A lock held by another
+    connection (a second worker on the file, the CLI) is waited for in that process. A process
+    that died is started again by the next write; the flush that lost it is retried like any
+    failed write (upserts: a write that committed before the answer was lost is idempotent)."""
 
     CHILD = str(Path(__file__).with_name("sqlite_child.py"))
 

@@ -179,8 +179,8 @@ class BatchWriter:
     async def run(self) -> None:
         """The flush loop; runs until cancelled (then flushes what it can). A flush starts
         `interval_s` after the previous one started, or as soon as it ends when it took longer
-        (measured: a flush at 550 events/s takes ~45 ms; counting the interval from its end made
-        it a cycle of ~95 ms, the events of one cycle waiting for the next), or at once when
+        (a flush at 550 events/s takes ~45 ms; counting the interval from its end would make it a
+        cycle of ~95 ms, the events of one cycle waiting for the next), or at once when
         `max_rows` are pending."""
         loop = asyncio.get_running_loop()
         try:
@@ -387,7 +387,7 @@ class BatchWriter:
                 break
         # A flush in progress (the run loop's) has already taken its rows and acks out of the
         # pending lists: the drain waits for it too, or a shutdown's final commit can come before
-        # those acks while the rows are being written (seen: 64-108 events stored, then redone).
+        # those acks while the rows are being written (then 64-108 events are stored and redone).
         while (self._rows or self._acks or self.delivery.in_flight or self._lock.locked()) and time.monotonic() < deadline:
             try:
                 async with asyncio.timeout(max(0.1, deadline - time.monotonic())):

@@ -1,6 +1,6 @@
 """The bench's latency phase offers its events in ticks: every `tick_s` the events due go out
 together, each stamped with its own send time (the broker and the harness then handle a few
-requests a tick instead of one per event; bench/README.md, ninth round)."""
+requests a tick instead of one per event)."""
 
 from __future__ import annotations
 

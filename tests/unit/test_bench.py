@@ -113,7 +113,7 @@ def _report(rate: float, profiles: int, rss: float, floor_us: float) -> dict:
 
 
 def test_compare_customers_flags_a_machine_that_changed_speed_between_the_runs():
-    # a real pair (session 13): the second run's floor cost 56.2 us per event against 31.7
+    # a real pair of runs: the second one's floor cost 56.2 us per event against 31.7
     slowed = compare_customers(_report(3110.3, 1993, 202.2, 31.7), _report(2238.4, 16626, 199.6, 56.2))
     assert slowed["throughput_ratio"] == 0.72
     assert slowed["machine_comparable"] is False

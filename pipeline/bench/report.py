@@ -1,0 +1,53 @@
+"""The figures measured in one run -> the report: ratios and the targets met or not."""
+
+from __future__ import annotations
+
+from pipeline.bench.figures import ratio, written_rate
+
+
+TARGETS = {
+    "pipeline_over_floor": 0.50,          # our work costs no more than the framework does
+    "floor_ours_over_default": 1.50,      # what we configure raises faust's floor
+    "latency_p99_ms": 250.0,              # at half the pipeline's throughput
+    "two_workers_over_one": 1.60,
+}
+
+
+def _target(value: float | None, target: float, higher_is_better: bool = True) -> dict:
+    met = None if value is None else (value >= target if higher_is_better else value < target)
+    return {"value": value, "target": (">= " if higher_is_better else "< ") + str(target), "met": met}
+
+
+def assemble(run: dict) -> dict:
+    """The figures measured in one run -> the report: figures, ratios and the targets met or not."""
+    client = (run.get("client") or {}).get("ev_per_s")
+    floor = (run.get("floor_ours") or {}).get("ev_per_s")
+    floor_default = (run.get("floor_default") or {}).get("ev_per_s")
+    pipeline = written_rate(run.get("pipeline"))
+    ratios = {
+        "pipeline_over_floor": ratio(pipeline, floor),
+        "pipeline_over_client": ratio(pipeline, client),
+        "floor_ours_over_default": ratio(floor, floor_default),
+        "floor_over_client": ratio(floor, client),
+    }
+    # the same ratios from CPU per event (capacity on one core): less sensitive to other load
+    cpu = {k: (run.get(k) or {}).get("cpu_us_per_event") for k in ("client", "floor_ours", "floor_default", "pipeline")}
+    ratios["by_cpu"] = {
+        "pipeline_over_floor": ratio(cpu["floor_ours"], cpu["pipeline"]),
+        "pipeline_over_client": ratio(cpu["client"], cpu["pipeline"]),
+        "floor_ours_over_default": ratio(cpu["floor_default"], cpu["floor_ours"]),
+    }
+    targets = {
+        "pipeline_over_floor": _target(ratios["pipeline_over_floor"], TARGETS["pipeline_over_floor"]),
+        "floor_ours_over_default": _target(ratios["floor_ours_over_default"], TARGETS["floor_ours_over_default"]),
+    }
+    lat = run.get("latency")
+    if lat and not lat.get("fixed_rate"):  # the target is at half the pipeline's rate
+        p99 = max((v["p99_ms"] for v in (lat.get("to_output_event"), lat.get("to_sql_row"))
+                   if v and v.get("p99_ms") is not None), default=None)
+        targets["latency_p99_ms"] = _target(p99, TARGETS["latency_p99_ms"], higher_is_better=False)
+    scaling = run.get("scaling")
+    if scaling:
+        ratios["two_workers_over_one"] = ratio(scaling.get("two_workers_ev_per_s"), scaling.get("one_worker_ev_per_s"))
+        targets["two_workers_over_one"] = _target(ratios["two_workers_over_one"], TARGETS["two_workers_over_one"])
+    return {**run, "ratios": ratios, "targets": targets}
