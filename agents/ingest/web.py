@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import math
@@ -21,6 +20,7 @@ from pipeline.emitter import partition_key
 from pipeline.errors import UserInputError
 from pipeline.http import BodyRefused, parse_json, read_body
 from pipeline.settings import IngestHttpSettings
+from pipeline.tokens import hash_token
 from schemas.events import INPUT_ADAPTER, EventBase
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,6 @@ class Refused(UserInputError):
 
 
 # --- pure core: token -> channel, bytes -> events, rate ------------------------------------------
-
-def hash_token(token: str) -> str:
-    """What goes into SALESPULSE_INGEST_HTTP__TOKENS_SHA256."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
 
 def bearer(header: str | None) -> str | None:
     if header and header[:7].lower() == "bearer ":
