@@ -211,7 +211,7 @@ def _check_targets(targets, where: str, loc: tuple, directory: Directory) -> Non
 
 
 def read_yaml(path: Path | str, what: str = "") -> dict[str, Any]:
-    """The top-level mapping of a YAML file, or ConfigError naming the file (and line) of the problem."""
+    """The top-level mapping of a YAML file, or ConfigError naming file and line (`what` is unused)."""
     return configfile.read(path).data
 
 

@@ -60,8 +60,8 @@ class TargetsConfig(_Model):
         for team, t in self.teams.items():
             for rep in t.reps:
                 if rep in seen:
-                    raise ConfigProblem(("teams", team, "reps", rep),
-                                        f"rep {rep!r} is in teams {seen[rep]!r} and {team!r}; a rep belongs to one team")
+                    raise ConfigProblem(("teams", team, "reps", rep), f"rep {rep!r} is in teams {seen[rep]!r} "
+                                        f"and {team!r}; a rep belongs to one team")
                 seen[rep] = team
         return self
 

@@ -264,7 +264,8 @@ def _edit(path: Path, old: str, new: str) -> None:
     ("settings.yaml", "model_weight: 0.35", "model_weight: 1.7", "settings.yaml:{line}: sentiment.model_weight"),
     ("settings.yaml", "version: 1", "version: 2", "settings.yaml:{line}: version"),
     ("sentiment.yaml", 'en: ["not", "no",', 'en: ["not", no,', "sentiment.yaml:{line}: negators.en.2"),
-    ("urgency.yaml", "    requires: any\n", "    requires: sometimes\n", "urgency.yaml:{line}: critical.safety.requires"),
+    ("urgency.yaml", "    requires: any\n", "    requires: sometimes\n",
+     "urgency.yaml:{line}: critical.safety.requires"),
     ("urgency.yaml", "patterns: ['", "patterns: ['(unclosed", "is not a valid regular expression"),
     ("urgency.yaml", "critical:\n  safety:", "critical:\n  safety:\n    colour: red", "critical.safety.colour"),
 ])
