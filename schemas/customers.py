@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, Field
 
@@ -16,6 +16,7 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://salespulse.invalid/customers
 
 Segment = Literal["Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
                   "At risk", "Can't lose", "Hibernating", "Lost"]
+SEGMENTS: tuple[str, ...] = get_args(Segment)  # append only: profiles store a segment's index here
 Score = Annotated[int, Field(ge=1, le=5)]
 Share = Annotated[float, Field(ge=0, le=1)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from typing_extensions import TypedDict
 
@@ -15,6 +15,10 @@ Category = Literal["product_quality", "pricing", "delivery", "service", "after_s
 Sentiment = Literal["positive", "neutral", "negative"]
 Urgency = Literal["critical", "high", "normal", "low"]
 FieldName = Literal["language", "category", "sentiment", "urgency"]
+# the same names as tuples, for config validation and CLI choices (written once, above)
+CATEGORIES: tuple[str, ...] = get_args(Category)
+SENTIMENTS: tuple[str, ...] = get_args(Sentiment)
+URGENCIES: tuple[str, ...] = get_args(Urgency)
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 

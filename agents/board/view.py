@@ -8,8 +8,9 @@ from agents.escalation.auth import can_act, user_level
 from agents.escalation.directory import Person
 from agents.escalation.policy import Policy
 from agents.escalation.state import IncidentState, next_deadline
+from schemas.events import Severity
 
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+SEVERITY_RANK = {s.value: rank for rank, s in enumerate(Severity)}  # the enum lists the worst first
 
 
 def visible(person: Person, state: IncidentState, policy: Policy) -> bool:

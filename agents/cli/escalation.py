@@ -57,7 +57,7 @@ def simulate(policy_path, events_path, directory_path) -> None:
 def _parse_fields(pairs: tuple[str, ...]):
     from pydantic import ValidationError
 
-    from agents.escalation.policy import describe_errors
+    from pipeline.configfile import describe_errors
     from agents.escalation.routing import CustomerContext, IncidentFields
 
     fields: dict[str, str] = {}
@@ -126,7 +126,7 @@ def check(policy_path, directory_path) -> None:
 @escalation_group.command()
 def token() -> None:
     """Make a new API token: give the token to the person, put the sha256 into directory.yaml."""
-    from agents.escalation.auth import hash_token
+    from pipeline.tokens import hash_token
 
     value = secrets.token_urlsafe(32)
     click.echo(f"token:        {value}")
@@ -147,9 +147,9 @@ def service_token(service_id, scopes, region, name) -> None:
     import yaml
     from pydantic import ValidationError
 
-    from agents.escalation.auth import hash_token
+    from pipeline.tokens import hash_token
     from agents.escalation.directory import Service
-    from agents.escalation.policy import describe_errors
+    from pipeline.configfile import describe_errors
 
     value = secrets.token_urlsafe(32)
     try:

@@ -10,8 +10,7 @@ from sqlalchemy import insert, select
 
 from agents.cli.options import database_option, run_db
 from pipeline.errors import UserInputError
-
-CATEGORIES = ["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other"]
+from schemas.feedback import CATEGORIES, SENTIMENTS, URGENCIES
 
 
 @click.group()
@@ -40,8 +39,8 @@ def review(database, limit) -> None:
 @feedback.command()
 @click.argument("event_id")
 @click.option("--category", type=click.Choice(CATEGORIES))
-@click.option("--sentiment", type=click.Choice(["positive", "neutral", "negative"]))
-@click.option("--urgency", type=click.Choice(["critical", "high", "normal", "low"]))
+@click.option("--sentiment", type=click.Choice(SENTIMENTS))
+@click.option("--urgency", type=click.Choice(URGENCIES))
 @click.option("--by", required=True, help="who corrects (kept in the audit)")
 @database_option
 def correct(event_id, category, sentiment, urgency, by, database) -> None:

@@ -20,7 +20,7 @@ def ingest_group() -> None:
               help="the only channel this token may submit events for")
 def token(channel: str) -> None:
     """Make a new token: give the token to the channel team, put the sha256 into the worker's settings."""
-    from agents.ingest.web import hash_token
+    from pipeline.tokens import hash_token
 
     value = secrets.token_urlsafe(32)
     digest = hash_token(value)

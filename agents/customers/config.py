@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline.errors import ConfigError
+from pipeline.configfile import ConfigProblem, load_yaml
+from schemas.customers import SEGMENTS
 
-SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
-            "At risk", "Can't lose", "Hibernating", "Lost")
 WATCHABLE = ("At risk", "Can't lose")
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "followup.yaml"
 
@@ -29,9 +27,9 @@ class ScoringParams(_Model):
 
 
 def _known_segments(v: tuple[str, ...]) -> tuple[str, ...]:
-    for s in v:
+    for i, s in enumerate(v):
         if s not in SEGMENTS:
-            raise ValueError(f"unknown segment {s!r} (known: {', '.join(SEGMENTS)})")
+            raise ConfigProblem((i,), f"unknown segment {s!r} (known: {', '.join(SEGMENTS)})")
     return v
 
 
@@ -52,9 +50,9 @@ class FollowUpRules(_Model):
     @field_validator("watch_segments")
     @classmethod
     def _watchable(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for s in v:
+        for i, s in enumerate(v):
             if s not in WATCHABLE:
-                raise ValueError(f"segment {s!r} cannot be watched (choose from: {', '.join(WATCHABLE)})")
+                raise ConfigProblem((i,), f"segment {s!r} cannot be watched (choose from: {', '.join(WATCHABLE)})")
         return v
 
 
@@ -64,32 +62,6 @@ class FollowUpConfig(_Model):
     rules: FollowUpRules = FollowUpRules()
 
 
-def describe_errors(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
-def load_yaml(path: Path, what: str) -> dict:
-    """Read a YAML mapping or raise ConfigError naming the file and the problem."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} {path}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path}: top level must be a mapping, got {type(data).__name__}")
-    return data
-
-
 def load_followup_config(path: Path | str = DEFAULT_PATH) -> FollowUpConfig:
-    data = load_yaml(Path(path), "follow-up config")
-    try:
-        return FollowUpConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"follow-up config {path}: {describe_errors(exc)}") from None
+    """The follow-up config, or ConfigError `file:line: field: message`."""
+    return load_yaml(path, FollowUpConfig)

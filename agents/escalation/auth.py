@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 
 from agents.escalation.directory import Directory, Person, Service
 from agents.escalation.policy import Policy
 from agents.escalation.state import IncidentState
+from pipeline.tokens import hash_token
 
 Reader = Person | Service
-
-
-def hash_token(token: str) -> str:
-    """What goes into directory.yaml as token_sha256."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def authenticate(token: str | None, directory: Directory) -> Reader | None:

@@ -7,6 +7,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.configfile import ConfigProblem
 from schemas.escalation import Target
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -90,21 +91,24 @@ class Directory(_Model):
         hashes: dict[str, str] = {}
         for i, p in enumerate(self.people, 1):
             if p.id in seen:
-                raise ValueError(f"person {i} repeats id {p.id!r}")
+                raise ConfigProblem(("people", i - 1, "id"), f"person {i} repeats id {p.id!r}")
             seen.add(p.id)
             if p.token_sha256:
                 if p.token_sha256 in hashes:
-                    raise ValueError(f"people {hashes[p.token_sha256]!r} and {p.id!r} share one API token")
+                    raise ConfigProblem(("people", i - 1, "token_sha256"),
+                                        f"people {hashes[p.token_sha256]!r} and {p.id!r} share one API token")
                 hashes[p.token_sha256] = p.id
-        for pid in self.fallback:
+        for k, pid in enumerate(self.fallback):
             if pid not in seen:
-                raise ValueError(f"fallback names unknown person {pid!r}")
+                raise ConfigProblem(("fallback", k), f"fallback names unknown person {pid!r}")
         for i, svc in enumerate(self.services, 1):
             if svc.id in seen:
-                raise ValueError(f"service {i} repeats id {svc.id!r} (ids are shared by people and services)")
+                raise ConfigProblem(("services", i - 1, "id"),
+                                    f"service {i} repeats id {svc.id!r} (ids are shared by people and services)")
             seen.add(svc.id)
             if svc.token_sha256 in hashes:
-                raise ValueError(f"{hashes[svc.token_sha256]!r} and service {svc.id!r} share one API token")
+                raise ConfigProblem(("services", i - 1, "token_sha256"),
+                                    f"{hashes[svc.token_sha256]!r} and service {svc.id!r} share one API token")
             hashes[svc.token_sha256] = svc.id
         return self
 

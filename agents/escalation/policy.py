@@ -7,22 +7,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.escalation.calendar import Calendar
 from agents.escalation.directory import Directory
-from pipeline.errors import ConfigError
+from pipeline import configfile
+from pipeline.configfile import ConfigProblem, Document
+from pipeline.errors import ConfigError  # noqa: F401  (importable from here, as before)
+from schemas.customers import Segment
 from schemas.escalation import Playbook, PlaybookStep, Target
 from schemas.events import Channel, Severity
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DEFAULT_POLICY = CONFIG_DIR / "escalation.yaml"
 DEFAULT_DIRECTORY = CONFIG_DIR / "directory.yaml"
-SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
-            "At risk", "Can't lose", "Hibernating", "Lost")
-SegmentName = Literal["Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
-                      "At risk", "Can't lose", "Hibernating", "Lost"]
 
 
 class _Model(BaseModel):
@@ -58,7 +56,7 @@ class Match(_Model):
     channel: tuple[Channel, ...] | None = None
     region: tuple[str, ...] | None = None
     sku: tuple[str, ...] | None = None
-    segment: tuple[SegmentName, ...] | None = None
+    segment: tuple[Segment, ...] | None = None
     churn_risk_at_least: float | None = Field(default=None, ge=0, le=1)
     value_at_least: Decimal | None = Field(default=None, ge=0)
 
@@ -163,93 +161,74 @@ class Policy:
 
 
 def _check(cfg: EscalationConfig, directory: Directory) -> None:
-    """Cross-references a schema cannot see; the first problem raises ValueError with its place."""
+    """Cross-references a schema cannot see; the first problem raises ConfigProblem at its place."""
     names: dict[str, int] = {}
     for i, lv in enumerate(cfg.levels, 1):
+        at = ("levels", i - 1)
         if lv.name in names:
-            raise ValueError(f'level {i} repeats the name "{lv.name}" of level {names[lv.name]}')
+            raise ConfigProblem((*at, "name"), f'level {i} repeats the name "{lv.name}" of level {names[lv.name]}')
         names[lv.name] = i
         if lv.calendar is not None and lv.calendar not in cfg.calendars:
-            raise ValueError(f'level {i} "{lv.name}" uses unknown calendar "{lv.calendar}"')
-        _check_targets(lv.targets, f'level {i} "{lv.name}"', directory)
+            raise ConfigProblem((*at, "calendar"), f'level {i} "{lv.name}" uses unknown calendar "{lv.calendar}"')
+        _check_targets(lv.targets, f'level {i} "{lv.name}"', (*at, "targets"), directory)
 
-    def level(ref: str, where: str) -> None:
+    def level(ref: str, where: str, loc: tuple) -> None:
         if ref not in names:
-            raise ValueError(f'{where} names unknown level "{ref}" (levels: {", ".join(names)})')
+            raise ConfigProblem(loc, f'{where} names unknown level "{ref}" (levels: {", ".join(names)})')
 
     for i, r in enumerate(cfg.routes, 1):
-        level(r.start_level, f"route {i}")
-        for ref in r.also_inform:
-            level(ref, f"route {i} also_inform")
-        _check_targets(r.extra_targets, f"route {i} extra_targets", directory)
+        at = ("routes", i - 1)
+        level(r.start_level, f"route {i}", (*at, "start_level"))
+        for k, ref in enumerate(r.also_inform):
+            level(ref, f"route {i} also_inform", (*at, "also_inform", k))
+        _check_targets(r.extra_targets, f"route {i} extra_targets", (*at, "extra_targets"), directory)
     if not cfg.routes[-1].match.is_catch_all:
-        raise ValueError(f"route {len(cfg.routes)} is the last route and must match everything "
-                         "(leave out `match`), so every incident gets a chain")
+        raise ConfigProblem(("routes", len(cfg.routes) - 1, "match"),
+                            f"route {len(cfg.routes)} is the last route and must match everything "
+                            "(leave out `match`), so every incident gets a chain")
     for i, b in enumerate(cfg.boosts, 1):
-        _check_targets(b.extra_targets, f"boost {i} extra_targets", directory)
+        _check_targets(b.extra_targets, f"boost {i} extra_targets", ("boosts", i - 1, "extra_targets"), directory)
     if cfg.storm is not None:
-        level(cfg.storm.level, "storm")
+        level(cfg.storm.level, "storm", ("storm", "level"))
     if cfg.default_playbook is not None and cfg.default_playbook not in cfg.playbooks:
-        raise ValueError(f'default_playbook names unknown playbook "{cfg.default_playbook}"')
+        raise ConfigProblem(("default_playbook",), f'default_playbook names unknown playbook "{cfg.default_playbook}"')
     owners = directory.roles | {p.id for p in directory.people}
     for cat, pb in cfg.playbooks.items():
         for j, step in enumerate(pb.steps, 1):
             if step.owner not in owners:
-                raise ValueError(f'playbook "{cat}" step {j} names unknown owner "{step.owner}" '
-                                 "(a role or person id in the directory)")
+                raise ConfigProblem(("playbooks", cat, "steps", j - 1, "owner"),
+                                    f'playbook "{cat}" step {j} names unknown owner "{step.owner}" '
+                                    "(a role or person id in the directory)")
 
 
-def _check_targets(targets, where: str, directory: Directory) -> None:
-    for t in targets:
+def _check_targets(targets, where: str, loc: tuple, directory: Directory) -> None:
+    for j, t in enumerate(targets):
         if t.role is not None and t.role not in directory.roles:
-            raise ValueError(f'{where} targets role "{t.role}" that nobody in the directory holds '
-                             f'(roles: {", ".join(sorted(directory.roles))})')
+            raise ConfigProblem((*loc, j, "role"), f'{where} targets role "{t.role}" that nobody in the directory '
+                                f'holds (roles: {", ".join(sorted(directory.roles))})')
         if t.person is not None and directory.person(t.person) is None:
-            raise ValueError(f'{where} targets unknown person "{t.person}"')
+            raise ConfigProblem((*loc, j, "person"), f'{where} targets unknown person "{t.person}"')
 
 
-def describe_errors(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False)[:3]:
-        loc = ".".join(str(p + 1) if isinstance(p, int) else str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
+def read_yaml(path: Path | str, what: str = "") -> dict[str, Any]:
+    """The top-level mapping of a YAML file, or ConfigError naming file and line (`what` is unused)."""
+    return configfile.read(path).data
 
 
-def read_yaml(path: Path, what: str) -> dict[str, Any]:
-    """A YAML mapping from `path`, or ConfigError naming the file and the problem."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{what} {path}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path}: top level must be a mapping, got {type(data).__name__}")
-    return data
-
-
-def build_policy(policy: dict[str, Any], directory: dict[str, Any], *,
+def build_policy(policy: dict[str, Any] | Document, directory: dict[str, Any] | Document, *,
                  policy_name: str = "escalation policy", directory_name: str = "directory") -> Policy:
-    """Validate already-parsed mappings; every problem becomes one ConfigError line."""
+    """Validate parsed files (or plain mappings, reported under the two names); a problem is one ConfigError line."""
+    pol = policy if isinstance(policy, Document) else Document(policy_name, policy)
+    dire = directory if isinstance(directory, Document) else Document(directory_name, directory)
+    d = dire.validate(Directory)
+    cfg = pol.validate(EscalationConfig)
     try:
-        d = Directory.model_validate(directory)
-    except ValidationError as exc:
-        raise ConfigError(f"{directory_name}: {describe_errors(exc)}") from None
-    try:
-        cfg = EscalationConfig.model_validate(policy)
         _check(cfg, d)
-    except ValidationError as exc:
-        raise ConfigError(f"{policy_name}: {describe_errors(exc)}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{policy_name}: {exc}") from None
+    except ConfigProblem as exc:
+        raise pol.error(exc.loc, str(exc)) from None
     return Policy(config=cfg, directory=d)
 
 
 def load_policy(policy_path: Path | str = DEFAULT_POLICY, directory_path: Path | str = DEFAULT_DIRECTORY) -> Policy:
-    """Read and validate both files at start-up; refuse with a precise ConfigError."""
-    return build_policy(read_yaml(Path(policy_path), "escalation policy"), read_yaml(Path(directory_path), "directory"),
-                        policy_name=f"escalation policy {policy_path}", directory_name=f"directory {directory_path}")
+    """Read and validate both files at start-up; refuse with ConfigError `file:line: field: message`."""
+    return build_policy(configfile.read(policy_path), configfile.read(directory_path))

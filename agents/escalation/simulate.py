@@ -11,10 +11,11 @@ from typing import Any, Iterable
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from agents.escalation.machine import cascade, due, on_command, on_incident, on_storm
-from agents.escalation.policy import Policy, describe_errors
+from agents.escalation.policy import Policy
 from agents.escalation.routing import CustomerContext
 from agents.escalation.state import IncidentState, next_deadline
 from agents.escalation.storm import StormWindow, groups_of, observe
+from pipeline.configfile import describe_errors
 from pipeline.errors import UserInputError
 from schemas.escalation import EscalationAlert, IncidentCommand, IncidentStorm
 from schemas.events import INPUT_ADAPTER, IncidentEvent

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.feedback import sentiment as senti
-from agents.feedback.config import CATEGORIES, ClassifierConfig, Family, load_config
+from agents.feedback.config import ClassifierConfig, Family, load_config
 from agents.feedback.lexicon import CAT, CRIT, EXCL, HIGH, Hit, Lexicon
 from agents.feedback.model import JointLogits, LinearModel, features, softmax
 from agents.feedback.text import detect_language, key_of, map_hint, normalise
@@ -274,5 +274,3 @@ def _rating_label(rating: int) -> str:
 def _default() -> Classifier:
     return Classifier.from_config()
 
-
-assert set(CATEGORIES) == set(Category.__args__)  # schema and config agree on the category names

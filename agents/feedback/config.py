@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from pipeline import configfile
+from pipeline.configfile import ConfigProblem, Document
 from pipeline.errors import ConfigError
+from schemas.feedback import CATEGORIES, Category, FieldName
+from schemas.feedback import SENTIMENTS as _SENTIMENTS
 
-CATEGORIES = ("product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other")
-SENTIMENTS = ("negative", "neutral", "positive")
-URGENCIES = ("critical", "high", "normal", "low")
-Category = Literal["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other"]
+# model.json lists the sentiment classes alphabetically; the trainer keeps that order
+SENTIMENTS: tuple[str, ...] = tuple(sorted(_SENTIMENTS))
 
 Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Weight = Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)]
@@ -79,7 +79,7 @@ class UrgencySettings(_Model):
 
 
 class ReviewSettings(_Model):
-    min_confidence: dict[Literal["language", "category", "sentiment", "urgency"], Unit] = {}
+    min_confidence: dict[FieldName, Unit] = {}
 
 
 class Settings(_Model):
@@ -126,7 +126,7 @@ class Family(_Model):
             try:
                 re.compile(p)
             except re.error as exc:
-                raise ValueError(f"pattern {i} {p!r} is not a valid regular expression: {exc}") from None
+                raise ConfigProblem((i,), f"{p!r} is not a valid regular expression: {exc}") from None
         return v
 
 
@@ -168,82 +168,39 @@ def default_dir() -> Path:
     return Path(str(resources.files("config").joinpath("classifier")))
 
 
-def _where(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
-def _explain(name: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors(include_url=False)[:8]:
-        msg = err["msg"]
-        if isinstance(err.get("input"), bool):
-            msg += " (YAML reads bare yes/no/on/off as booleans: put the term in quotes)"
-        lines.append(f"{name}: {_where(err['loc'])}: {msg}")
-    more = len(exc.errors()) - 8
-    if more > 0:
-        lines.append(f"{name}: ... and {more} more")
-    return "; ".join(lines)
-
-
-def _read(directory: Path, name: str) -> Any:
-    path = directory / name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"classifier config: {path} is missing") from None
-    except OSError as exc:
-        raise ConfigError(f"classifier config: cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{name}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{name}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{name}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
-
-
-def _check_model(model: ModelFile) -> None:
+def _check_model(doc: Document, model: ModelFile) -> None:
     for field, lin in model.fields.items():
         expected = CATEGORIES if field == "category" else SENTIMENTS
         if sorted(lin.classes) != sorted(expected):
-            raise ConfigError(f"model.json: fields.{field}.classes must be {list(expected)}, got {lin.classes}")
+            raise doc.error(("fields", field, "classes"), f"must be {list(expected)}, got {lin.classes}")
         n = len(lin.classes)
         if len(lin.bias) != n:
-            raise ConfigError(f"model.json: fields.{field}.bias has {len(lin.bias)} values for {n} classes")
+            raise doc.error(("fields", field, "bias"), f"has {len(lin.bias)} values for {n} classes")
         for feat, ws in lin.weights.items():
             if len(ws) != n or not all(math.isfinite(w) for w in ws):
-                raise ConfigError(f"model.json: fields.{field}.weights[{feat!r}] must be {n} finite numbers")
+                raise doc.error(("fields", field, "weights", feat), f"must be {n} finite numbers")
     missing = {"category", "sentiment"} - set(model.fields)
     if missing:
-        raise ConfigError(f"model.json: fields lacks {sorted(missing)}")
+        raise doc.error(("fields",), f"lacks {sorted(missing)}")
 
 
 def load_config(path: str | Path | None = None) -> ClassifierConfig:
     """Read and validate the classifier directory (default: the packaged config/classifier)."""
     directory = Path(path) if path is not None else default_dir()
     if not directory.is_dir():
-        raise ConfigError(f"classifier config: {directory} is not a directory")
-    parsed: dict[str, BaseModel] = {}
-    for name, model in (("settings.yaml", Settings), ("categories.yaml", CategoriesFile),
-                        ("sentiment.yaml", SentimentFile), ("urgency.yaml", UrgencyFile), ("model.json", ModelFile)):
-        data = _read(directory, name)
-        try:
-            parsed[name] = model.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(_explain(name, exc)) from None
-    cats: CategoriesFile = parsed["categories.yaml"]  # type: ignore[assignment]
+        raise ConfigError(f"{directory}: not a directory (the classifier config is a directory of {', '.join(FILES)})")
+    docs: dict[str, Document] = {}
+    parsed: list[Any] = []
+    for name, schema in zip(FILES, (Settings, CategoriesFile, SentimentFile, UrgencyFile, ModelFile)):
+        docs[name] = configfile.read(directory / name)
+        parsed.append(docs[name].validate(schema))
+    settings, cats, sentiment, urg, model = parsed
     if not any(t.en or t.zh for t in cats.categories.values()):
-        raise ConfigError("categories.yaml: categories: no terms at all")
-    urg: UrgencyFile = parsed["urgency.yaml"]  # type: ignore[assignment]
+        raise docs["categories.yaml"].error(("categories",), "no terms at all")
     for level in ("critical", "high"):
         for fam_name, fam in getattr(urg, level).items():
             if not (fam.terms.en or fam.terms.zh or fam.patterns):
-                raise ConfigError(f"urgency.yaml: {level}.{fam_name}: has neither terms nor patterns")
-    _check_model(parsed["model.json"])  # type: ignore[arg-type]
-    return ClassifierConfig(source=str(directory), settings=parsed["settings.yaml"],
-                            categories=cats, sentiment=parsed["sentiment.yaml"], urgency=urg,
-                            model=parsed["model.json"])
+                raise docs["urgency.yaml"].error((level, fam_name), "has neither terms nor patterns")
+    _check_model(docs["model.json"], model)
+    return ClassifierConfig(source=str(directory), settings=settings, categories=cats, sentiment=sentiment,
+                            urgency=urg, model=model)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import time
@@ -20,6 +19,7 @@ from pipeline.errors import UserInputError
 from pipeline.http import BodyRefused, parse_json, read_body
 from pipeline.ratelimit import TokenBucket, retry_after  # noqa: F401  (the ingest API's names too)
 from pipeline.settings import IngestHttpSettings
+from pipeline.tokens import hash_token
 from schemas.events import INPUT_ADAPTER, EventBase
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,6 @@ class Refused(UserInputError):
 
 
 # --- pure core: token -> channel, bytes -> events, rate ------------------------------------------
-
-def hash_token(token: str) -> str:
-    """What goes into SALESPULSE_INGEST_HTTP__TOKENS_SHA256."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
 
 def bearer(header: str | None) -> str | None:
     if header and header[:7].lower() == "bearer ":

@@ -6,10 +6,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agents.customers.config import describe_errors, load_yaml
-from pipeline.errors import ConfigError
+from pipeline.configfile import ConfigProblem, load_yaml
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "targets.yaml"
 Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
@@ -61,7 +60,8 @@ class TargetsConfig(_Model):
         for team, t in self.teams.items():
             for rep in t.reps:
                 if rep in seen:
-                    raise ValueError(f"rep {rep!r} is in teams {seen[rep]!r} and {team!r}; a rep belongs to one team")
+                    raise ConfigProblem(("teams", team, "reps", rep), f"rep {rep!r} is in teams {seen[rep]!r} "
+                                        f"and {team!r}; a rep belongs to one team")
                 seen[rep] = team
         return self
 
@@ -92,8 +92,5 @@ class TargetsConfig(_Model):
 
 
 def load_targets(path: Path | str = DEFAULT_PATH) -> TargetsConfig:
-    data = load_yaml(Path(path), "targets")
-    try:
-        return TargetsConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"targets {path}: {describe_errors(exc)}") from None
+    """The sales targets, or ConfigError `file:line: field: message`."""
+    return load_yaml(path, TargetsConfig)

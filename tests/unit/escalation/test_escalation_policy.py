@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.escalation.policy import build_policy, load_policy
+from agents.escalation.policy import DEFAULT_DIRECTORY, DEFAULT_POLICY, build_policy, load_policy
 from pipeline.errors import ConfigError
 
 
@@ -70,11 +70,11 @@ def test_directory_mistakes_name_the_place(make_policy, edit, message):
 
 def test_file_problems_are_one_line(tmp_path):
     missing = tmp_path / "nope.yaml"
-    with pytest.raises(ConfigError, match="escalation policy .*nope.yaml: cannot read: No such file"):
+    with pytest.raises(ConfigError, match="nope.yaml: cannot read: No such file"):
         load_policy(missing)
     bad = tmp_path / "bad.yaml"
     bad.write_text("levels:\n  - name: x\n   targets: [\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: invalid YAML \(line \d+\)"):
+    with pytest.raises(ConfigError, match=r"bad.yaml:3: invalid YAML"):
         load_policy(bad)
     listy = tmp_path / "list.yaml"
     listy.write_text("- 1\n")
@@ -85,3 +85,34 @@ def test_file_problems_are_one_line(tmp_path):
 def test_build_policy_from_dicts_reports_policy_name():
     with pytest.raises(ConfigError, match=r"^escalation policy: levels: Field required"):
         build_policy({"routes": [{"start_level": "x"}]}, {"people": [{"id": "a", "name": "A", "role": "r"}]})
+
+
+def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
+    """1-based line of the `occurrence`-th line containing `fragment`."""
+    hits = [n for n, line in enumerate(text.splitlines(), 1) if fragment in line]
+    return hits[occurrence - 1]
+
+
+@pytest.mark.parametrize("file,old,new,occurrence,expected", [
+    # a cross-reference check: the line of the value it names
+    ("escalation.yaml", "start_level: account_rep", "start_level: team_leed", 2,
+     'routes.3.start_level: route 3 names unknown level "team_leed"'),
+    # a schema error: the line of the key
+    ("escalation.yaml", "ack_timeout_minutes: 15", "ack_timeout_minutes: 0", 1,
+     "levels.1.ack_timeout_minutes: Input should be greater than 0"),
+    # a check inside the directory model: the line of the repeated id
+    ("directory.yaml", "id: rep-2", "id: rep-1", 1, "people.2.id: person 2 repeats id 'rep-1'"),
+])
+def test_file_mistakes_name_file_line_and_field(tmp_path, file, old, new, occurrence, expected):
+    paths = {"escalation.yaml": tmp_path / "escalation.yaml", "directory.yaml": tmp_path / "directory.yaml"}
+    for name, src in (("escalation.yaml", DEFAULT_POLICY), ("directory.yaml", DEFAULT_DIRECTORY)):
+        text = src.read_text(encoding="utf-8")
+        if name == file:
+            line = _line_of(text, old, occurrence)
+            lines = text.splitlines(keepends=True)
+            lines[line - 1] = lines[line - 1].replace(old, new)
+            text = "".join(lines)
+        paths[name].write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_policy(paths["escalation.yaml"], paths["directory.yaml"])
+    assert str(err.value).startswith(f"{paths[file]}:{line}: {expected}")

@@ -259,20 +259,29 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.mark.parametrize("file, old, new, message", [
-    ("categories.yaml", "  pricing:\n", "  pricng:\n", "categories.yaml: categories.pricng"),
-    ("settings.yaml", "model_weight: 0.35", "model_weight: 1.7", "settings.yaml: sentiment.model_weight"),
-    ("settings.yaml", "version: 1", "version: 2", "settings.yaml: version"),
-    ("sentiment.yaml", 'en: ["not", "no",', 'en: ["not", no,', "sentiment.yaml: negators.en.1"),
-    ("urgency.yaml", "    requires: any\n", "    requires: sometimes\n", "urgency.yaml: critical.safety.requires"),
+    # {line}: the line the edit is on
+    ("categories.yaml", "  pricing:\n", "  pricng:\n", "categories.yaml:{line}: categories.pricng"),
+    ("settings.yaml", "model_weight: 0.35", "model_weight: 1.7", "settings.yaml:{line}: sentiment.model_weight"),
+    ("settings.yaml", "version: 1", "version: 2", "settings.yaml:{line}: version"),
+    ("sentiment.yaml", 'en: ["not", "no",', 'en: ["not", no,', "sentiment.yaml:{line}: negators.en.2"),
+    ("urgency.yaml", "    requires: any\n", "    requires: sometimes\n",
+     "urgency.yaml:{line}: critical.safety.requires"),
     ("urgency.yaml", "patterns: ['", "patterns: ['(unclosed", "is not a valid regular expression"),
     ("urgency.yaml", "critical:\n  safety:", "critical:\n  safety:\n    colour: red", "critical.safety.colour"),
-    ("sentiment.yaml", "use_vader_lexicon: true", "use_vader_lexicon: [true", "sentiment.yaml: line"),
 ])
 def test_config_errors_are_precise(config_copy, file, old, new, message):
+    text = (config_copy / file).read_text(encoding="utf-8")
+    line = text[:text.index(old)].count("\n") + 1
     _edit(config_copy / file, old, new)
     with pytest.raises(ConfigError) as err:
         Classifier.from_config(config_copy)
-    assert message in str(err.value)
+    assert message.format(line=line) in str(err.value)
+
+
+def test_yaml_syntax_errors_name_file_and_line(config_copy):
+    _edit(config_copy / "sentiment.yaml", "use_vader_lexicon: true", "use_vader_lexicon: [true")
+    with pytest.raises(ConfigError, match=r"sentiment\.yaml:\d+: invalid YAML"):
+        Classifier.from_config(config_copy)
 
 
 def test_boolean_term_gets_a_quoting_hint(config_copy):
@@ -283,7 +292,7 @@ def test_boolean_term_gets_a_quoting_hint(config_copy):
 
 def test_missing_file_and_directory(config_copy, tmp_path):
     (config_copy / "model.json").unlink()
-    with pytest.raises(ConfigError, match="model.json is missing"):
+    with pytest.raises(ConfigError, match="model.json: cannot read: No such file"):
         Classifier.from_config(config_copy)
     with pytest.raises(ConfigError, match="not a directory"):
         Classifier.from_config(tmp_path / "nope")
