@@ -39,17 +39,18 @@ def _parse(raw: bytes) -> tuple[dict | None, str | None]:
 
 
 def _event(fields: dict, now: datetime):
-    """The FeedbackEvent the worker would take for this line, or the reason it would refuse it."""
+    """The FeedbackEvent the worker would take for this line (decoded from JSON as at the edge),
+    or the reason it would refuse it."""
     from pydantic import ValidationError
 
     from schemas.events import Channel, FeedbackEvent
 
-    try:
-        return FeedbackEvent(
-            occurred_at=now, text=fields["text"], language=fields["language"], rating=fields["rating"],
-            customer_id=fields["customer_id"] or PLACEHOLDER_CUSTOMER,
+    wire = {"occurred_at": now.isoformat(), "text": fields["text"], "language": fields["language"],
+            "rating": fields["rating"], "customer_id": fields["customer_id"] or PLACEHOLDER_CUSTOMER,
             # no classifier rule reads the channel and the incident fields shown here do not carry it
-            channel=fields["channel"] or Channel.web), None
+            "channel": fields["channel"] or Channel.web.value}
+    try:
+        return FeedbackEvent.model_validate_json(orjson.dumps(wire)), None
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         return None, f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
