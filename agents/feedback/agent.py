@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 
 from agents.feedback.classifier import Classifier
+from agents.feedback.core import FeedbackCore
 from agents.feedback.pool import Classified, ClassifierProcess, classify_feedback
 from pipeline import topics as T
 from pipeline.db.models import ClassifiedFeedbackRow, FeedbackCorrection
@@ -36,9 +37,8 @@ def classified_row(cf: ClassifiedFeedback) -> dict:
 class FeedbackCapability:
     def __init__(self, rt: Runtime, classifier: Classifier, pool: ClassifierProcess | None = None) -> None:
         self.rt = rt
-        self.clf = classifier
+        self.core = FeedbackCore(classifier, raise_high=rt.settings.worker.raise_high_feedback)
         self.pool = pool  # None: classified inline, in the worker's event loop
-        self.raise_high = rt.settings.worker.raise_high_feedback
         self.last_correction_id = 0
         self.review_pending = 0
         # told of each classification once it is applied (the customers' feedback figures): a port the
@@ -49,7 +49,7 @@ class FeedbackCapability:
         """Inline: classify and apply now. With the classifier's process: submit, and hand the
         event's ack to the submitted item (the ingest agent calls what this returns)."""
         if self.pool is None:
-            await self._apply(event, meta, classify_feedback(self.clf, event, meta.received_at, self.raise_high))
+            await self._apply(event, meta, classify_feedback(self.core, event, meta.received_at))
             return None
         item = self.pool.submit(event, meta, meta.received_at)
         if self.pool.backlog > self.pool.MAX_BACKLOG:  # back-pressure: the process is behind
@@ -99,7 +99,7 @@ class FeedbackCapability:
                 .order_by(CORRECTIONS.c.id))).all()
         for cid, text, category, sentiment, urgency in rows:
             try:
-                self.clf.apply_correction(text, category=category, sentiment=sentiment, urgency=urgency)
+                self.core.correct(text, category=category, sentiment=sentiment, urgency=urgency)
             except Exception as exc:  # one bad row must not stop the others
                 log.warning("correction %s not applied: %s", cid, exc)
             else:
@@ -115,7 +115,7 @@ def register(rt: Runtime) -> "FeedbackCapability":
     clf = Classifier.from_config(path)  # ConfigError here refuses to start, with the exact problem
     cap = FeedbackCapability(rt, clf)
     if rt.settings.worker.classifier_process:
-        cap.pool = ClassifierProcess(path, cap.raise_high, clf, cap.apply_from_pool, rt.writer.ack_after, rt.metrics)
+        cap.pool = ClassifierProcess(path, cap.core, cap.apply_from_pool, rt.writer.ack_after, rt.metrics)
         rt.writer.before_drain(cap.pool.settle)  # a revoke or shutdown writes what is submitted
 
         @rt.app.task

@@ -17,9 +17,9 @@ the process. A revoke or a shutdown waits for everything submitted (`settle`, a 
 of the writer) before the last flush. At most MAX_BACKLOG messages wait for the process: the
 feedback agent waits past that (back-pressure).
 
-The process builds the same Classifier from the same configuration and gets every reviewer's
-correction, in order, with the next request (and all of them again after a restart), so it
-answers as the worker's own classifier would. If it dies or cannot start, the batch is
+The process builds the same FeedbackCore (agents/feedback/core.py) from the same configuration
+and setting and gets every reviewer's correction, in order, with the next request (and all of
+them again after a restart), so it answers as the worker's own core would. If it dies or cannot start, the batch is
 classified in the worker (the same code) and the next batch starts another process.
 
 The worker starts the process (`CHILD_MAIN`); it is never run by hand.
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.feedback.classifier import Classifier
-from agents.feedback.incidents import classified_event, incident_for
+from agents.feedback.core import FeedbackCore
 from pipeline.db.sqlite_child import frame
 from pipeline.metrics import Metrics
 from pipeline.pipes import ChildProcess, serve
@@ -58,26 +58,25 @@ class Classified:
     seconds: float
 
 
-def classify_feedback(clf: Classifier, event: FeedbackEvent, classified_at: datetime, raise_high: bool) -> Classified:
+def classify_feedback(core: FeedbackCore, event: FeedbackEvent, classified_at: datetime) -> Classified:
     started = time.perf_counter()
-    result = clf.classify(event.text, language=event.language, rating=event.rating, channel=event.channel.value)
+    outcome = core.process(event, classified_at)
     seconds = time.perf_counter() - started
-    cf = classified_event(event, result, classified_at=classified_at)
-    return Classified(cf, cf.model_dump_json().encode(), incident_for(event, result, raise_high=raise_high), seconds)
+    return Classified(outcome.classified, outcome.classified.model_dump_json().encode(), outcome.incident, seconds)
 
 
-def classify_batch(clf: Classifier, corrections: list[dict[str, Any]], items: list[tuple[FeedbackEvent, datetime]],
-                   raise_high: bool) -> list[Classified | str]:
+def classify_batch(core: FeedbackCore, corrections: list[dict[str, Any]],
+                   items: list[tuple[FeedbackEvent, datetime]]) -> list[Classified | str]:
     """Apply the corrections, then classify each item; an item that fails gives its error text."""
     for corr in corrections:
         try:
-            clf.apply_correction(**corr)
+            core.correct(**corr)
         except Exception as exc:  # the worker logged it already when it applied the same correction
             log.debug("correction not applied: %s", exc)
     out: list[Classified | str] = []
     for event, classified_at in items:
         try:
-            out.append(classify_feedback(clf, event, classified_at, raise_high))
+            out.append(classify_feedback(core, event, classified_at))
         except Exception as exc:  # a bug or poison message: that event goes to the dead-letter topic
             out.append(f"{type(exc).__name__}: {exc}")
     return out
@@ -121,11 +120,11 @@ class ClassifierProcess:
     GATHER_MIN = 32
     GATHER_S = 0.005
 
-    def __init__(self, config_dir: Path | None, raise_high: bool, fallback: Classifier, apply: Apply,
+    def __init__(self, config_dir: Path | None, fallback: FeedbackCore, apply: Apply,
                  ack_after: Callable[[Callable[[], object]], None], metrics: Metrics) -> None:
-        self.raise_high = raise_high
+        raise_high = fallback.raise_high
         self.metrics = metrics
-        self.fallback = fallback  # the worker's own classifier, with every correction applied too
+        self.fallback = fallback  # the worker's own core, with every correction applied too
         self.apply = apply
         self.ack_after = ack_after  # BatchWriter.ack_after
         # -c, not -m: the answers' classes must pickle as agents.feedback.pool's, not __main__'s
@@ -220,7 +219,7 @@ class ClassifierProcess:
 
     def _in_worker(self, items: list[tuple[FeedbackEvent, datetime]]) -> list[Classified | str]:
         self.metrics.classifier_fallbacks.inc()
-        return classify_batch(self.fallback, [], items, self.raise_high)
+        return classify_batch(self.fallback, [], items)
 
 
 def main(argv: list[str]) -> None:
@@ -230,4 +229,5 @@ def main(argv: list[str]) -> None:
     except Exception as exc:  # the worker classifies itself and says why
         sys.stdout.buffer.write(frame(f"{type(exc).__name__}: {exc}"))
         return
-    serve(lambda request: classify_batch(clf, request[0], request[1], raise_high))
+    core = FeedbackCore(clf, raise_high=raise_high)
+    serve(lambda request: classify_batch(core, request[0], request[1]))

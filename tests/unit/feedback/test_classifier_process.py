@@ -14,6 +14,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from agents.feedback.classifier import Classifier
+from agents.feedback.core import FeedbackCore
 from agents.feedback.pool import Classified, ClassifierProcess, classify_batch, classify_feedback
 from pipeline.metrics import Metrics
 from tests.support.factories import T0, make_feedback
@@ -44,8 +45,8 @@ class Recorder:
 
 
 def _pool(rec: Recorder, config_dir=None, clf=None) -> ClassifierProcess:
-    return ClassifierProcess(config_dir, True, clf or Classifier.from_config(), rec, rec.ack_after,
-                             Metrics(CollectorRegistry()))
+    core = FeedbackCore(clf or Classifier.from_config(), raise_high=True)
+    return ClassifierProcess(config_dir, core, rec, rec.ack_after, Metrics(CollectorRegistry()))
 
 
 def _metric(pool: ClassifierProcess, name: str) -> float:
@@ -83,7 +84,7 @@ async def test_the_process_answers_as_the_worker_would_in_order():
         assert all(applied >= m + 1 for m, applied in rec.acked)
         for e, _, out in rec.applied:
             assert isinstance(out, Classified)
-            assert _same(out, classify_feedback(reference, e, T0, True))
+            assert _same(out, classify_feedback(FeedbackCore(reference, raise_high=True), e, T0))
         assert any(out.incident is not None for _, _, out in rec.applied)  # the data holds urgent ones
         assert pool.fallbacks == 0 and pool.child.proc is not None
         batches = _metric(pool, "salespulse_feedback_classifier_batch_size_count")
@@ -132,7 +133,8 @@ async def test_corrections_reach_the_process_before_the_next_batch_and_again_aft
         pool.submit(similar, "similar", T0)
         await pool.settle()
         assert rec.applied[-2][2].cf.category == "service"
-        assert _same(rec.applied[-1][2], classify_feedback(worker_clf, similar, T0, True)), "the nudged model too"
+        worker_core = FeedbackCore(worker_clf, raise_high=True)
+        assert _same(rec.applied[-1][2], classify_feedback(worker_core, similar, T0)), "the nudged model too"
 
         first = pool.child.proc.pid
         os.kill(first, signal.SIGKILL)
@@ -170,7 +172,7 @@ async def test_a_message_that_fails_gives_its_error_and_the_rest_are_classified(
 
     clf = Poison(Classifier.from_config().config)
     events = [make_feedback(text="great service"), make_feedback(text="poison pill"), make_feedback(text="late again")]
-    out = classify_batch(clf, [], [(e, T0) for e in events], True)
+    out = classify_batch(FeedbackCore(clf, raise_high=True), [], [(e, T0) for e in events])
     assert out[1] == "ValueError: cannot classify this"
     assert isinstance(out[0], Classified) and isinstance(out[2], Classified)
 

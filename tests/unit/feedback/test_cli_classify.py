@@ -51,3 +51,96 @@ def test_real_process_with_pipe():
     assert proc.returncode == 1
     assert json.loads(proc.stdout.splitlines()[0])["urgency"] == "critical"
     assert proc.stderr.splitlines()[0].startswith("line 2:")
+
+
+# ------------------------------------------------------------------ the incident the worker would raise
+
+CRITICAL = "the charger caught fire and burned my hand"
+HIGH = "Cancel my order and refund me immediately, this is unacceptable."
+NORMAL = "Fast delivery, thanks!"
+
+
+def _lines(*objs: dict, env: dict | None = None, args: tuple[str, ...] = ()) -> list[dict]:
+    result = CliRunner().invoke(cli, ["classify", *args], input="".join(json.dumps(o) + "\n" for o in objs),
+                                env=env)
+    assert result.exit_code == 0, result.output
+    return [json.loads(x) for x in result.stdout.splitlines()]
+
+
+def test_incident_field_critical_high_and_normal():
+    from agents.feedback.incidents import incident_key
+
+    crit, high, normal = _lines({"text": CRITICAL, "customer_id": "c-9"}, {"text": HIGH}, {"text": NORMAL},
+                                env={"SALESPULSE_WORKER__RAISE_HIGH_FEEDBACK": None})
+    assert crit["urgency"] == "critical"
+    assert crit["incident"]["severity"] == "critical"
+    assert crit["incident"]["category"] == crit["category"] == "product_quality"
+    assert crit["incident"]["incident_key"] == incident_key("c-9", "product_quality")
+    assert crit["incident"]["title"] == CRITICAL
+    assert high["urgency"] == "high"
+    assert high["incident"]["severity"] == "high"  # the worker's default raises high-urgency feedback too
+    assert high["incident"]["incident_key"] == incident_key("cli", high["category"])  # no customer_id: "cli"
+    assert normal["incident"] is None
+    assert set(crit["incident"]) == {"category", "severity", "incident_key", "title"}
+
+
+def test_high_follows_the_worker_setting_or_the_option():
+    lines = ({"text": CRITICAL}, {"text": HIGH})
+    off = {"SALESPULSE_WORKER__RAISE_HIGH_FEEDBACK": "false"}
+    crit, high = _lines(*lines, env=off)
+    assert crit["incident"]["severity"] == "critical" and high["incident"] is None
+    crit, high = _lines(*lines, env=off, args=("--raise-high",))
+    assert high["incident"]["severity"] == "high"
+    crit, high = _lines(*lines, args=("--no-raise-high",))
+    assert crit["incident"]["severity"] == "critical" and high["incident"] is None
+
+
+def test_same_customer_and_category_share_the_key():
+    again = "Smoke and a burning smell from the same charger again!"
+    a, b, c = _lines({"text": CRITICAL, "customer_id": "c-1"}, {"text": again, "customer_id": "c-1"},
+                     {"text": CRITICAL, "customer_id": "c-2"})
+    assert a["incident"]["incident_key"] == b["incident"]["incident_key"] != c["incident"]["incident_key"]
+
+
+def test_a_line_the_worker_would_refuse_is_classified_without_an_incident():
+    result = CliRunner().invoke(cli, ["classify"], input=json.dumps({"text": CRITICAL, "channel": "pigeon"}) + "\n")
+    assert result.exit_code == 0
+    out = json.loads(result.stdout)
+    assert out["urgency"] == "critical" and out["incident"] is None
+    assert "line 1:" in result.stderr and "channel" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_customer_id_is_a_bad_line():
+    result = invoke(stdin='{"text": "ok", "customer_id": 7}\n{"text": "ok", "customer_id": " "}\n')
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "line 1:" in result.stderr and "line 2:" in result.stderr
+
+
+def test_parity_with_the_workers_feedback_path():
+    """The same messages through what the worker runs (classify_batch: the classifier's process, and
+    inline one by one) and through `salespulse classify`: the same incident, or none, for each."""
+    from agents.feedback.classifier import Classifier
+    from agents.feedback.core import FeedbackCore
+    from agents.feedback.pool import classify_batch
+    from schemas.events import Channel
+    from tests.support.factories import T0, make_feedback
+
+    texts = [CRITICAL, HIGH, NORMAL, "充电器冒烟了，还有烧焦的味道，太危险了！",
+             "Delivery was two weeks late and nobody answered.", "The parcel is a bit late."]
+    events = [make_feedback(customer_id=f"c-{i % 3}", text=t, channel=Channel.chat) for i, t in enumerate(texts)]
+    for raise_high in (True, False):
+        worker = classify_batch(FeedbackCore(Classifier.from_config(), raise_high=raise_high), [],
+                                [(e, T0) for e in events])
+        flag = "--raise-high" if raise_high else "--no-raise-high"
+        cli_out = _lines(*({"text": e.text, "customer_id": e.customer_id, "channel": "chat"} for e in events),
+                         args=(flag,))
+        seen = set()
+        for w, c in zip(worker, cli_out, strict=True):
+            assert c["urgency"] == w.cf.urgency and c["category"] == w.cf.category
+            if w.incident is None:
+                assert c["incident"] is None
+            else:
+                seen.add(w.incident.severity.value)
+                assert c["incident"] == {"category": w.incident.category, "severity": w.incident.severity.value,
+                                         "incident_key": w.incident.incident_key, "title": w.incident.title}
+        assert seen == ({"critical", "high"} if raise_high else {"critical"})
