@@ -84,7 +84,7 @@ def classify(file, config_dir: Path | None, echo_text: bool, raise_high: bool | 
     from agents.feedback.core import FeedbackCore
 
     if raise_high is None:
-        from pipeline.cli.options import settings_from
+        from agents.cli.options import settings_from
 
         raise_high = settings_from().worker.raise_high_feedback
     clf = Classifier.from_config(config_dir) if config_dir else Classifier.default()

@@ -36,7 +36,7 @@ def test_classify_shows_the_incident_the_worker_raises(broker, make_worker, run_
     # the offline command, reading the same setting from the environment
     lines = "".join(json.dumps({"text": m.text, "customer_id": m.customer_id, "channel": "chat"},
                                ensure_ascii=False) + "\n" for m in msgs)
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "classify"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "agents.cli.main", "classify"], capture_output=True, text=True,
                           input=lines, timeout=60, env={**os.environ, **setting})
     assert proc.returncode == 0, proc.stderr
     offline = [json.loads(x)["incident"] for x in proc.stdout.splitlines()]
