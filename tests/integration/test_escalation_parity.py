@@ -87,7 +87,7 @@ def by_incident(alerts: list[tuple]) -> dict[str, list[tuple]]:
     return dict(out)
 
 
-def test_simulate_and_the_worker_send_the_same_notifications(broker, make_worker, run_id, tmp_path):
+def test_simulate_and_the_worker_send_the_same_notifications(broker, make_worker, run_id, tmp_path, request):
     policy_path = short_policy(tmp_path)
     worker = make_worker("w1", SALESPULSE_PATHS__ESCALATION_POLICY=policy_path,
                          SALESPULSE_NOTIFY__SWEEP_INTERVAL_S=0.2)
@@ -97,6 +97,7 @@ def test_simulate_and_the_worker_send_the_same_notifications(broker, make_worker
     prefix = f"t{run_id}."
     sku = f"SKU-PARITY-{run_id}"
     alerts = Alerts(broker.bootstrap, T.topic_name(T.ESCALATIONS, prefix))
+    request.addfinalizer(alerts.close)
     lines: list[str] = []
 
     with Emitter(broker.bootstrap, topic_prefix=prefix) as em:
@@ -169,13 +170,10 @@ def test_simulate_and_the_worker_send_the_same_notifications(broker, make_worker
         return [(datetime.fromisoformat(a["at"]), a["incident_key"], a["level"], a["loop"], a["kind"],
                  tuple(t["id"] for t in a["targets"])) for a in alerts.poll()]
 
-    try:
-        wait_until(lambda: len(worker_alerts()) >= len(expected), timeout=30, interval=0.5,
-                   message=f"{len(expected)} notifications on the escalations topic")
-        time.sleep(3.0)  # anything extra would arrive now: every incident is acknowledged or resolved
-        got = worker_alerts()
-    finally:
-        alerts.close()
+    wait_until(lambda: len(worker_alerts()) >= len(expected), timeout=30, interval=0.5,
+               message=f"{len(expected)} notifications on the escalations topic")
+    time.sleep(3.0)  # anything extra would arrive now: every incident is acknowledged or resolved
+    got = worker_alerts()
     want, have = by_incident(expected), by_incident(got)
     assert sorted(have) == sorted(want)
     for key in want:
