@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -12,11 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from agents.escalation.machine import cascade, due, on_command, on_incident, on_storm
+from agents.escalation.core import Change, EscalationCore, Outcome
 from agents.escalation.policy import Policy, load_policy
 from agents.escalation.routing import CustomerContext, CustomerLookup
 from agents.escalation.state import OPEN, IncidentState, next_deadline
-from agents.escalation.storm import StormWindow, groups_of, observe
 from pipeline.consume import consume
 from pipeline import topics as T
 from pipeline.db.models import IncidentAudit, IncidentRow
@@ -60,21 +58,18 @@ def incident_row(s: IncidentState, partition: int, now: datetime) -> dict:
 
 
 class Escalator:
-    """The owning worker's incidents (by partition), their timers, and delivery."""
+    """The worker's driver of the escalation core: the owning worker's incidents (by partition) with a
+    wall clock, their rows in SQL, follow-up commands on Kafka, and delivery."""
 
     def __init__(self, rt: Runtime, policy: Policy) -> None:
         self.rt = rt
         self.policy = policy
-        self.states: dict[str, IncidentState] = {}
+        self.core = EscalationCore(policy)
         self.partition_of: dict[str, int] = {}
-        self.storms: dict[str, StormWindow] = {}
         # incidents taken over from SQL (restart, rebalance): only their alerts may have been sent
         # already by another process, so only they pay for the audit look-up before delivery
         self.recovered: set[str] = set()
         self.dispatcher: Dispatcher | None = None
-        # (deadline, key): the sweep pops what fell due instead of scanning every open incident;
-        # entries whose incident moved on are stale and skipped
-        self.deadlines: list[tuple[datetime, str]] = []
         self._gauges_at = 0.0
         # callables(IncidentState) told of every state change (the incident board's live updates)
         self.listeners: list[Callable[[IncidentState], None]] = []
@@ -82,36 +77,42 @@ class Escalator:
         self.customer_context: CustomerLookup | None = None
         self.gate = None  # the read gate of the HTTP routes (agents/escalation/web.py), set with the pages
 
+    @property
+    def states(self) -> dict[str, IncidentState]:
+        return self.core.states
+
     # -- persistence --------------------------------------------------------------------
-    def save(self, s: IncidentState, partition: int, now: datetime, action: str | None = None,
-             actor: str | None = None, detail: str | None = None) -> None:
-        prev = self.states.get(s.incident_key)
-        self.states[s.incident_key] = s
+    async def apply(self, out: Outcome, partition: int | None, now: datetime) -> None:
+        """Store what the core decided, send its pages, and its follow-up commands to incidents.commands.
+
+        `partition`: where the changed incidents live (None: where each already lives, e.g. for the clock)."""
+        for c in out.changes:
+            self.save(c, self.partition_of[c.state.incident_key] if partition is None else partition, now)
+            self.fire(list(c.alerts))
+        for ctl in out.follow_ups:
+            await self.rt.send(T.INCIDENT_COMMANDS, ctl.incident_key, ctl)
+
+    def save(self, c: Change, partition: int, now: datetime) -> None:
+        s = c.state
         self.partition_of[s.incident_key] = partition
-        self._arm(s, prev)
         for listener in self.listeners:
             try:
                 listener(s)
             except Exception:  # a page's subscriber must never break escalation
                 log.exception("incident listener failed")
         self.rt.writer.add(INCIDENTS, incident_row(s, partition, now))
-        if action:
+        if c.action:
             self.rt.writer.add(AUDIT, {
-                "id": audit_id(s.incident_key, action, s.epoch, s.count, s.loop, actor),
-                "incident_key": s.incident_key, "at": now, "action": action,
+                "id": audit_id(s.incident_key, c.action, s.epoch, s.count, s.loop, c.actor),
+                "incident_key": s.incident_key, "at": now, "action": c.action,
                 "level": s.current.level + 1, "loop": s.loop, "notification_id": None,
-                "channel": None, "recipient": None, "actor": actor, "detail": detail,
+                "channel": None, "recipient": None, "actor": c.actor, "detail": c.detail,
             })
-
-    def _arm(self, s: IncidentState, prev: IncidentState | None = None) -> None:
-        when = next_deadline(s)
-        if when is not None and (prev is None or next_deadline(prev) != when):
-            heapq.heappush(self.deadlines, (when, s.incident_key))
 
     async def load(self, partitions: set[int]) -> None:
         """On assignment: the open incidents of our partitions, with their deadlines, from SQL."""
         for key in [k for k, p in self.partition_of.items() if p not in partitions]:
-            self.states.pop(key, None)
+            self.core.forget(key)
             self.partition_of.pop(key, None)
         if not partitions:
             return
@@ -122,10 +123,9 @@ class Escalator:
             )).all()
         for key, partition, state in rows:
             if key not in self.states:
-                self.states[key] = IncidentState.from_dict(state)
+                self.core.adopt(IncidentState.from_dict(state))
                 self.partition_of[key] = partition
                 self.recovered.add(key)
-                self._arm(self.states[key])
         log.info("escalation: %d open incidents loaded for partitions %s", len(rows), sorted(partitions))
 
     def fire(self, alerts: list[EscalationAlert]) -> None:
@@ -183,33 +183,8 @@ class Escalator:
     # -- inputs -------------------------------------------------------------------------
     async def on_incident(self, event: IncidentEvent, meta: Meta) -> None:
         now = now_utc()
-        key = event.incident_key
-        prev = self.states.get(key)
-        held_by = None
-        if prev is None or not prev.is_open:
-            held_by = await self._storm_check(event, now)
         customer = await self._customer(event.customer_id)
-        s, alerts = on_incident(prev, event, self.policy, customer, now, held_by=held_by)
-        action = "merged" if prev is not None and prev.is_open else ("held" if held_by else
-                                                                     "reopened" if prev else "triggered")
-        self.save(s, meta.partition, now, action, detail=event.title)
-        self.fire(alerts)
-
-    async def _storm_check(self, event: IncidentEvent, now: datetime) -> str | None:
-        storm_cfg = self.policy.config.storm
-        if storm_cfg is None:
-            return None
-        held = None
-        for group in groups_of(event, storm_cfg):
-            window, verdict = observe(self.storms.get(group), group, event, storm_cfg, now)
-            self.storms[group] = window
-            if verdict.storm is not None:
-                await self.rt.send(T.INCIDENT_COMMANDS, verdict.storm.incident_key, verdict.storm)
-            for cmd in verdict.merges:
-                await self.rt.send(T.INCIDENT_COMMANDS, cmd.incident_key, cmd)
-            if verdict.held_by and held is None:
-                held = verdict.held_by
-        return held
+        await self.apply(self.core.incident(event, customer, now), meta.partition, now)
 
     async def _customer(self, customer_id: str | None) -> CustomerContext | None:
         lookup = self.customer_context
@@ -226,42 +201,23 @@ class Escalator:
 
     async def on_control(self, ctl: IncidentCommand | IncidentStorm, meta: Meta) -> None:
         now = now_utc()
-        prev = self.states.get(ctl.incident_key)
-        if isinstance(ctl, IncidentStorm):
-            s, alerts = on_storm(prev, ctl, self.policy, now)
-            self.save(s, meta.partition, now, "storm" if prev is None or not prev.is_open else "storm-grew",
-                      detail=ctl.reason)
-            self.fire(alerts)
-            return
-        if prev is None:
+        out = self.core.control(ctl, now)
+        if out.unknown:
             log.warning("%s for unknown incident %s ignored", ctl.type, ctl.incident_key)
-            return
-        s, alerts = on_command(prev, ctl, self.policy, now)
-        if s is prev and not alerts:
-            return  # a repeated command changes nothing
-        if ctl.type == "ack" and s.acked_at:
-            self.rt.metrics.time_to_ack.labels(s.severity.value).observe(
-                max(0.0, (s.acked_at - s.first_seen).total_seconds()))
-        action = {"ack": "acknowledged", "resolve": "resolved", "reopen": "reopened", "merge": "merged"}[ctl.type]
-        self.save(s, meta.partition, now, action, actor=ctl.by, detail=ctl.comment)
-        self.fire(alerts)
-        for child in cascade(s, ctl):
-            await self.rt.send(T.INCIDENT_COMMANDS, child.incident_key, child)
+        for c in out.changes:
+            if c.action == "acknowledged" and c.state.acked_at:
+                s = c.state
+                self.rt.metrics.time_to_ack.labels(s.severity.value).observe(
+                    max(0.0, (s.acked_at - s.first_seen).total_seconds()))
+        await self.apply(out, meta.partition, now)
 
     async def sweep(self) -> None:
         """Fire every deadline that has passed (also those missed while no worker owned them)."""
         now = now_utc()
-        heap = self.deadlines
-        while heap and heap[0][0] <= now:
-            when, key = heapq.heappop(heap)
-            s = self.states.get(key)
-            if s is None or next_deadline(s) != when:
-                continue  # acked, resolved, re-armed or handed to another worker since
-            missed = str(s.current.level + 1)
-            s2, alerts = due(s, self.policy, now)
-            self.rt.metrics.deadline_misses.labels(missed).inc(max(1, len(alerts)))
-            self.save(s2, self.partition_of[key], now, "escalated" if alerts else None)
-            self.fire(alerts)
+        out = self.core.sweep(now)
+        for c in out.changes:
+            self.rt.metrics.deadline_misses.labels(str(c.missed)).inc(max(1, len(c.alerts)))
+        await self.apply(out, None, now)
         if time.monotonic() - self._gauges_at >= GAUGE_INTERVAL_S:
             self.update_gauges()
         self.rt.metrics.sweep_heartbeat.set(now.timestamp())  # a stalled sweep pages nobody: alert on it

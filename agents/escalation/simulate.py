@@ -1,21 +1,21 @@
-"""Offline replay: JSON lines (incidents, commands, ticks, customers) + policy -> every alert that would be sent, in time order."""
+"""JSON lines (incidents, commands, ticks, customers) + policy -> every alert that would be sent, in time order:
+the worker's escalation core (agents/escalation/core.py) on a virtual clock, no broker, no database."""
 
 from __future__ import annotations
 
-import heapq
 import json
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
-from agents.escalation.machine import cascade, due, on_command, on_incident, on_storm
+from agents.escalation.core import EscalationCore, Outcome
 from agents.escalation.policy import Policy
-from agents.escalation.routing import CustomerContext
-from agents.escalation.state import IncidentState, next_deadline
-from agents.escalation.storm import StormWindow, groups_of, observe
 from pipeline.configfile import describe_errors
+from agents.escalation.routing import CustomerContext
+from agents.escalation.state import IncidentState
 from pipeline.errors import UserInputError
 from schemas.escalation import EscalationAlert, IncidentCommand, IncidentStorm
 from schemas.events import INPUT_ADAPTER, IncidentEvent
@@ -62,64 +62,46 @@ def parse_line(line: str, where: str) -> Any:
     return event if isinstance(event, IncidentEvent) else None
 
 
-@dataclass
-class Replay:
-    """The agent's loop without a broker: states, storm windows and customer contexts in dicts."""
+class Simulation:
+    """The worker's escalation core on a virtual clock: customer contexts in a dict, follow-up commands
+    (storms, merges, cascaded resolves) applied at once instead of through Kafka, alerts collected."""
 
-    policy: Policy
-    states: dict[str, IncidentState] = field(default_factory=dict)
-    windows: dict[str, StormWindow] = field(default_factory=dict)
-    customers: dict[str, CustomerContext] = field(default_factory=dict)
-    alerts: list[EscalationAlert] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    _timers: list[tuple[datetime, str]] = field(default_factory=list)
+    def __init__(self, policy: Policy) -> None:
+        self.core = EscalationCore(policy)
+        self.customers: dict[str, CustomerContext] = {}
+        self.alerts: list[EscalationAlert] = []
+        self.notes: list[str] = []
 
-    def _put(self, state: IncidentState, alerts: list[EscalationAlert]) -> None:
-        self.states[state.incident_key] = state
-        self.alerts.extend(alerts)
-        d = next_deadline(state)
-        if d is not None:
-            heapq.heappush(self._timers, (d, state.incident_key))
+    @property
+    def states(self) -> dict[str, IncidentState]:
+        return self.core.states
+
+    def _take(self, out: Outcome, now: datetime) -> None:
+        pending = deque([out])
+        while pending:
+            out = pending.popleft()
+            self.alerts.extend(out.alerts)
+            for ctl in out.follow_ups:
+                pending.append(self._control(ctl, now))
+
+    def _control(self, ctl: IncidentCommand | IncidentStorm, now: datetime) -> Outcome:
+        out = self.core.control(ctl, now)
+        if out.unknown:
+            self.notes.append(f"{ctl.type} by {ctl.by} at {now.isoformat()}: no incident {ctl.incident_key!r}")
+        return out
 
     def run_until(self, until: datetime | None, *, inclusive: bool = True) -> None:
-        """Fire deadlines in time order up to `until` (None: until nothing is pending)."""
-        while self._timers:
-            d, key = self._timers[0]
-            if until is not None and (d > until or (d == until and not inclusive)):
+        """Move the clock from deadline to deadline up to `until` (None: until nothing is pending)."""
+        while (when := self.core.next_due()) is not None:
+            if until is not None and (when > until or (when == until and not inclusive)):
                 return
-            heapq.heappop(self._timers)
-            s = self.states[key]
-            if next_deadline(s) == d:  # stale heap entries (acked, re-armed) are skipped
-                self._put(*due(s, self.policy, d))
+            self._take(self.core.sweep(when), when)
 
     def incident(self, ev: IncidentEvent, now: datetime) -> None:
-        state = self.states.get(ev.incident_key)
-        held_by, storm, merges = None, None, ()
-        storm_cfg = self.policy.config.storm
-        if storm_cfg is not None and (state is None or not state.is_open):
-            for group in groups_of(ev, storm_cfg):
-                w, verdict = observe(self.windows.get(group), group, ev, storm_cfg, now)
-                self.windows[group] = w
-                if verdict.held_by is not None:
-                    held_by, storm, merges = verdict.held_by, verdict.storm, verdict.merges
-                    break
-        self._put(*on_incident(state, ev, self.policy, self.customers.get(ev.customer_id), now, held_by=held_by))
-        if storm is not None:
-            self.storm(storm, now)
-        for cmd in merges:
-            self.command(cmd, now)
-
-    def storm(self, storm: IncidentStorm, now: datetime) -> None:
-        self._put(*on_storm(self.states.get(storm.incident_key), storm, self.policy, now))
+        self._take(self.core.incident(ev, self.customers.get(ev.customer_id), now), now)
 
     def command(self, cmd: IncidentCommand, now: datetime) -> None:
-        s = self.states.get(cmd.incident_key)
-        if s is None:
-            self.notes.append(f"{cmd.type} by {cmd.by} at {now.isoformat()}: no incident {cmd.incident_key!r}")
-            return
-        self._put(*on_command(s, cmd, self.policy, now))
-        for child in cascade(s, cmd):
-            self.command(child, now)
+        self._take(self._control(cmd, now), now)
 
     def apply(self, item: Any, now: datetime) -> None:
         if isinstance(item, IncidentEvent):
@@ -130,7 +112,7 @@ class Replay:
             self.customers[item.customer_id] = item.context
 
 
-def simulate(lines: Iterable[str], policy: Policy, source: str = "events") -> Replay:
+def simulate(lines: Iterable[str], policy: Policy, source: str = "events") -> Simulation:
     """Replay input lines in time order (stable for equal times), then run the clock until nothing is pending."""
     items: list[tuple[datetime, int, Any]] = []
     skipped = 0
@@ -143,7 +125,7 @@ def simulate(lines: Iterable[str], policy: Policy, source: str = "events") -> Re
             continue
         items.append((item.occurred_at, n, item))
     items.sort(key=lambda t: (t[0], t[1]))
-    replay = Replay(policy)
+    replay = Simulation(policy)
     if skipped:
         replay.notes.append(f"skipped {skipped} events that are not incidents")
     for at, _, item in items:

@@ -70,6 +70,11 @@ def _storm_event(w: StormWindow, storm: Storm, children: tuple[str, ...], severi
         region=value if dim == "region" else None, sku=value if dim == "sku" else None, children=children)
 
 
+def parent_key(group: str, now: datetime) -> str:
+    """The key of the storm a group opens at `now` (to the second): e.g. "storm:sku=SKU-1:20261102T100200Z"."""
+    return f"storm:{group}:{now.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+
+
 def observe(window: StormWindow | None, group: str, event: IncidentEvent, storm: Storm,
             now: datetime) -> tuple[StormWindow, Verdict]:
     """Count a *new* incident in `group`; open the storm at `threshold` distinct keys within the window."""
@@ -83,7 +88,7 @@ def observe(window: StormWindow | None, group: str, event: IncidentEvent, storm:
     recent += (Seen(at=now, incident_key=key, severity=event.severity),)
     if len(recent) < storm.threshold:
         return w.model_copy(update={"recent": recent, "parent_key": None}), Verdict()
-    parent = f"storm:{group}:{now.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    parent = parent_key(group, now)
     w = StormWindow(group=group, recent=(), parent_key=parent, last_seen=now)
     worst = max((s.severity for s in recent), key=RANK.__getitem__)
     children = tuple(s.incident_key for s in recent)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from agents.escalation.machine import cascade, due, on_command, on_storm
 from agents.escalation.policy import Storm
-from agents.escalation.simulate import Replay
+from agents.escalation.simulate import Simulation
 from agents.escalation.storm import groups_of, observe
 from schemas.events import Severity
 from tests.unit.escalation.factories import T0, at, command, incident
@@ -68,12 +68,12 @@ def test_parent_pages_the_manager_level_once_and_grows(policy_24x7):
     assert [(c.type, c.incident_key) for c in kids] == [("resolve", k) for k in ("k0", "k1", "k2", "k9")]
 
 
-def test_replay_holds_back_per_customer_pages_during_a_storm(make_policy):
+def test_simulation_holds_back_per_customer_pages_during_a_storm(make_policy):
     def edit(pol, _d):
         pol["storm"].update(threshold=3, window_minutes=10)
         for lv in pol["levels"]:
             lv.pop("calendar", None)
-    r = Replay(make_policy(edit))
+    r = Simulation(make_policy(edit))
     for i in range(5):
         r.incident(incident(f"k{i}", sku="SKU-1", region=f"r{i}", occurred_at=T0 + timedelta(minutes=i)),
                    T0 + timedelta(minutes=i))
@@ -83,3 +83,21 @@ def test_replay_holds_back_per_customer_pages_during_a_storm(make_policy):
     assert {r.states[f"k{i}"].status for i in range(5)} == {"merged"}
     r.run_until(None)
     assert {a.incident_key for a in r.alerts} == {"k0", "k1", parent}   # children never escalate
+
+
+def test_an_incident_in_two_groups_counts_in_both(make_policy):
+    """As the worker does: every group the incident belongs to sees it, not only the first that holds it."""
+    def edit(pol, _d):
+        pol["storm"].update(threshold=3, window_minutes=10)
+        for lv in pol["levels"]:
+            lv.pop("calendar", None)
+    r = Simulation(make_policy(edit))
+    for i in range(4):
+        r.incident(incident(f"k{i}", sku="SKU-1", region="north", occurred_at=T0 + timedelta(minutes=i)),
+                   T0 + timedelta(minutes=i))
+    storms = [a.incident_key for a in r.alerts if a.kind == "storm"]
+    assert [k.split(":")[1] for k in storms] == ["sku=SKU-1", "region=north"]
+    assert [(a.incident_key, a.kind) for a in r.alerts if a.kind != "storm"] == [("k0", "page"), ("k1", "page")]
+    sku_parent, region_parent = storms
+    assert r.states["k2"].parent_key == r.states["k3"].parent_key == sku_parent   # the first group holds it
+    assert r.states[region_parent].children == r.states[sku_parent].children == ("k0", "k1", "k2", "k3")
