@@ -60,9 +60,15 @@ def test_wrong_password_and_untrusted_certificate_are_refused(secure_broker, tmp
 
     b = secure_broker
     quick = {"request_timeout_ms": 3000, "bootstrap_timeout_ms": 6000, "reconnect_backoff_max_ms": 500}
-    with pytest.raises(Exception):
-        KafkaAdminClient(bootstrap_servers=b.bootstrap, **quick,
-                         **b.client_settings(password="not-the-password")).list_topics()
+    # Every attempt must be refused. The broker's reason is not always read: kafka-python 3.0 can see
+    # the TLS connection close before it reads the SaslAuthenticate answer (5 of 14 runs of this test on
+    # this machine, at commits that do not touch its process), so up to three attempts to read it.
+    for _ in range(3):
+        with pytest.raises(Exception):
+            KafkaAdminClient(bootstrap_servers=b.bootstrap, **quick,
+                             **b.client_settings(password="not-the-password")).list_topics()
+        if "Authentication failed: Invalid username or password" in caplog.text:
+            break
     assert "Authentication failed: Invalid username or password" in caplog.text
     caplog.clear()
     other_ca, _ = make_certificate(tmp_path)   # a certificate the broker's is not signed by
