@@ -8,7 +8,9 @@ facts: the stored form holds only facts and the cells are rebuilt on load.
 Every amount enters the fold already converted into the reporting currency at the rate of its own
 occurred_at (a refund at the rate of the refund's time; a cancellation after payment refunds the order's
 converted amount). An event no rate covers folds, in its own currency's units, into a record of its own
-per (order, currency): counted and shown apart, never added to the converted figures.
+per (order, currency): counted and shown apart, never added to the converted figures. (An order with
+events on both sides, say paid before its currency's first rate and refunded after, is folded on each
+side from that side's events alone.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""config/targets.yaml -> TargetsConfig (in the reporting currency) (yearly targets per team and rep, broken down by month), or a ConfigError."""
+"""config/targets.yaml -> TargetsConfig (yearly targets per team and rep in the reporting currency, by month), or a ConfigError."""
 
 from __future__ import annotations
 

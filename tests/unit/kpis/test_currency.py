@@ -17,7 +17,7 @@ from agents.kpis import KpiState, Rates, apply_funnel, apply_order, apply_spend,
 from agents.kpis.agent import Unconverted
 from pipeline.errors import ConfigError
 from pipeline.metrics import Metrics
-from schemas.events import FunnelEvent, FunnelStage, OrderStatus
+from schemas.events import FunnelStage, OrderStatus
 from tests.support.factories import make_funnel, make_order, make_spend
 from tests.unit.kpis.test_kpi_properties import APPLY, histories
 
@@ -202,13 +202,6 @@ def test_funnel_conversion_per_campaign():
     assert rows[("campaign", "autumn")].conversion["lead"] == 1.0 and rows[("campaign", "autumn")].reached["won"] == 0
     assert rows[("all", "*")].reached["lead"] == 4
     assert not any(dim == "campaign" and val is None for dim, val in rows)
-
-
-def test_a_funnel_event_without_campaign_id_is_still_valid():
-    old = make_funnel().model_dump(mode="json")
-    del old["campaign_id"]
-    assert FunnelEvent.model_validate_json(json.dumps(old)).campaign_id is None
-    assert make_funnel(campaign_id="spring").campaign_id == "spring"
 
 
 # ---- the currencies file -----------------------------------------------------------------------------------
