@@ -268,3 +268,19 @@ def test_order_ids_are_not_shared_between_converted_and_unconverted_books():
                               occurred_at=utc(2026, 3, 1)))
     snap = total(s)
     assert row(snap).revenue == Decimal("108.00") and snap.unconverted[0].revenue == Decimal("9.00")
+
+
+def test_a_worker_with_a_bad_currencies_file_refuses_to_start(tmp_path):
+    from agents.kpis import agent
+    from pipeline.settings import PathsSettings
+
+    bad = write(tmp_path, GOOD.replace("rate: 1.08", "rate: -1"))
+    registered: list[str] = []
+    rt = type("Rt", (), {"settings": type("S", (), {"paths": PathsSettings(currencies=bad)})(),
+                         "metrics": Metrics(CollectorRegistry()),
+                         "on": lambda self, event_type, handler: registered.append(event_type)})()
+    with pytest.raises(ConfigError, match=r":3: rates.1.rate: Input should be greater than 0"):
+        agent.register(rt)
+    assert registered == []
+    rt.settings.paths = PathsSettings(currencies=write(tmp_path, GOOD))
+    assert agent.register(rt) == RATES and registered == ["order", "campaign_spend"]
