@@ -39,6 +39,7 @@ def wire(rt: Runtime) -> dict:
     from agents.escalation import agent as escalation
     from agents.feedback import agent as feedback_agent
     from agents.ingest import agent as ingest
+    from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
 
     ingest.register(rt)
@@ -47,7 +48,8 @@ def wire(rt: Runtime) -> dict:
     feedback.subscribers.append(customers.on_classified)  # customer feedback figures from classifications
     escalator = escalation.register(rt, customer_context=customers.context)
     customers_web.register_pages(rt, customers, escalator.gate)  # the directory's tokens guard every read
-    kpis_web.register_pages(rt, escalator.gate)
+    rates = kpis_agent.register(rt)
+    kpis_web.register_pages(rt, escalator.gate, rates)
     board.register(rt, escalator)
     return {"customers": customers, "feedback": feedback, "escalator": escalator}
 

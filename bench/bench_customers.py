@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.customers import CustomerBook, CustomerProfile, RfmPopulation, apply_order  # noqa: E402
-from agents.kpis import KpiState, apply_order as kpi_apply_order  # noqa: E402
+from agents.kpis import KpiState, apply_order as kpi_apply_order, load_rates  # noqa: E402
 from schemas.events import Channel, LineItem, OrderEvent, OrderStatus  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -81,7 +81,7 @@ def throughput(n_events: int, customers: int, seed: int) -> dict:
     for e in events:
         book.order(e)
     out["profile_plus_rfm_population_per_s"] = round(len(events) / (time.perf_counter() - t))
-    state = KpiState()
+    state = KpiState(load_rates())   # the shipped rates: every amount converted, as the worker does
     t = time.perf_counter()
     for e in events:
         kpi_apply_order(state, e)

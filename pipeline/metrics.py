@@ -65,6 +65,7 @@ class Metrics:
         self.orders = Counter(p + "orders_total", "Orders counted (paid once per order id)", ["channel", "region"], registry=r)
         self.revenue = Counter(p + "revenue_total", "Revenue of counted orders, in order currency units", ["channel", "region", "currency"], registry=r)
         self.refunds = Counter(p + "refunds_total", "Refunded amount", ["channel", "region", "currency"], registry=r)
+        self.kpi_unconverted = Counter(p + "kpi_unconverted_amount_total", "Paid and refunded order amounts and campaign spend no exchange rate covers at their time (config/currencies.yaml), in units of their own currency: kept out of the KPIs' revenue, AOV and ROI", ["currency"], registry=r)
         self.segment_customers = Gauge(p + "customers", "Customers per RFM segment (this worker's partitions)", ["segment"], registry=r)
         self.followups = Counter(p + "followups_total", "Follow-up tasks raised", ["reason"], registry=r)
         # Escalation.

@@ -185,6 +185,7 @@ class PathsSettings(BaseModel):
     directory: Path | None = None
     classifier_dir: Path | None = None
     targets: Path | None = None
+    currencies: Path | None = None
     followup: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:

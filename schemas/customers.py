@@ -9,7 +9,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, Field
 
-from schemas.events import EventBase, Id, Label, Strict, Total
+from schemas.events import Currency, EventBase, Id, Label, Strict, Total
 
 # Deterministic ids: the same fact published twice (replay, redelivery) carries the same event_id.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://salespulse.invalid/customers")
@@ -163,11 +163,24 @@ class TargetRow(Strict):
     on_track: bool
 
 
+class UnconvertedRow(Strict):
+    """Amounts in a currency no exchange rate covered at their time: in that currency, outside every figure."""
+
+    currency: Currency
+    orders: int = Field(ge=0)                 # orders counted in this window whose amount could not be converted
+    gross_revenue: Total
+    refunds: Total
+    revenue: Total                            # net of refunds, in `currency`
+    spend: Total                              # campaign spend, in `currency`
+
+
 class KpiSnapshot(EventBase):
     event_type: Literal["kpi_snapshot"] = "kpi_snapshot"
     granularity: Granularity
     bucket_start: AwareDatetime | None = None   # None for "total" (to date)
+    currency: Currency | None = None            # the reporting currency every amount below is in
     rows: tuple[KpiRow, ...] = ()
     funnel: tuple[FunnelRow, ...] = ()
     campaigns: tuple[CampaignRow, ...] = ()
     targets: tuple[TargetRow, ...] = ()
+    unconverted: tuple[UnconvertedRow, ...] = ()   # kept apart: not in rows, campaigns or targets

@@ -198,6 +198,7 @@ class FunnelEvent(EventBase):
     stage: FunnelStage
     sales_rep_id: Id | None = None
     region: Label | None = None
+    campaign_id: Id | None = None            # the campaign the opportunity came from (conversion per campaign)
 
 
 class CampaignSpendEvent(EventBase):

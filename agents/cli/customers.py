@@ -92,20 +92,28 @@ def kpis_group() -> None:
 @click.option("--window", "windows", multiple=True, type=click.Choice(["hour", "day", "month", "total"]),
               default=("total", "month"), show_default=True, help="Window granularities to print (repeatable).")
 @click.option("--targets", "targets_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Targets file (default: config/targets.yaml).")
+              help="Targets file, in the reporting currency (default: config/targets.yaml, or SALESPULSE_PATHS__TARGETS).")
+@click.option("--currencies", "currencies_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Reporting currency and exchange rates (default: config/currencies.yaml, or "
+                   "SALESPULSE_PATHS__CURRENCIES).")
 def kpis_replay(files: tuple[Path, ...], now_text: str | None, windows: tuple[str, ...],
-                targets_path: Path | None) -> int:
+                targets_path: Path | None, currencies_path: Path | None) -> int:
     """Replay order / funnel / campaign-spend events from JSON-lines FILES; print the KPIs as one JSON object.
 
-    Feedback and incident events are accepted and skipped. Invalid lines are reported on stderr with
-    their line number and skipped; the exit code is then 1.
+    Amounts are converted into the reporting currency at the rate of each event's time; amounts no rate
+    covers are listed under `unconverted`, per currency. Feedback and incident events are accepted and
+    skipped. Invalid lines are reported on stderr with their line number and skipped; the exit code is
+    then 1. A bad currencies or targets file is one line on stderr, exit code 2.
     """
-    from agents.kpis import KpiState, apply_funnel, apply_order, apply_spend, kpi_snapshots, load_targets
+    from agents.kpis import KpiState, apply_funnel, apply_order, apply_spend, kpi_snapshots, load_rates, load_targets
+    from agents.cli.options import settings_from
     from schemas.events import CampaignSpendEvent, FunnelEvent, OrderEvent
 
     now = _parse_now(now_text)
-    targets = load_targets(targets_path) if targets_path else load_targets()
-    state = KpiState()
+    paths = settings_from().paths
+    rates = load_rates(currencies_path or paths.resolve("currencies", "currencies.yaml"))
+    targets = load_targets(targets_path or paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
+    state = KpiState(rates)
     events, errors = _reader(files)
     latest = None
     for e in events:
@@ -117,7 +125,7 @@ def kpis_replay(files: tuple[Path, ...], now_text: str | None, windows: tuple[st
         elif isinstance(e, CampaignSpendEvent):
             apply_spend(state, e)
     as_of = now or latest
-    out = {"as_of": as_of.isoformat() if as_of else None, "windows": {}}
+    out = {"as_of": as_of.isoformat() if as_of else None, "currency": rates.reporting_currency, "windows": {}}
     if as_of is not None:
         for g in windows:
             out["windows"][g] = [s.model_dump(mode="json", exclude={"event_type", "schema_version", "event_id",

@@ -37,11 +37,12 @@ def show(customer_id, database) -> None:
 def kpis_show(database, windows) -> None:
     """Print the KPIs of every event in the database as JSON (same code as `kpis replay`)."""
     from agents.kpis.web import kpi_view
-    from agents.kpis import load_targets
+    from agents.kpis import load_rates, load_targets
 
     async def go(engine, s):
-        targets = load_targets(s.paths.resolve("targets", "targets.yaml"))
-        return await kpi_view(engine, datetime.now(timezone.utc), tuple(windows), targets)
+        rates = load_rates(s.paths.resolve("currencies", "currencies.yaml"))
+        targets = load_targets(s.paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
+        return await kpi_view(engine, datetime.now(timezone.utc), tuple(windows), targets, rates)
 
     click.echo(json.dumps(run_db(database, go), ensure_ascii=False))
 

@@ -1,4 +1,5 @@
-"""KpiState + granularity + now (+ targets) -> KpiSnapshots: one per window, rows per dimension value."""
+"""KpiState + granularity + now (+ targets) -> KpiSnapshots: one per window, rows per dimension value, in the
+reporting currency, with the amounts no rate covered listed apart per original currency."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from agents.customers.codec import from_us, money, ratio_money, to_units, to_us
 from agents.kpis.state import Cell, KpiState
 from agents.kpis.targets import TargetsConfig
 from agents.kpis.windows import bucket, following, previous
-from schemas.customers import CampaignRow, FunnelRow, KpiRow, KpiSnapshot, TargetRow, stable_id
+from schemas.customers import CampaignRow, FunnelRow, KpiRow, KpiSnapshot, TargetRow, UnconvertedRow, stable_id
 
 STAGES = ("lead", "qualified", "proposal", "negotiation", "won")
 _ORDER = {s: i for i, s in enumerate(STAGES)}
@@ -64,7 +65,7 @@ def _funnel(state: KpiState, g: str, b: int, rep_team: dict[str, str]) -> list[F
     for o in state.opps.values():
         if bucket(g, o[0]) != b:
             continue
-        _, channel, region, rep = o[2]
+        _, channel, region, rep, campaign = o[2]
         groups[("all", "*")].append(o)
         groups[("channel", channel)].append(o)
         if region is not None:
@@ -72,6 +73,8 @@ def _funnel(state: KpiState, g: str, b: int, rep_team: dict[str, str]) -> list[F
         if rep is not None:
             groups[("rep", rep)].append(o)
             groups[("team", rep_team.get(rep, UNASSIGNED))].append(o)
+        if campaign is not None:
+            groups[("campaign", campaign)].append(o)
     rows = []
     for (dim, val), opps in sorted(groups.items()):
         furthest = [max((_ORDER[s] for s in o[3] if s in _ORDER), default=0) for o in opps]
@@ -91,8 +94,8 @@ def _funnel(state: KpiState, g: str, b: int, rep_team: dict[str, str]) -> list[F
 
 def _campaigns(state: KpiState, g: str, b: int, cells: dict[tuple[str, str], Cell]) -> list[CampaignRow]:
     spend: dict[str, int] = defaultdict(int)
-    for campaign, units, start, _end, _channel in state.spend.values():
-        if bucket(g, start) == b:
+    for campaign, units, start, _end, _channel, apart in state.spend.values():
+        if apart is None and bucket(g, start) == b:
             spend[campaign] += units
     ids = set(spend) | {val for (dim, val) in cells if dim == "campaign"}
     rows = []
@@ -127,8 +130,22 @@ def _targets(b: int, now: datetime, cells: dict[tuple[str, str], Cell], targets:
     return rows
 
 
+def _unconverted(state: KpiState, g: str, b: int) -> list[UnconvertedRow]:
+    parts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])   # orders, gross, refunds, spend
+    for (gg, bb, currency), (orders, gross, refunds) in state.apart_cells.items():
+        if gg == g and bb == b:
+            parts[currency][:3] = orders, gross, refunds
+    for _campaign, units, start, _end, _channel, apart in state.spend.values():
+        if apart is not None and bucket(g, start) == b:
+            parts[apart][3] += units
+    return [UnconvertedRow(currency=cur, orders=o, gross_revenue=money(gross), refunds=money(ref),
+                           revenue=money(gross - ref), spend=money(sp))
+            for cur, (o, gross, ref, sp) in sorted(parts.items())]
+
+
 def buckets(state: KpiState, g: str) -> list[int]:
     found = {bb for (gg, bb, _, _) in state.cells if gg == g}
+    found |= {bb for (gg, bb, _) in state.apart_cells if gg == g}
     found |= {bucket(g, o[0]) for o in state.opps.values()}
     found |= {bucket(g, v[2]) for v in state.spend.values()}
     return sorted(found)
@@ -148,8 +165,9 @@ def kpi_snapshots(state: KpiState, granularity: str, now: datetime, targets: Tar
         out.append(KpiSnapshot(
             event_id=stable_id("kpis", granularity, b, now.isoformat()), occurred_at=now,
             granularity=granularity, bucket_start=from_us(b) if granularity != "total" else None,
-            rows=tuple(rows), funnel=tuple(_funnel(state, granularity, b, rep_team)),
+            currency=state.rates.reporting_currency, rows=tuple(rows), funnel=tuple(_funnel(state, granularity, b, rep_team)),
             campaigns=tuple(_campaigns(state, granularity, b, cells)),
             targets=tuple(_targets(b, now, cells, targets) if targets and granularity == "month" else ()),
+            unconverted=tuple(_unconverted(state, granularity, b)),
         ))
     return out

@@ -1,4 +1,4 @@
-"""config/targets.yaml -> TargetsConfig (yearly targets per team and rep, broken down by month), or a ConfigError."""
+"""config/targets.yaml -> TargetsConfig (yearly targets per team and rep in the reporting currency, by month), or a ConfigError."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.configfile import ConfigProblem, load_yaml
+from pipeline.configfile import ConfigProblem, read
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "targets.yaml"
 Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
@@ -91,6 +91,12 @@ class TargetsConfig(_Model):
         return (yearly * share).quantize(_CENT)
 
 
-def load_targets(path: Path | str = DEFAULT_PATH) -> TargetsConfig:
-    """The sales targets, or ConfigError `file:line: field: message`."""
-    return load_yaml(path, TargetsConfig)
+def load_targets(path: Path | str = DEFAULT_PATH, reporting_currency: str | None = None) -> TargetsConfig:
+    """The sales targets, or ConfigError `file:line: field: message`; with `reporting_currency`, the
+    targets must be in it (they are compared with converted revenue)."""
+    doc = read(path)
+    targets = doc.validate(TargetsConfig)
+    if reporting_currency is not None and targets.currency != reporting_currency:
+        raise doc.error(("currency",), f"targets are in {targets.currency} but the KPIs report in "
+                        f"{reporting_currency} (config/currencies.yaml): give them in {reporting_currency}")
+    return targets

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from agents.escalation.auth import Reader, in_scope
 from agents.escalation.web import ReadGate, Refusal, refuse
+from agents.kpis.currency import Rates, load_rates
 from agents.kpis.report import kpi_snapshots
 from agents.kpis.state import KpiState, apply_funnel, apply_order, apply_spend
 from agents.kpis.targets import load_targets
@@ -26,16 +27,16 @@ KPI_TTL_S = 5.0  # the stored events are replayed for /kpis at most this often
 def kpi_views(states: dict[str | None, KpiState], now: datetime, windows: tuple[str, ...], targets) -> dict:
     """region (None: every region) -> the GET /kpis answer over that region's orders and funnel moves."""
     def view(state: KpiState) -> dict:
-        return {"as_of": now.isoformat(), "windows": {
+        return {"as_of": now.isoformat(), "currency": state.rates.reporting_currency, "windows": {
             g: [s.model_dump(mode="json", exclude={"event_type", "schema_version", "event_id", "occurred_at"})
                 for s in kpi_snapshots(state, g, now, targets)] for g in windows}}
     return {region: view(state) for region, state in states.items()}
 
 
-async def kpi_states(engine, regions: bool = True) -> dict[str | None, KpiState]:
+async def kpi_states(engine, rates: Rates, regions: bool = True) -> dict[str | None, KpiState]:
     """One replay of the stored events into the company's KPIs (key None) and each region's (campaign
-    spend has no region: it counts company-wide only)."""
-    states: dict[str | None, KpiState] = {None: KpiState()}
+    spend has no region: it counts company-wide only), in the reporting currency of `rates`."""
+    states: dict[str | None, KpiState] = {None: KpiState(rates)}
     async with engine.connect() as conn:
         result = await conn.stream(select(EVENTS.c.payload)
                                    .where(EVENTS.c.event_type.in_(["order", "funnel", "campaign_spend"])))
@@ -49,13 +50,13 @@ async def kpi_states(engine, regions: bool = True) -> dict[str | None, KpiState]
                 continue
             apply(states[None], e)
             if regions and e.region is not None:
-                apply(states.setdefault(e.region, KpiState()), e)
+                apply(states.setdefault(e.region, KpiState(rates)), e)
     return states
 
 
-async def kpi_view(engine, now: datetime, windows: tuple[str, ...], targets) -> dict:
+async def kpi_view(engine, now: datetime, windows: tuple[str, ...], targets, rates: Rates) -> dict:
     """The company's KPIs (`salespulse kpis show`: whoever reads the database sees everything)."""
-    return kpi_views(await kpi_states(engine, regions=False), now, windows, targets)[None]
+    return kpi_views(await kpi_states(engine, rates, regions=False), now, windows, targets)[None]
 
 
 def windows_key(raw: str) -> tuple[str, ...] | None:
@@ -86,12 +87,15 @@ def scope_kpis(view: dict, reader: Reader, directory) -> dict:
             "windows": {g: [keep(s) for s in snaps] for g, snaps in view["windows"].items()}}
 
 
-def register_pages(rt, gate: ReadGate) -> None:
-    """GET /kpis through the worker's read `gate`: a regional reader sees their region's replay."""
+def register_pages(rt, gate: ReadGate, rates: Rates | None = None) -> None:
+    """GET /kpis through the worker's read `gate`: a regional reader sees their region's replay, in the
+    reporting currency of `rates` (default: the settings' currencies file)."""
     from pipeline.runtime import now_utc
 
     app = rt.app
-    targets = load_targets(rt.settings.paths.resolve("targets", "targets.yaml"))
+    paths = rt.settings.paths
+    rates = rates or load_rates(paths.resolve("currencies", "currencies.yaml"))
+    targets = load_targets(paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
     # One replay of the stored events serves every window set for KPI_TTL_S; each set's views are
     # built from it once. Concurrent misses wait for that one replay instead of running their own.
     replayed: dict = {"at": None, "states": None, "views": {}}
@@ -100,7 +104,7 @@ def register_pages(rt, gate: ReadGate) -> None:
     async def kpis_for(windows: tuple[str, ...]) -> dict:
         async with computing:
             if replayed["at"] is None or time.monotonic() - replayed["at"] > KPI_TTL_S:
-                replayed.update(states=await kpi_states(rt.engine), views={}, at=time.monotonic(), now=now_utc())
+                replayed.update(states=await kpi_states(rt.engine, rates), views={}, at=time.monotonic(), now=now_utc())
             views = replayed["views"]
             if windows not in views:
                 views[windows] = kpi_views(replayed["states"], replayed["now"], windows, targets)

@@ -25,6 +25,16 @@ def test_round_trip_through_json(factory):
     assert body["schema_version"] == 1
 
 
+def test_funnel_campaign_id_is_optional_so_old_messages_stay_valid():
+    old = json.loads(make_funnel().model_dump_json())
+    del old["campaign_id"]
+    assert INPUT_ADAPTER.validate_json(json.dumps(old)).campaign_id is None
+    new = INPUT_ADAPTER.validate_json(make_funnel(campaign_id="spring-sale").model_dump_json())
+    assert new.campaign_id == "spring-sale"
+    with pytest.raises(ValidationError, match="campaign_id"):
+        INPUT_ADAPTER.validate_json(json.dumps({**old, "campaign_id": ""}))
+
+
 def _order_json(**changes) -> str:
     body = json.loads(make_order().model_dump_json())
     body.update(changes)

@@ -54,7 +54,8 @@
     const month = latest(data.windows.month), total = latest(data.windows.total);
     const allM = rowOf(month, "all"), allT = rowOf(total, "all");
     $("asof").textContent = "As of " + new Date(data.as_of).toLocaleString()
-      + (data.region ? ", region " + data.region : "") + " (refreshes every 30 s)";
+      + (data.region ? ", region " + data.region : "") + (data.currency ? ", amounts in " + data.currency : "")
+      + " (refreshes every 30 s)";
     $("tiles").replaceChildren(
       tile("Orders this month", allM ? String(allM.orders) : "0", allT ? allT.orders + " to date" : null),
       tile("Revenue this month", money(allM && allM.revenue), allT ? money(allT.revenue) + " to date" : null),

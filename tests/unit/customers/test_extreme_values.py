@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agents.customers.book import CustomerBook
-from agents.kpis import KpiState, apply_funnel, apply_order, apply_spend, kpi_snapshots
+from agents.kpis import KpiState, Rates, apply_funnel, apply_order, apply_spend, kpi_snapshots
 from schemas.events import (
     EARLIEST, MAX_AMOUNT, CampaignSpendEvent, Channel, FunnelEvent, FunnelStage, LineItem, OrderEvent, OrderStatus,
 )
@@ -37,12 +37,19 @@ def orders(draw) -> OrderEvent | None:
         return None
 
 
+# The largest rate the currencies file allows, then a tiny one: converted amounts at both extremes.
+RATES = Rates(reporting_currency="USD", rates=(
+    {"currency": "EUR", "rate": 1_000_000, "from": datetime(1970, 1, 1).date()},
+    {"currency": "EUR", "rate": Decimal("0.000000000001"), "from": datetime(2100, 1, 1).date()},
+))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(orders(), min_size=1, max_size=12), amounts, times)
 def test_extreme_valid_events_go_through_the_customer_and_kpi_cores(events, spend, now):
     events = [e for e in events if e is not None]
     assume(events)
-    book, kpis = CustomerBook(), KpiState()
+    book, kpis = CustomerBook(), KpiState(RATES)
     for e in events:
         book.order(e)
         apply_order(kpis, e)

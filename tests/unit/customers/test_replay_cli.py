@@ -53,10 +53,66 @@ def test_now_needs_a_timezone(tmp_path, capsys):
 
 
 def test_kpis_replay(tmp_path, capsys):
+    # the events are in EUR (November 2026); the shipped config/currencies.yaml reports in USD, EUR at 1.10
     assert main(["kpis", "replay", str(write(tmp_path, EVENTS)), "--window", "total"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["currency"] == "USD"
     total = out["windows"]["total"][0]
+    assert total["currency"] == "USD" and total["unconverted"] == []
     everything = next(r for r in total["rows"] if r["dimension"] == "all")
-    assert (everything["orders"], everything["revenue"]) == (2, "115.00")
+    assert (everything["orders"], everything["revenue"]) == (2, "126.50")          # 115 EUR x 1.10
     campaign = total["campaigns"][0]
     assert campaign["campaign_id"] == "spring-sale" and campaign["roi"] == 0.5
+    assert (campaign["spend"], campaign["attributed_revenue"]) == ("55.00", "82.50")
+
+
+def currencies(tmp_path, text):
+    path = tmp_path / "currencies.yaml"
+    path.write_text(text)
+    return path
+
+
+def targets_in(tmp_path, currency):
+    from agents.kpis.targets import DEFAULT_PATH
+
+    path = tmp_path / "targets.yaml"
+    path.write_text(DEFAULT_PATH.read_text().replace("currency: USD ", f"currency: {currency} "))
+    return path
+
+
+def test_kpis_replay_with_a_currencies_file(tmp_path, capsys):
+    rates = currencies(tmp_path, "reporting_currency: GBP\nrates:\n  - {currency: EUR, rate: 0.8, from: 2026-01-01}\n")
+    events = EVENTS + [make_order(customer_id="c", order_id="o3", amount=Decimal("1000"), currency="JPY",
+                                  occurred_at=at(10))]
+    assert main(["kpis", "replay", str(write(tmp_path, events)), "--window", "total", "--currencies", str(rates),
+                 "--targets", str(targets_in(tmp_path, "GBP"))]) == 0
+    total = json.loads(capsys.readouterr().out)["windows"]["total"][0]
+    assert total["currency"] == "GBP"
+    everything = next(r for r in total["rows"] if r["dimension"] == "all")
+    assert (everything["orders"], everything["revenue"]) == (2, "92.00")            # 115 EUR x 0.8; no yen
+    assert total["unconverted"] == [{"currency": "JPY", "orders": 1, "gross_revenue": "1000.00", "refunds": "0.00",
+                                     "revenue": "1000.00", "spend": "0.00"}]
+
+
+def test_kpis_replay_currencies_from_the_settings(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SALESPULSE_PATHS__CURRENCIES", str(currencies(tmp_path, "reporting_currency: EUR\n")))
+    monkeypatch.setenv("SALESPULSE_PATHS__TARGETS", str(targets_in(tmp_path, "EUR")))
+    assert main(["kpis", "replay", str(write(tmp_path, EVENTS)), "--window", "total"]) == 0
+    total = json.loads(capsys.readouterr().out)["windows"]["total"][0]
+    assert next(r for r in total["rows"] if r["dimension"] == "all")["revenue"] == "115.00"
+
+
+def test_kpis_replay_refuses_a_bad_currencies_file_in_one_line(tmp_path, capsys):
+    rates = currencies(tmp_path, "reporting_currency: USD\nrates:\n  - {currency: EUR, rate: -2, from: 2026-01-01}\n")
+    assert main(["kpis", "replay", str(write(tmp_path, EVENTS)), "--currencies", str(rates)]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err == f"error: {rates}:3: rates.1.rate: Input should be greater than 0\n"
+
+
+def test_kpis_replay_refuses_targets_in_another_currency(tmp_path, capsys):
+    targets = targets_in(tmp_path, "EUR")
+    assert main(["kpis", "replay", str(write(tmp_path, EVENTS)), "--targets", str(targets)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {targets}:5: currency: targets are in EUR but the KPIs report in USD")
+    assert len(err.splitlines()) == 1

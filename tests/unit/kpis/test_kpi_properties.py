@@ -10,12 +10,14 @@ from decimal import Decimal
 
 from hypothesis import given, settings, strategies as st
 
-from agents.kpis import KpiState, apply_funnel, apply_order, apply_spend, kpi_snapshots
+from agents.kpis import KpiState, Rates, apply_funnel, apply_order, apply_spend, kpi_snapshots
 from schemas.events import Channel, FunnelStage, OrderEvent, OrderStatus
 from tests.support.factories import at, make_funnel, make_order, make_spend
 from tests.unit.customers.reference import order_outcome
 
 NOW = at(60 * 24 * 60)
+# The factories' amounts are in EUR: reported in EUR they keep their values, which the reference sums.
+EUR = Rates(reporting_currency="EUR")
 
 
 @st.composite
@@ -44,10 +46,10 @@ APPLY = {"order": apply_order, "funnel": apply_funnel, "campaign_spend": apply_s
 
 
 def run(events, split_at=None):
-    s = KpiState()
+    s = KpiState(EUR)
     for i, e in enumerate(events):
         if i == split_at:
-            s = KpiState.from_dict(json.loads(json.dumps(s.to_dict())))
+            s = KpiState.from_dict(json.loads(json.dumps(s.to_dict())), EUR)
         APPLY[e.event_type](s, e)
     return s
 
@@ -119,7 +121,7 @@ def test_kpis_match_the_reference(events):
 
 
 def test_funnel_conversion_drop_off_and_time_to_convert():
-    s = KpiState()
+    s = KpiState(EUR)
     stages = {"p1": ["lead", "qualified", "proposal", "negotiation", "won"], "p2": ["lead", "qualified", "lost"],
               "p3": ["lead"], "p4": ["lead", "qualified", "proposal", "won"]}
     for opp, path in stages.items():
@@ -133,7 +135,7 @@ def test_funnel_conversion_drop_off_and_time_to_convert():
 
 
 def test_repeat_purchase_rate():
-    s = KpiState()
+    s = KpiState(EUR)
     for i, cust in enumerate(["a", "a", "b", "c", "c", "c"]):
         apply_order(s, make_order(order_id=f"o{i}", customer_id=cust, occurred_at=at(i)))
     row = next(r for r in kpi_snapshots(s, "total", NOW)[0].rows if r.dimension == "all")

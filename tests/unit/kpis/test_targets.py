@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from agents.kpis import KpiState, apply_order, kpi_snapshots, load_targets
+from agents.kpis import KpiState, Rates, apply_order, kpi_snapshots, load_targets
 from pipeline.errors import ConfigError
 from tests.support.factories import make_order
 
@@ -36,7 +36,7 @@ def test_breakdown_and_attainment_with_pace(tmp_path):
     assert targets.monthly("rep", "rep-2", 2026, 3) == Decimal("12000.00")
     assert targets.monthly("rep", "rep-2", 2026, 7) == Decimal("0.00")
     assert targets.monthly("team", "north", 2025, 3) is None
-    s = KpiState()
+    s = KpiState(Rates(reporting_currency="EUR"))   # the targets' currency: amounts as they are
     apply_order(s, make_order(occurred_at=datetime(2026, 3, 3, tzinfo=timezone.utc), amount=Decimal("2500"),
                               sales_rep_id="rep-1"))
     now = datetime(2026, 3, 16, 12, tzinfo=timezone.utc)          # half of March gone
@@ -53,6 +53,20 @@ def test_breakdown_and_attainment_with_pace(tmp_path):
 def test_shipped_targets_load():
     t = load_targets()
     assert t.rep_team["rep-3"] == "south"
+
+
+def test_shipped_targets_are_in_the_shipped_reporting_currency():
+    from agents.kpis import load_rates
+
+    assert load_targets(reporting_currency=load_rates().reporting_currency).currency == "USD"
+
+
+def test_targets_in_another_currency_than_the_reports_are_refused(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError) as exc:
+        load_targets(path, reporting_currency="USD")
+    assert str(exc.value) == (f"{path}:4: currency: targets are in EUR but the KPIs report in USD "
+                              f"(config/currencies.yaml): give them in USD")
 
 
 @pytest.mark.parametrize("text,fragment", [
