@@ -1,7 +1,7 @@
 """Sales KPIs per channel, region, rep, team and campaign over tumbling windows, in the reporting currency:
 the pure core behind the kpis agent."""
 
-from agents.kpis.currency import Rates, load_rates
+from pipeline.currency import Rates, load_rates
 from agents.kpis.report import kpi_snapshots
 from agents.kpis.state import KpiState, apply_funnel, apply_order, apply_spend
 from agents.kpis.targets import TargetsConfig, load_targets

@@ -6,7 +6,7 @@ once per event as it arrives (redeliveries never reach it), what those figures c
 
 from __future__ import annotations
 
-from agents.kpis.currency import Rates, load_rates
+from pipeline.currency import Rates, load_rates
 from schemas.events import CampaignSpendEvent, OrderEvent, OrderStatus
 
 # The statuses whose amount is money that moved: a created / shipped / delivered event repeats the order total.

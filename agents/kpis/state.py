@@ -20,7 +20,7 @@ from typing import Any
 
 from agents.customers.codec import event_hash, to_units, to_us
 from agents.customers.orders import EMPTY, Contribution, OrderRecord, contribution, fold
-from agents.kpis.currency import Rates, units
+from pipeline.currency import Rates, units
 from agents.kpis.windows import GRANULARITIES, bucket
 from schemas.events import CampaignSpendEvent, FunnelEvent, OrderEvent
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from agents.escalation.auth import Reader, in_scope
 from agents.escalation.web import ReadGate, Refusal, refuse
-from agents.kpis.currency import Rates, load_rates
+from pipeline.currency import Rates, load_rates
 from agents.kpis.report import kpi_snapshots
 from agents.kpis.state import KpiState, apply_funnel, apply_order, apply_spend
 from agents.kpis.targets import load_targets

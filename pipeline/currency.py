@@ -1,4 +1,4 @@
-"""config/currencies.yaml -> Rates: an amount, its currency and its time -> reporting-currency amount, or None.
+"""config/currencies.yaml -> Rates: an amount, its currency and its time -> reporting-currency amount, or None (shared: customer profiles and KPIs both report in it).
 
 A rate holds from its `from` date (UTC) until the next `from` of the same currency; before a currency's
 first `from`, or for a currency the file does not list, there is no rate and the caller keeps the amount
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from pipeline.configfile import ConfigProblem, load_yaml
 from pipeline.metrics import ISO_4217
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "currencies.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "currencies.yaml"
 # Amounts (16 digits) times rates (bounded below) stay exact at this precision: no rounding until
 # the one to 1/10,000 of the reporting currency in `units`.
 _EXACT = Context(prec=60)
