@@ -1,4 +1,6 @@
-"""config/currencies.yaml -> Rates: an amount, its currency and its time -> reporting-currency amount, or None (shared: customer profiles and KPIs both report in it).
+"""config/currencies.yaml -> Rates: an amount, its currency and its time -> reporting-currency amount, or None.
+
+Shared by every capability that reports money (customer profiles, KPIs, signals).
 
 A rate holds from its `from` date (UTC) until the next `from` of the same currency; before a currency's
 first `from`, or for a currency the file does not list, there is no rate and the caller keeps the amount
