@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from agents.customers.agent import Customers
     from agents.escalation.agent import Escalator
     from agents.feedback.agent import FeedbackCapability
+    from agents.kpis.agent import Kpis
     from pipeline.metrics import Metrics
     from pipeline.runtime import Runtime
     from pipeline.settings import Settings
@@ -27,6 +28,7 @@ class Worker:
     customers: Customers
     feedback: FeedbackCapability
     escalator: Escalator
+    kpis: Kpis
 
 
 def wire(rt: Runtime) -> dict:
@@ -48,10 +50,10 @@ def wire(rt: Runtime) -> dict:
     feedback.subscribers.append(customers.on_classified)  # customer feedback figures from classifications
     escalator = escalation.register(rt, customer_context=customers.context)
     customers_web.register_pages(rt, customers, escalator.gate)  # the directory's tokens guard every read
-    rates = kpis_agent.register(rt)
-    kpis_web.register_pages(rt, escalator.gate, rates)
+    kpis = kpis_agent.register(rt, customer_context=customers.context)  # funnel portraits: segment, value band
+    kpis_web.register_pages(rt, escalator.gate, kpis)
     board.register(rt, escalator)
-    return {"customers": customers, "feedback": feedback, "escalator": escalator}
+    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:

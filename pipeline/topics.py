@@ -28,11 +28,13 @@ FEEDBACK_CLASSIFIED = TopicSpec("feedback.classified", doc="ClassifiedFeedback")
 ESCALATIONS = TopicSpec("escalations", doc="every escalation notification sent")
 FOLLOWUPS = TopicSpec("followups", doc="FollowUpTask for account owners")
 DIGESTS = TopicSpec("digests", doc="FeedbackDigest hourly and daily")
+KPIS = TopicSpec("kpis", compacted=True, doc="latest KpiSnapshot per window (granularity:bucket), throttled")
 CUSTOMER_PROFILES = TopicSpec("customers.profiles", compacted=True, doc="latest CustomerProfileSnapshot per customer")
 DEADLETTER = TopicSpec("deadletter", retention_ms=30 * DAY_MS, doc="DeadLetter: reason + original bytes")
 
 INPUTS: tuple[TopicSpec, ...] = (FEEDBACK_RAW, ORDERS, INCIDENTS_RAW, FUNNEL, CAMPAIGN_SPEND)
-OUTPUTS: tuple[TopicSpec, ...] = (FEEDBACK_CLASSIFIED, ESCALATIONS, FOLLOWUPS, DIGESTS, CUSTOMER_PROFILES, DEADLETTER)
+OUTPUTS: tuple[TopicSpec, ...] = (FEEDBACK_CLASSIFIED, ESCALATIONS, FOLLOWUPS, DIGESTS, KPIS, CUSTOMER_PROFILES,
+                                  DEADLETTER)
 ALL: tuple[TopicSpec, ...] = INPUTS + (INCIDENT_COMMANDS,) + OUTPUTS
 
 # Which input topic each event type belongs on.

@@ -114,7 +114,7 @@ class FeedbackDigest(EventBase):
 
 
 Granularity = Literal["hour", "day", "month", "total"]
-Dimension = Literal["all", "channel", "region", "rep", "team", "campaign"]
+Dimension = Literal["all", "channel", "region", "rep", "team", "campaign", "category"]
 
 
 class KpiRow(Strict):
@@ -174,6 +174,15 @@ class UnconvertedRow(Strict):
     spend: Total                              # campaign spend, in `currency`
 
 
+class PortraitRow(Strict):
+    """Who reached a funnel stage: shares of each trait (channel, region, segment, value band) among the
+    opportunities that reached it (segment and value band as the customer stood when the opportunity moved)."""
+
+    stage: str
+    opportunities: int = Field(ge=0)
+    shares: dict[str, dict[str, Share]]
+
+
 class KpiSnapshot(EventBase):
     event_type: Literal["kpi_snapshot"] = "kpi_snapshot"
     granularity: Granularity
@@ -184,3 +193,4 @@ class KpiSnapshot(EventBase):
     campaigns: tuple[CampaignRow, ...] = ()
     targets: tuple[TargetRow, ...] = ()
     unconverted: tuple[UnconvertedRow, ...] = ()   # kept apart: not in rows, campaigns or targets
+    portraits: tuple[PortraitRow, ...] = ()     # per funnel stage

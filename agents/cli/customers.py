@@ -113,7 +113,7 @@ def kpis_replay(files: tuple[Path, ...], now_text: str | None, windows: tuple[st
     paths = settings_from().paths
     rates = load_rates(currencies_path or paths.resolve("currencies", "currencies.yaml"))
     targets = load_targets(targets_path or paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
-    state = KpiState(rates)
+    state = KpiState(rates, targets.rep_team)
     events, errors = _reader(files)
     latest = None
     for e in events:

@@ -1,181 +1,363 @@
-"""Order / funnel / campaign-spend events + Rates -> KpiState: deduplicated facts plus per-window cells kept by deltas.
+"""Order / funnel / campaign-spend events + Rates -> KpiState: deduplicated facts plus the KPI cells they add up to.
 
 Orders fold exactly as in customer profiles (agents.customers.orders), so the KPIs and the profiles agree.
 An order lands in the windows of its payment time; its later refunds reduce the revenue of those windows
-(cohort view), so a window's numbers never depend on when a refund arrived. Cells are derived from the
-facts: the stored form holds only facts and the cells are rebuilt on load.
+(cohort view), so a window's numbers never depend on when a refund arrived. Each fact's change moves its
+old contribution out of the cells and its new one in, so the cells are the same whatever the order and
+number of deliveries (tests/unit/kpis/test_kpi_properties.py), and cells of several partitions add up.
 
 Every amount enters the fold already converted into the reporting currency at the rate of its own
 occurred_at (a refund at the rate of the refund's time; a cancellation after payment refunds the order's
 converted amount). An event no rate covers folds, in its own currency's units, into a record of its own
-per (order, currency): counted and shown apart, never added to the converted figures. (An order with
-events on both sides, say paid before its currency's first rate and refunded after, is folded on each
-side from that side's events alone.)
+per (order, currency): counted and shown apart, never added to the converted figures.
+
+An order with line items also counts in each of its product categories, with the order's amounts split
+in proportion to the categories' line totals (the split always adds up to the order's amount).
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from agents.customers.codec import event_hash, to_units, to_us
 from agents.customers.orders import EMPTY, Contribution, OrderRecord, contribution, fold
+from agents.kpis.cells import (APART, APART_SPEND, COMPANY, F_HIST, F_LOST, F_WON, F_WON_US, FUNNEL, FUNNEL_WIDTH,
+                               ORDER_WIDTH, ORDERS, PORTRAIT, SPEND, STAGE_INDEX, STAGES, CellKey, Cells, bump,
+                               duration_bin)
+from agents.kpis.windows import GRANULARITIES, bucket, following, previous
 from pipeline.currency import Rates, units
-from agents.kpis.windows import GRANULARITIES, bucket
 from schemas.events import CampaignSpendEvent, FunnelEvent, OrderEvent
 
-CellKey = tuple[str, int, str, str]     # granularity, bucket start (us), dimension, value
-ApartKey = tuple[str, int, str]         # granularity, bucket start (us), original currency
+UNASSIGNED = "unassigned"
+# attrs of an order / opportunity: (customer, channel, region, rep, campaign, categories)
+# categories: ((category, line total units), ...) sorted; () for an opportunity or an order without items
 
 
-class Cell:
-    __slots__ = ("orders", "gross", "refunds", "customers")
+class Portrait(NamedTuple):
+    """What the customer looked like when their opportunity moved (from the customer capability)."""
 
-    def __init__(self) -> None:
-        self.orders = self.gross = self.refunds = 0
-        self.customers: dict[str, int] = {}
+    segment: str | None = None
+    value_band: str | None = None
+
+
+class Opp(NamedTuple):
+    first_ts: int
+    first_ev: bytes
+    attrs: tuple
+    stages: tuple          # ((stage, earliest ts), ...) sorted by stage name
+    portrait: Portrait
+
+
+def split(amount: int, weights: tuple) -> list[int]:
+    """`amount` shared in proportion to the weights; the shares add up to `amount` exactly."""
+    total = sum(w for _, w in weights)
+    if total <= 0:
+        base, extra = divmod(amount, len(weights))
+        return [base + (1 if i < extra else 0) for i in range(len(weights))]
+    shares = [amount * w // total for _, w in weights]
+    shares[0] += amount - sum(shares)
+    return shares
 
 
 class KpiState:
-    def __init__(self, rates: Rates) -> None:
+    def __init__(self, rates: Rates, rep_team: dict[str, str] | None = None) -> None:
         self.rates = rates
-        self.orders: dict[str, OrderRecord] = {}   # attrs: (customer, channel, region, rep, campaign); reporting units
-        self.cells: dict[CellKey, Cell] = {}
-        # (order id, currency) -> the order's events no rate covers, folded in that currency's units
-        self.apart: dict[tuple[str, str], OrderRecord] = {}
-        self.apart_cells: dict[ApartKey, list[int]] = {}   # -> [orders, gross, refunds] in that currency's units
-        self.opps: dict[str, list] = {}            # id -> [first_ts, first_ev, (customer, channel, region, rep, campaign), {stage: ts}]
-        # event id -> (campaign, units, start_us, end_us, channel|None, currency): reporting units when
-        # currency is None, else that currency's units (no rate covered it)
-        self.spend: dict[str, tuple] = {}
+        self.rep_team = rep_team or {}
+        self.orders: dict[str, OrderRecord] = {}          # reporting units
+        self.by_customer: dict[str, list[str]] = {}       # customer -> order ids (converted ones)
+        self.apart: dict[tuple[str, str], OrderRecord] = {}   # (order id, currency) -> that currency's units
+        self.opps: dict[str, Opp] = {}
+        self.spend: dict[str, tuple] = {}   # event id -> (campaign, units, start us, currency if no rate else None)
+        self.cells: Cells = {}
+        self.dirty: set[CellKey] = set()              # cells changed since the last take_dirty()
+        self.dirty_facts: set[tuple[str, str]] = set()   # (kind, key) of facts changed since then
 
-    # ---- stored form: facts only -----------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def team(self, rep: str | None) -> str | None:
+        return None if rep is None else self.rep_team.get(rep, UNASSIGNED)
+
+    def _bump(self, key: CellKey, deltas: list[int]) -> None:
+        bump(self.cells, key, deltas, self.dirty)
+
+    # ---- orders ---------------------------------------------------------------------------------
+    def order_cells(self, c: Contribution) -> dict[CellKey, tuple[int, int]]:
+        """The cells one counted order adds to -> (gross, refunds) it adds there."""
+        _, channel, region, rep, campaign, cats = c.attrs
+        parts = [("all", "*", c.gross, c.refunds), ("channel", channel, c.gross, c.refunds)]
+        if region is not None:
+            parts.append(("region", region, c.gross, c.refunds))
+        if rep is not None:
+            parts.append(("rep", rep, c.gross, c.refunds))
+            parts.append(("team", self.team(rep), c.gross, c.refunds))
+        if campaign is not None:
+            parts.append(("campaign", campaign, c.gross, c.refunds))
+        if cats:
+            gs, rs = split(c.gross, cats), split(c.refunds, cats)
+            parts.extend(("category", cat, g, r) for (cat, _), g, r in zip(cats, gs, rs))
+        scopes = (COMPANY,) if region is None else (COMPANY, region)
+        out = {}
+        for g in GRANULARITIES:
+            b = bucket(g, c.at)
+            for scope in scopes:
+                for dim, val, gross, refunds in parts:
+                    out[(ORDERS, scope, g, b, dim, val)] = (gross, refunds)
+        return out
+
+    def _move_order(self, oid: str, old: Contribution | None, new: Contribution | None) -> None:
+        old_k = self.order_cells(old) if old is not None else {}
+        new_k = self.order_cells(new) if new is not None else {}
+        for key in old_k.keys() | new_k.keys():
+            og, orf = old_k.get(key, (0, 0))
+            ng, nrf = new_k.get(key, (0, 0))
+            d = [(key in new_k) - (key in old_k), ng - og, nrf - orf]
+            if any(d):
+                self._bump(key, d + [0, 0, 0])
+        if old_k.keys() != new_k.keys():
+            customer = (new or old).attrs[0]
+            self._move_customer(customer, oid, old_k.keys(), new_k.keys())
+
+    def _move_customer(self, customer: str, oid: str, old_keys, new_keys) -> None:
+        """A customer's membership of cells moved: customers, repeat customers and retention follow."""
+        others: Counter = Counter()
+        for other in self.by_customer.get(customer, ()):
+            if other != oid:
+                c = contribution(self.orders[other])
+                if c is not None:
+                    others.update(self.order_cells(c).keys())
+        old_keys, new_keys = set(old_keys), set(new_keys)
+
+        def member(key, after: bool) -> int:
+            return others[key] + (key in (new_keys if after else old_keys))
+
+        changed = old_keys ^ new_keys
+        for key in changed:
+            before, after = member(key, False), member(key, True)
+            d_customers = (after > 0) - (before > 0)
+            d_repeat = (after >= 2) - (before >= 2)
+            if d_customers or d_repeat:
+                self._bump(key, [0, 0, 0, d_customers, d_repeat, 0])
+        # retained(k): the customer is in bucket k and in the bucket before it (same dimension value)
+        around = set(changed)
+        for kind, scope, g, b, dim, val in changed:
+            nxt = following(g, b)
+            if nxt is not None:
+                around.add((kind, scope, g, nxt, dim, val))
+        for key in around:
+            kind, scope, g, b, dim, val = key
+            prev_b = previous(g, b)
+            if prev_b is None:
+                continue
+            prev = (kind, scope, g, prev_b, dim, val)
+            before = member(key, False) > 0 and member(prev, False) > 0
+            after = member(key, True) > 0 and member(prev, True) > 0
+            if before != after:
+                self._bump(key, [0, 0, 0, 0, 0, 1 if after else -1])
+
+    def _move_apart(self, currency: str, old: Contribution | None, new: Contribution | None) -> None:
+        for c, sign in ((old, -1), (new, +1)):
+            if c is None:
+                continue
+            region = c.attrs[2]
+            for scope in (COMPANY,) if region is None else (COMPANY, region):
+                for g in GRANULARITIES:
+                    self._bump((APART, scope, g, bucket(g, c.at), "currency", currency),
+                               [sign, sign * c.gross, sign * c.refunds])
+
+    # ---- funnel ---------------------------------------------------------------------------------
+    def funnel_cells(self, o: Opp) -> dict[CellKey, list[int]]:
+        _, channel, region, rep, campaign, _ = o.attrs
+        stages = dict(o.stages)
+        furthest = max((STAGE_INDEX[s] for s in stages if s in STAGE_INDEX), default=0)
+        counts = [0] * FUNNEL_WIDTH
+        for i in range(furthest + 1):
+            counts[i] = 1
+        if "lost" in stages and "won" not in stages:
+            counts[F_LOST] = 1
+        if "won" in stages:
+            took = stages["won"] - o.first_ts
+            counts[F_WON], counts[F_WON_US] = 1, took
+            counts[F_HIST + duration_bin(took)] = 1
+        dims = [("all", "*"), ("channel", channel)]
+        if region is not None:
+            dims.append(("region", region))
+        if rep is not None:
+            dims += [("rep", rep), ("team", self.team(rep))]
+        if campaign is not None:
+            dims.append(("campaign", campaign))
+        traits = [f"channel:{channel}"]
+        if region is not None:
+            traits.append(f"region:{region}")
+        if o.portrait.segment is not None:
+            traits.append(f"segment:{o.portrait.segment}")
+        if o.portrait.value_band is not None:
+            traits.append(f"value_band:{o.portrait.value_band}")
+        out: dict[CellKey, list[int]] = {}
+        for g in GRANULARITIES:
+            b = bucket(g, o.first_ts)
+            for scope in (COMPANY,) if region is None else (COMPANY, region):
+                for dim, val in dims:
+                    out[(FUNNEL, scope, g, b, dim, val)] = counts
+                for i in range(furthest + 1):
+                    for t in traits:
+                        out[(PORTRAIT, scope, g, b, STAGES[i], t)] = [1]
+        return out
+
+    def _move_opp(self, old: Opp | None, new: Opp) -> None:
+        out = self.funnel_cells(old) if old is not None else {}
+        into = self.funnel_cells(new)
+        for key in out.keys() | into.keys():
+            a, b = out.get(key), into.get(key)
+            if a is b:
+                continue
+            if a is None:
+                self._bump(key, b)
+            elif b is None:
+                self._bump(key, [-v for v in a])
+            else:
+                self._bump(key, [y - x for x, y in zip(a, b)])
+
+    # ---- stored form: facts only (the cells are rebuilt from them) ------------------------------
+    def fact(self, kind: str, key: str) -> Any:
+        """The stored form of one fact (None: it no longer exists)."""
         b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-        return {
-            "v": 1,
-            "orders": {oid: [r.pay_ts, r.cancel_ts, r.def_rank, r.def_ts, b64(r.def_ev), r.gross, r.refunded,
-                             b64(r.refund_evs), list(r.attrs)] for oid, r in self.orders.items()},
-            "apart": [[oid, cur, r.pay_ts, r.cancel_ts, r.def_rank, r.def_ts, b64(r.def_ev), r.gross, r.refunded,
-                       b64(r.refund_evs), list(r.attrs)] for (oid, cur), r in self.apart.items()],
-            "opps": {k: [o[0], b64(o[1]), list(o[2]), dict(o[3])] for k, o in self.opps.items()},
-            "spend": {k: list(v) for k, v in self.spend.items()},
-        }
+        if kind == "o" or kind == "a":
+            r = self.orders.get(key) if kind == "o" else self.apart.get(tuple(key.split("\x1f", 1)))
+            if r is None:
+                return None
+            return [r.pay_ts, r.cancel_ts, r.def_rank, r.def_ts, b64(r.def_ev), r.gross, r.refunded,
+                    b64(r.refund_evs), [*r.attrs[:5], [list(c) for c in r.attrs[5]]]]
+        if kind == "f":
+            o = self.opps.get(key)
+            if o is None:
+                return None
+            return [o.first_ts, b64(o.first_ev), list(o.attrs[:5]), [list(s) for s in o.stages], list(o.portrait)]
+        v = self.spend.get(key)
+        return None if v is None else list(v)
+
+    def load_fact(self, kind: str, key: str, d: list) -> None:
+        unb = base64.b64decode
+        if kind in ("o", "a"):
+            attrs = (*d[8][:5], tuple(tuple(c) for c in d[8][5]))
+            rec = OrderRecord(d[0], d[1], d[2], d[3], unb(d[4]), d[5], d[6], unb(d[7]), attrs)
+            if kind == "o":
+                self.orders[key] = rec
+                self.by_customer.setdefault(attrs[0], []).append(key)
+                self._move_order(key, None, contribution(rec))
+            else:
+                oid, cur = key.split("\x1f", 1)
+                self.apart[(oid, cur)] = rec
+                self._move_apart(cur, None, contribution(rec))
+        elif kind == "f":
+            o = Opp(d[0], unb(d[1]), (*d[2], ()), tuple(tuple(s) for s in d[3]), Portrait(*d[4]))
+            self.opps[key] = o
+            self._move_opp(None, o)
+        else:
+            self.spend[key] = tuple(d)
+            self._spend_cells(tuple(d), +1)
+
+    def _spend_cells(self, v: tuple, sign: int) -> None:
+        campaign, amount, start, apart = v
+        for g in GRANULARITIES:
+            b = bucket(g, start)
+            if apart is None:
+                self._bump((SPEND, COMPANY, g, b, "campaign", campaign), [sign * amount])
+            else:
+                self._bump((APART_SPEND, COMPANY, g, b, apart, campaign), [sign * amount])
+
+    def fact_keys(self) -> list[tuple[str, str]]:
+        return ([("o", k) for k in self.orders] + [("a", f"{o}\x1f{c}") for o, c in self.apart]
+                + [("f", k) for k in self.opps] + [("s", k) for k in self.spend])
+
+    def to_dict(self) -> dict:
+        """Every fact in its stored form (what the rollup agent keeps per row in SQL)."""
+        return {"v": 2, "facts": [[kind, key, self.fact(kind, key)] for kind, key in self.fact_keys()]}
 
     @classmethod
-    def from_dict(cls, d: dict, rates: Rates) -> "KpiState":
+    def from_dict(cls, d: dict, rates: Rates, rep_team: dict[str, str] | None = None) -> "KpiState":
         """The stored form back, for the same `rates` it was folded with (amounts are stored converted)."""
-        unb = base64.b64decode
-        s = cls(rates)
-        for oid, r in d.get("orders", {}).items():
-            rec = OrderRecord(r[0], r[1], r[2], r[3], unb(r[4]), r[5], r[6], unb(r[7]), tuple(r[8]))
-            s.orders[oid] = rec
-            _move(s, None, contribution(rec))
-        for oid, cur, *r in d.get("apart", []):
-            rec = OrderRecord(r[0], r[1], r[2], r[3], unb(r[4]), r[5], r[6], unb(r[7]), tuple(r[8]))
-            s.apart[(oid, cur)] = rec
-            _move_apart(s, cur, None, contribution(rec))
-        pad = (None,) * 5
-        s.opps = {k: [o[0], unb(o[1]), (tuple(o[2]) + pad)[:5], dict(o[3])] for k, o in d.get("opps", {}).items()}
-        s.spend = {k: (tuple(v) + (None,))[:6] for k, v in d.get("spend", {}).items()}
+        s = cls(rates, rep_team)
+        for kind, key, fact in d.get("facts", []):
+            s.load_fact(kind, key, fact)
+        s.take_dirty()
         return s
 
-
-def _dims(attrs: Any) -> list[tuple[str, str]]:
-    _, channel, region, rep, campaign = attrs
-    dims = [("all", "*"), ("channel", channel)]
-    if region is not None:
-        dims.append(("region", region))
-    if rep is not None:
-        dims.append(("rep", rep))
-    if campaign is not None:
-        dims.append(("campaign", campaign))
-    return dims
+    def take_dirty(self) -> tuple[set[CellKey], set[tuple[str, str]]]:
+        cells, facts = self.dirty, self.dirty_facts
+        self.dirty, self.dirty_facts = set(), set()
+        return cells, facts
 
 
-def _add(cells: dict[CellKey, Cell], c: Contribution, sign: int) -> None:
-    customer = c.attrs[0]
-    dims = _dims(c.attrs)
-    for g in GRANULARITIES:
-        b = bucket(g, c.at)
-        for dim, value in dims:
-            key = (g, b, dim, value)
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = Cell()
-            cell.orders += sign
-            cell.gross += sign * c.gross
-            cell.refunds += sign * c.refunds
-            n = cell.customers.get(customer, 0) + sign
-            if n:
-                cell.customers[customer] = n
-            else:
-                del cell.customers[customer]
-            if cell.orders == 0:          # keep the cells canonical: empty cells do not exist
-                del cells[key]
-
-
-def _move(s: KpiState, old: Contribution | None, new: Contribution | None) -> None:
-    if old == new:
-        return
-    if old is not None:
-        _add(s.cells, old, -1)
-    if new is not None:
-        _add(s.cells, new, +1)
-
-
-def _move_apart(s: KpiState, currency: str, old: Contribution | None, new: Contribution | None) -> None:
-    if old == new:
-        return
-    for c, sign in ((old, -1), (new, +1)):
-        if c is None:
-            continue
-        for g in GRANULARITIES:
-            key = (g, bucket(g, c.at), currency)
-            cell = s.apart_cells.setdefault(key, [0, 0, 0])
-            cell[0] += sign
-            cell[1] += sign * c.gross
-            cell[2] += sign * c.refunds
-            if cell[0] == 0:
-                del s.apart_cells[key]
+def _categories(e: OrderEvent) -> tuple:
+    weights: dict[str, int] = {}
+    for i in e.items:
+        weights[i.category] = weights.get(i.category, 0) + to_units(i.unit_price) * i.quantity
+    return tuple(sorted(weights.items()))
 
 
 def apply_order(s: KpiState, e: OrderEvent) -> bool:
     """Fold one order event, its amount converted at its own time's rate; True when any KPI cell changed."""
-    attrs = (e.customer_id, e.channel.value, e.region, e.sales_rep_id, e.campaign_id)
+    attrs = (e.customer_id, e.channel.value, e.region, e.sales_rep_id, e.campaign_id, _categories(e))
     converted = s.rates.convert(e.amount, e.currency, e.occurred_at)
-    key: tuple[str, str] | str
+    ts, ev = to_us(e.occurred_at), event_hash(e.event_id)
     if converted is None:
-        book, key, amount = s.apart, (e.order_id, e.currency), to_units(e.amount)
-    else:
-        book, key, amount = s.orders, e.order_id, units(converted)
-    old = book.get(key, EMPTY)
-    new = fold(old, e.status, to_us(e.occurred_at), event_hash(e.event_id), amount, attrs)
+        key = (e.order_id, e.currency)
+        old = s.apart.get(key, EMPTY)
+        new = fold(old, e.status, ts, ev, to_units(e.amount), attrs)
+        if new is old:
+            return False
+        s.apart[key] = new
+        s.dirty_facts.add(("a", f"{e.order_id}\x1f{e.currency}"))
+        before, after = contribution(old), contribution(new)
+        if before != after:
+            s._move_apart(e.currency, before, after)
+        return before != after
+    old = s.orders.get(e.order_id, EMPTY)
+    new = fold(old, e.status, ts, ev, units(converted), attrs)
     if new is old:
         return False
-    book[key] = new
+    if old is EMPTY:
+        s.by_customer.setdefault(e.customer_id, []).append(e.order_id)
+    elif new.attrs[0] != old.attrs[0]:    # an earlier event names another customer: the order moves
+        s.by_customer[old.attrs[0]].remove(e.order_id)
+        s.by_customer.setdefault(new.attrs[0], []).append(e.order_id)
+    s.orders[e.order_id] = new
+    s.dirty_facts.add(("o", e.order_id))
     before, after = contribution(old), contribution(new)
-    if converted is None:
-        _move_apart(s, e.currency, before, after)
-    else:
-        _move(s, before, after)
+    if before != after:
+        if before is not None and after is not None and before.attrs[0] != after.attrs[0]:
+            s._move_order(e.order_id, before, None)
+            s._move_order(e.order_id, None, after)
+        else:
+            s._move_order(e.order_id, before, after)
     return before != after
 
 
-def apply_funnel(s: KpiState, e: FunnelEvent) -> bool:
-    """An opportunity keeps its earliest event's attributes and the earliest time it entered each stage."""
+def apply_funnel(s: KpiState, e: FunnelEvent, portrait: Portrait = Portrait()) -> bool:
+    """An opportunity keeps its earliest event's attributes and the earliest time it entered each stage;
+    `portrait` is the customer as known when this event arrived (kept when it adds nothing new)."""
     ts, ev = to_us(e.occurred_at), event_hash(e.event_id)
-    attrs = (e.customer_id, e.channel.value, e.region, e.sales_rep_id, e.campaign_id)
-    o = s.opps.get(e.opportunity_id)
-    if o is None:
-        o = s.opps[e.opportunity_id] = [ts, ev, attrs, {}]
-    elif (ts, ev) < (o[0], o[1]):
-        o[0], o[1], o[2] = ts, ev, attrs
-    stages = o[3]
-    if ts < stages.get(e.stage.value, 2**63):
-        stages[e.stage.value] = ts
-        return True
-    return False
+    attrs = (e.customer_id, e.channel.value, e.region, e.sales_rep_id, e.campaign_id, ())
+    old = s.opps.get(e.opportunity_id)
+    if old is None:
+        new = Opp(ts, ev, attrs, ((e.stage.value, ts),), portrait)
+    else:
+        first_ts, first_ev, a = old.first_ts, old.first_ev, old.attrs
+        if (ts, ev) < (first_ts, first_ev):
+            first_ts, first_ev, a = ts, ev, attrs
+        stages = dict(old.stages)
+        if ts < stages.get(e.stage.value, 2**63):
+            stages[e.stage.value] = ts
+        merged = Portrait(old.portrait.segment if portrait.segment is None else portrait.segment,
+                          old.portrait.value_band if portrait.value_band is None else portrait.value_band)
+        new = Opp(first_ts, first_ev, a, tuple(sorted(stages.items())), merged)
+        if new == old:
+            return False
+    s.opps[e.opportunity_id] = new
+    s.dirty_facts.add(("f", e.opportunity_id))
+    s._move_opp(old, new)
+    return True
 
 
 def apply_spend(s: KpiState, e: CampaignSpendEvent) -> bool:
@@ -184,6 +366,11 @@ def apply_spend(s: KpiState, e: CampaignSpendEvent) -> bool:
         return False
     converted = s.rates.convert(e.amount, e.currency, e.occurred_at)
     amount, apart = (to_units(e.amount), e.currency) if converted is None else (units(converted), None)
-    s.spend[key] = (e.campaign_id, amount, to_us(e.period_start), to_us(e.period_end),
-                    e.channel.value if e.channel else None, apart)
+    v = (e.campaign_id, amount, to_us(e.period_start), apart)
+    s.spend[key] = v
+    s.dirty_facts.add(("s", key))
+    s._spend_cells(v, +1)
     return True
+
+
+Apply = Callable[[KpiState, Any], bool]

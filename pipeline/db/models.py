@@ -168,3 +168,33 @@ class FollowUpRow(Base):
     created_at: Mapped[datetime]
     due_at: Mapped[datetime]
     task: Mapped[dict]
+
+
+class KpiCellRow(Base):
+    """One partition's counters of one KPI cell (agents.kpis.cells): summed over partitions on read."""
+
+    __tablename__ = "kpi_cells"
+
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)       # "*" or a region
+    granularity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)     # window start, us since the epoch
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(160), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)     # of the kind's source topic
+    counts: Mapped[str] = mapped_column(Text)                             # JSON array of integers
+
+
+class KpiFactRow(Base):
+    """One deduplicated KPI fact (an order, an opportunity, a spend) in its stored form."""
+
+    __tablename__ = "kpi_facts"
+
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer)
+    fact: Mapped[str | None] = mapped_column(Text)    # JSON; NULL once the fact no longer exists
+
+
+Index("ix_kpi_cells_read", KpiCellRow.scope, KpiCellRow.granularity)
+Index("ix_kpi_facts_partition", KpiFactRow.kind, KpiFactRow.partition)

@@ -9,12 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-import yaml
 
-from agents.escalation.auth import hash_token
 from pipeline.emitter import Emitter
 from pipeline.simulate import Simulator
-from tests.support.services import ROOT, metric_value, query, wait_until
+from tests.support.services import director_directory, metric_value, query, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +21,8 @@ FIELDS = ("orders_count", "total_spend", "refunds", "average_order_value", "firs
 
 
 def test_profiles_equal_offline_replay(broker, make_worker, db_url, run_id, tmp_path):
-    directory = yaml.safe_load((ROOT / "config" / "directory.yaml").read_text())
-    token = f"tok-director-{run_id}"  # the director sees every region's customers and the company's KPIs
-    next(p for p in directory["people"] if p["id"] == "director")["token_sha256"] = hash_token(token)
-    (tmp_path / "directory.yaml").write_text(yaml.safe_dump(directory))
-    auth = {"Authorization": f"Bearer {token}"}
-    w1, w2 = (make_worker(name, SALESPULSE_PATHS__DIRECTORY=tmp_path / "directory.yaml") for name in ("w1", "w2"))
+    directory, auth = director_directory(tmp_path, run_id)   # sees every region and the company's KPIs
+    w1, w2 = (make_worker(name, SALESPULSE_PATHS__DIRECTORY=directory) for name in ("w1", "w2"))
     w1.wait_ready()
     w2.wait_ready()
     sim = Simulator(seed=11, customers=150)

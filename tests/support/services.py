@@ -217,3 +217,18 @@ def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> 
         return records
     finally:
         consumer.close()
+
+
+def director_directory(tmp: Path, run_id: str) -> tuple[Path, dict]:
+    """A copy of config/directory.yaml whose director (every region, the company's KPIs) has a token of
+    this run's: the file to point SALESPULSE_PATHS__DIRECTORY at, and the request headers."""
+    import yaml
+
+    from agents.escalation.auth import hash_token
+
+    directory = yaml.safe_load((ROOT / "config" / "directory.yaml").read_text())
+    token = f"tok-director-{run_id}"
+    next(p for p in directory["people"] if p["id"] == "director")["token_sha256"] = hash_token(token)
+    path = tmp / "directory.yaml"
+    path.write_text(yaml.safe_dump(directory))
+    return path, {"Authorization": f"Bearer {token}"}

@@ -36,7 +36,7 @@ def test_breakdown_and_attainment_with_pace(tmp_path):
     assert targets.monthly("rep", "rep-2", 2026, 3) == Decimal("12000.00")
     assert targets.monthly("rep", "rep-2", 2026, 7) == Decimal("0.00")
     assert targets.monthly("team", "north", 2025, 3) is None
-    s = KpiState(Rates(reporting_currency="EUR"))   # the targets' currency: amounts as they are
+    s = KpiState(Rates(reporting_currency="EUR"), targets.rep_team)   # the targets' currency: amounts as they are
     apply_order(s, make_order(occurred_at=datetime(2026, 3, 3, tzinfo=timezone.utc), amount=Decimal("2500"),
                               sales_rep_id="rep-1"))
     now = datetime(2026, 3, 16, 12, tzinfo=timezone.utc)          # half of March gone
