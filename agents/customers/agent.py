@@ -17,6 +17,7 @@ from agents.customers.profile import CustomerProfile
 from agents.customers.snapshot import profile_churn
 from agents.escalation.routing import CustomerContext
 from pipeline import topics as T
+from pipeline.currency import load_rates
 from pipeline.db.models import CustomerProfileRow, FollowUpRow
 from pipeline.runtime import Meta, Runtime, now_utc
 from schemas.customers import CustomerProfileSnapshot
@@ -65,7 +66,9 @@ class Customers:
         self.contexts: CustomerContexts | None = None  # other workers' customers, cached (set by register)
         cfg = load_followup_config(rt.settings.paths.resolve("followup", "followup.yaml"))
         self.params, self.rules = cfg.scoring, cfg.rules
-        self.book = CustomerBook(self.params)
+        # the worker refuses to start on a bad file (the KPI capability loads the same one)
+        self.rates = load_rates(rt.settings.paths.resolve("currencies", "currencies.yaml"))
+        self.book = CustomerBook(self.params, rates=self.rates)
         self.partition_of: dict[str, int] = {}
         self.changed: dict[str, bool] = {}  # customer id -> a negative feedback among the changes
 
@@ -79,7 +82,7 @@ class Customers:
         keep = [p for cid, p in self.book.profiles.items() if self.partition_of.get(cid) in partitions]
         known = {p.customer_id for p in keep}
         loaded = [CustomerProfile.from_dict(state) for cid, _, state in rows if cid not in known]
-        self.book = CustomerBook(self.params, keep + loaded)
+        self.book = CustomerBook(self.params, keep + loaded, self.rates)
         self.partition_of = {cid: p for cid, p, _ in rows} | {p.customer_id: self.partition_of[p.customer_id] for p in keep}
         log.info("customers: %d profiles for partitions %s", len(self.book.profiles), sorted(partitions))
 
@@ -126,18 +129,20 @@ class Customers:
         m = self.rt.metrics
         known = e.customer_id in self.book.profiles
         p = self.book.profile(e.customer_id)
-        before = (p.orders_count, p.net, p.refunds)
+        before = (p.orders_count, p.net, p.refunds, p.apart and tuple(p.apart.values()))
         self.book.order(e)
-        if known and (p.orders_count, p.net, p.refunds) == before:
+        if known and (p.orders_count, p.net, p.refunds, p.apart and tuple(p.apart.values())) == before:
             return  # a status update that changes nothing, or a redelivery
-        channel, region = e.channel.value, m.bounded("region", e.region)
+        # in the reporting currency: an order no rate covers is kept apart, counted by
+        # salespulse_kpi_unconverted_amount_total, never added here raw
+        channel, region, currency = e.channel.value, m.bounded("region", e.region), self.rates.reporting_currency
         if p.orders_count > before[0]:
             m.orders.labels(channel, region).inc(p.orders_count - before[0])
         spend_delta = p.net + p.refunds - before[1] - before[2]  # gross counted spend
         if spend_delta > 0:
-            m.revenue.labels(channel, region, m.bounded("currency", e.currency)).inc(spend_delta / 10_000)
+            m.revenue.labels(channel, region, currency).inc(spend_delta / 10_000)
         if p.refunds > before[2]:
-            m.refunds.labels(channel, region, m.bounded("currency", e.currency)).inc((p.refunds - before[2]) / 10_000)
+            m.refunds.labels(channel, region, currency).inc((p.refunds - before[2]) / 10_000)
         self._touch(p, meta.partition)
 
     async def on_classified(self, cf: ClassifiedFeedback, meta: Meta) -> None:

@@ -32,8 +32,10 @@ def test_customers_replay_prints_sorted_profiles(tmp_path, capsys):
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["customer_id"] for x in lines] == ["a", "b"]
     b = lines[1]
+    # in USD, the shipped config/currencies.yaml's reporting currency: EUR at 1.10 in November 2026
     assert (b["orders_count"], b["total_spend"], b["refunds"], b["average_order_value"]) == (
-        1, "75.00", "25.00", "75.00")
+        1, "82.50", "27.50", "82.50")
+    assert b["currency"] == "USD" and b["unconverted"] == {}
     assert set(b["rfm"]) == {"r", "f", "m", "segment"} and 0 <= b["churn_risk"] <= 1
     assert lines[0]["feedback_count"] == 1 and lines[0]["occurred_at"] == "2026-11-02T12:20:00Z"  # now = latest
 
