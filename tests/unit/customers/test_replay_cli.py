@@ -118,3 +118,20 @@ def test_kpis_replay_refuses_targets_in_another_currency(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: {targets}:5: currency: targets are in EUR but the KPIs report in USD")
     assert len(err.splitlines()) == 1
+
+
+def test_customers_replay_with_a_currencies_file(tmp_path, capsys):
+    rates = currencies(tmp_path, "reporting_currency: GBP\nrates:\n  - {currency: EUR, rate: 0.8, from: 2026-01-01}\n")
+    events = EVENTS + [make_order(customer_id="b", order_id="o3", amount=Decimal("1000"), currency="JPY",
+                                  occurred_at=at(10))]
+    assert main(["customers", "replay", str(write(tmp_path, events)), "--currencies", str(rates)]) == 0
+    b = [json.loads(x) for x in capsys.readouterr().out.splitlines()][1]
+    assert (b["currency"], b["orders_count"], b["total_spend"], b["refunds"]) == ("GBP", 1, "60.00", "20.00")
+    assert b["unconverted"] == {"JPY": {"orders": 1, "total_spend": "1000.00", "refunds": "0.00"}}
+
+
+def test_customers_replay_refuses_a_bad_currencies_file_in_one_line(tmp_path, capsys):
+    rates = currencies(tmp_path, "reporting_currency: EURO\n")
+    assert main(["customers", "replay", str(write(tmp_path, EVENTS)), "--currencies", str(rates)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith(f"error: {rates}:1: reporting_currency:") and len(out.err.splitlines()) == 1
