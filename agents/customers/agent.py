@@ -77,7 +77,7 @@ class Customers:
         self.stats: dict[int, PartitionStats] = {}
 
     async def load(self, partitions: set[int]) -> None:
-        """Runs while no event is processed (Runtime.state_ready); nothing below the query awaits."""
+        """Runs while no event is processed (Runtime.state_ready): the book is swapped without an await between."""
         rows = []
         if partitions:
             async with self.rt.engine.connect() as conn:
