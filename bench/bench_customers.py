@@ -31,6 +31,7 @@ from schemas.events import Channel, LineItem, OrderEvent, OrderStatus  # noqa: E
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CATEGORIES = ["home", "garden", "kitchen", "toys", "books", "sports"]
 CHANNELS = [Channel.web, Channel.app, Channel.store, Channel.phone]
+RATES = load_rates()   # the shipped rates: every amount converted, as the worker does
 LIFECYCLE = [OrderStatus.created, OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered]
 
 
@@ -74,14 +75,14 @@ def throughput(n_events: int, customers: int, seed: int) -> dict:
         p = profiles.get(e.customer_id)
         if p is None:
             p = profiles[e.customer_id] = CustomerProfile(e.customer_id)
-        apply_order(p, e)
+        apply_order(p, e, RATES)
     out["profile_updates_per_s"] = round(len(events) / (time.perf_counter() - t))
     book = CustomerBook()
     t = time.perf_counter()
     for e in events:
         book.order(e)
     out["profile_plus_rfm_population_per_s"] = round(len(events) / (time.perf_counter() - t))
-    state = KpiState(load_rates())   # the shipped rates: every amount converted, as the worker does
+    state = KpiState(RATES)
     t = time.perf_counter()
     for e in events:
         kpi_apply_order(state, e)
@@ -108,7 +109,7 @@ def memory(customers: int, orders_per_customer: int, seed: int) -> dict:
         p = profiles.get(e.customer_id)
         if p is None:
             p = profiles[e.customer_id] = CustomerProfile(e.customer_id)
-        apply_order(p, e)
+        apply_order(p, e, RATES)
     gc.collect()
     rss_delta = _rss() - rss0
     stored = [p.to_dict() for p in profiles.values()]

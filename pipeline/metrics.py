@@ -62,9 +62,9 @@ class Metrics:
         self.classifier_batch = Histogram(p + "feedback_classifier_batch_size", "Messages in one request to the classifier's process", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000), registry=r)
         self.classifier_fallbacks = Counter(p + "feedback_classifier_fallbacks_total", "Batches the worker classified itself: its classifier process was lost, or could not start", registry=r)
         # Customers and KPIs.
-        self.orders = Counter(p + "orders_total", "Orders counted (paid once per order id)", ["channel", "region"], registry=r)
-        self.revenue = Counter(p + "revenue_total", "Revenue of counted orders, in order currency units", ["channel", "region", "currency"], registry=r)
-        self.refunds = Counter(p + "refunds_total", "Refunded amount", ["channel", "region", "currency"], registry=r)
+        self.orders = Counter(p + "orders_total", "Orders counted (paid once per order id; as in revenue, orders no exchange rate covers are left out)", ["channel", "region"], registry=r)
+        self.revenue = Counter(p + "revenue_total", "Revenue of counted orders, in the reporting currency (config/currencies.yaml; the label names it); orders no rate covers are left out", ["channel", "region", "currency"], registry=r)
+        self.refunds = Counter(p + "refunds_total", "Refunded amount, in the reporting currency (the label names it)", ["channel", "region", "currency"], registry=r)
         self.kpi_unconverted = Counter(p + "kpi_unconverted_amount_total", "Paid and refunded order amounts and campaign spend no exchange rate covers at their time (config/currencies.yaml), in units of their own currency: kept out of the KPIs' revenue, AOV and ROI", ["currency"], registry=r)
         self.segment_customers = Gauge(p + "customers", "Customers per RFM segment (this worker's partitions)", ["segment"], registry=r)
         self.followups = Counter(p + "followups_total", "Follow-up tasks raised", ["reason"], registry=r)

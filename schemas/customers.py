@@ -40,6 +40,14 @@ class RfmScore(Strict):
     segment: Segment
 
 
+class UnconvertedSpend(Strict):
+    """A customer's orders in one currency that no exchange rate covered at their time, in that currency."""
+
+    orders: int = Field(ge=0)
+    total_spend: Total                       # net of refunds
+    refunds: Total
+
+
 class CustomerProfileSnapshot(EventBase):
     """A customer's profile as of occurred_at: published to customers.profiles and mirrored to SQL."""
 
@@ -64,6 +72,8 @@ class CustomerProfileSnapshot(EventBase):
     churn_risk: Share
     owner_rep_id: Id | None = None
     region: Label | None = None
+    currency: Currency | None = None          # the reporting currency every amount above is in
+    unconverted: dict[Currency, UnconvertedSpend] = {}   # orders no rate covered, apart, per own currency
 
 
 class FollowUpReason(str, enum.Enum):

@@ -11,6 +11,9 @@ import click
 from pipeline.errors import UserInputError
 
 FILES = click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+CURRENCIES = click.option("--currencies", "currencies_path", type=click.Path(dir_okay=False, path_type=Path),
+                          help="Reporting currency and exchange rates (default: config/currencies.yaml, or "
+                               "SALESPULSE_PATHS__CURRENCIES).")
 NOW = click.option("--now", "now_text", metavar="ISO8601",
                    help="Evaluate recency, churn and pace at this time (default: the latest occurred_at seen).")
 
@@ -49,19 +52,26 @@ def customers_group() -> None:
 @NOW
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Follow-up/scoring config (default: config/followup.yaml).")
-def customers_replay(files: tuple[Path, ...], now_text: str | None, config_path: Path | None) -> int:
+@CURRENCIES
+def customers_replay(files: tuple[Path, ...], now_text: str | None, config_path: Path | None,
+                     currencies_path: Path | None) -> int:
     """Replay order / feedback / incident events from JSON-lines FILES; print one JSON profile per customer.
 
-    Funnel and campaign events are accepted and skipped. Invalid lines are reported on stderr with
-    their line number and skipped; the exit code is then 1.
+    Amounts are in the reporting currency, each converted at the rate of its event's time; orders no
+    rate covers are listed under `unconverted`, per currency. Funnel and campaign events are accepted
+    and skipped. Invalid lines are reported on stderr with their line number and skipped; the exit code
+    is then 1. A bad currencies file is one line on stderr, exit code 2.
     """
+    from agents.cli.options import settings_from
     from agents.customers import CustomerBook, load_followup_config
     from agents.customers.replay import feedback_classifier
+    from pipeline.currency import load_rates
     from schemas.events import FeedbackEvent, IncidentEvent, OrderEvent
 
     now = _parse_now(now_text)
     params = (load_followup_config(config_path) if config_path else load_followup_config()).scoring
-    book, classify = CustomerBook(params), feedback_classifier()
+    rates = load_rates(currencies_path or settings_from().paths.resolve("currencies", "currencies.yaml"))
+    book, classify = CustomerBook(params, rates=rates), feedback_classifier()
     events, errors = _reader(files)
     latest = None
     for e in events:
@@ -93,9 +103,7 @@ def kpis_group() -> None:
               default=("total", "month"), show_default=True, help="Window granularities to print (repeatable).")
 @click.option("--targets", "targets_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Targets file, in the reporting currency (default: config/targets.yaml, or SALESPULSE_PATHS__TARGETS).")
-@click.option("--currencies", "currencies_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Reporting currency and exchange rates (default: config/currencies.yaml, or "
-                   "SALESPULSE_PATHS__CURRENCIES).")
+@CURRENCIES
 def kpis_replay(files: tuple[Path, ...], now_text: str | None, windows: tuple[str, ...],
                 targets_path: Path | None, currencies_path: Path | None) -> int:
     """Replay order / funnel / campaign-spend events from JSON-lines FILES; print the KPIs as one JSON object.

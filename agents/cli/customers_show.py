@@ -16,13 +16,16 @@ from pipeline.errors import UserInputError
 @click.argument("customer_id")
 @database_option
 def show(customer_id, database) -> None:
-    """Print the profile of CUSTOMER_ID as JSON, RFM scored against every customer."""
+    """Print the profile of CUSTOMER_ID as JSON, RFM scored against every customer (the same read as
+    GET /customers/{id}: one profile row and the RFM histograms the workers keep)."""
     from agents.customers.config import load_followup_config
     from agents.customers.web import customer_view
+    from pipeline.currency import load_rates
 
     async def go(engine, s):
         params = load_followup_config(s.paths.resolve("followup", "followup.yaml")).scoring
-        return await customer_view(engine, customer_id, datetime.now(timezone.utc), params)
+        currency = load_rates(s.paths.resolve("currencies", "currencies.yaml")).reporting_currency
+        return await customer_view(engine, customer_id, datetime.now(timezone.utc), params, currency=currency)
 
     view = run_db(database, go)
     if view is None:

@@ -14,10 +14,12 @@ from agents.customers.codec import money
 from agents.customers.config import load_followup_config
 from agents.customers.followup import evaluate_followups
 from agents.customers.profile import CustomerProfile
+from agents.customers.rfmstats import PartitionStats
 from agents.customers.snapshot import profile_churn
 from agents.escalation.routing import CustomerContext
 from pipeline import topics as T
-from pipeline.db.models import CustomerProfileRow, FollowUpRow
+from pipeline.currency import load_rates
+from pipeline.db.models import CustomerProfileRow, CustomerRfmStatsRow, FollowUpRow
 from pipeline.runtime import Meta, Runtime, now_utc
 from schemas.customers import CustomerProfileSnapshot
 from schemas.events import IncidentEvent, OrderEvent
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PROFILES = CustomerProfileRow.__table__
 FOLLOWUPS = FollowUpRow.__table__
+RFM_STATS = CustomerRfmStatsRow.__table__
 
 
 def profile_row(p: CustomerProfile, snap: CustomerProfileSnapshot, partition: int, now: datetime,
@@ -65,12 +68,16 @@ class Customers:
         self.contexts: CustomerContexts | None = None  # other workers' customers, cached (set by register)
         cfg = load_followup_config(rt.settings.paths.resolve("followup", "followup.yaml"))
         self.params, self.rules = cfg.scoring, cfg.rules
-        self.book = CustomerBook(self.params)
+        # the worker refuses to start on a bad file (the KPI capability loads the same one)
+        self.rates = load_rates(rt.settings.paths.resolve("currencies", "currencies.yaml"))
+        self.book = CustomerBook(self.params, rates=self.rates)
         self.partition_of: dict[str, int] = {}
         self.changed: dict[str, bool] = {}  # customer id -> a negative feedback among the changes
+        # RFM histograms of the partitions owned, for readers scoring against every customer
+        self.stats: dict[int, PartitionStats] = {}
 
     async def load(self, partitions: set[int]) -> None:
-        """Runs while no event is processed (Runtime.state_ready); nothing below the query awaits."""
+        """Runs while no event is processed (Runtime.state_ready): the book is swapped without an await between."""
         rows = []
         if partitions:
             async with self.rt.engine.connect() as conn:
@@ -79,9 +86,32 @@ class Customers:
         keep = [p for cid, p in self.book.profiles.items() if self.partition_of.get(cid) in partitions]
         known = {p.customer_id for p in keep}
         loaded = [CustomerProfile.from_dict(state) for cid, _, state in rows if cid not in known]
-        self.book = CustomerBook(self.params, keep + loaded)
+        self.book = CustomerBook(self.params, keep + loaded, self.rates)
         self.partition_of = {cid: p for cid, p, _ in rows} | {p.customer_id: self.partition_of[p.customer_id] for p in keep}
+        await self._load_stats(partitions, {self.partition_of[p.customer_id] for p in loaded})
         log.info("customers: %d profiles for partitions %s", len(self.book.profiles), sorted(partitions))
+
+    async def _load_stats(self, partitions: set[int], reloaded: set[int]) -> None:
+        """Histograms of the partitions new to this worker (or with profiles read again) rebuilt from their
+        profiles, and all their buckets written with the next flush, the ones SQL holds beyond them as 0:
+        the rows equal the profiles in SQL from then on, whatever wrote them before (or nothing did)."""
+        fresh = {p for p in partitions if p not in self.stats or p in reloaded}
+        self.stats = {p: s for p, s in self.stats.items() if p in partitions and p not in fresh}
+        if not fresh:
+            return
+        for p in fresh:
+            self.stats[p] = PartitionStats()
+        for cid, profile in self.book.profiles.items():
+            part = self.partition_of.get(cid)
+            if part in fresh and (key := profile.rfm_key()) is not None:
+                self.stats[part].update(None, key)
+        async with self.rt.engine.connect() as conn:
+            stored = (await conn.execute(select(RFM_STATS.c.partition, RFM_STATS.c.dimension, RFM_STATS.c.bucket)
+                                         .where(RFM_STATS.c.partition.in_(sorted(fresh))))).all()
+        for part, dim, b in stored:
+            self.stats[part].dirty.add((dim, b))
+        for p in fresh:
+            self.stats[p].dirty.update(self.stats[p].counts)
 
     def _touch(self, p: CustomerProfile, partition: int, negative_feedback: bool = False) -> None:
         """Mark a changed profile; it is published once per writer flush (publish_changed)."""
@@ -91,15 +121,19 @@ class Customers:
     async def publish_changed(self) -> None:
         """Before each flush: per changed customer one snapshot, follow-up check, profile row (in the
         same transaction as the events that changed it) and customers.profiles record (compacted:
-        the latest is what counts), instead of one per event."""
-        if not self.changed:
-            return
-        changed, self.changed = self.changed, {}
-        now = now_utc()
-        for cid, negative in changed.items():
-            p = self.book.profiles.get(cid)
-            if p is not None:  # None: its partition was revoked since
-                await self._publish(p, self.partition_of[cid], now, negative)
+        the latest is what counts), instead of one per event; and the RFM histogram buckets those
+        changes moved, so the histograms in SQL always count the profiles in SQL."""
+        if self.changed:
+            changed, self.changed = self.changed, {}
+            now = now_utc()
+            for cid, negative in changed.items():
+                p = self.book.profiles.get(cid)
+                if p is not None:  # None: its partition was revoked since
+                    await self._publish(p, self.partition_of[cid], now, negative)
+        for part, stats in self.stats.items():
+            if stats.dirty:
+                for row in stats.take(part):
+                    self.rt.writer.add(RFM_STATS, row)
 
     async def _publish(self, p: CustomerProfile, partition: int, now: datetime, negative_feedback: bool) -> None:
         snap = self.book.snapshot(p.customer_id, now)
@@ -126,18 +160,26 @@ class Customers:
         m = self.rt.metrics
         known = e.customer_id in self.book.profiles
         p = self.book.profile(e.customer_id)
-        before = (p.orders_count, p.net, p.refunds)
+        before = (p.orders_count, p.net, p.refunds, p.apart and tuple(p.apart.values()))
+        key = p.rfm_key()
         self.book.order(e)
-        if known and (p.orders_count, p.net, p.refunds) == before:
+        if (moved := p.rfm_key()) != key:
+            stats = self.stats.get(meta.partition)
+            if stats is None:
+                stats = self.stats[meta.partition] = PartitionStats()
+            stats.update(key, moved)
+        if known and (p.orders_count, p.net, p.refunds, p.apart and tuple(p.apart.values())) == before:
             return  # a status update that changes nothing, or a redelivery
-        channel, region = e.channel.value, m.bounded("region", e.region)
+        # in the reporting currency: an order no rate covers is kept apart, counted by
+        # salespulse_kpi_unconverted_amount_total, never added here raw
+        channel, region, currency = e.channel.value, m.bounded("region", e.region), self.rates.reporting_currency
         if p.orders_count > before[0]:
             m.orders.labels(channel, region).inc(p.orders_count - before[0])
         spend_delta = p.net + p.refunds - before[1] - before[2]  # gross counted spend
         if spend_delta > 0:
-            m.revenue.labels(channel, region, m.bounded("currency", e.currency)).inc(spend_delta / 10_000)
+            m.revenue.labels(channel, region, currency).inc(spend_delta / 10_000)
         if p.refunds > before[2]:
-            m.refunds.labels(channel, region, m.bounded("currency", e.currency)).inc((p.refunds - before[2]) / 10_000)
+            m.refunds.labels(channel, region, currency).inc((p.refunds - before[2]) / 10_000)
         self._touch(p, meta.partition)
 
     async def on_classified(self, cf: ClassifiedFeedback, meta: Meta) -> None:
@@ -272,6 +314,7 @@ def register(rt: Runtime) -> Customers:
     rt.writer.register(PROFILES, conflict=["customer_id"],
                        update=[col.name for col in PROFILES.columns if col.name != "customer_id"])
     rt.writer.register(FOLLOWUPS, conflict=["event_id"])
+    rt.writer.register(RFM_STATS, conflict=["dimension", "bucket", "partition"], update=["customers"])
     rt.on("order", c.on_order)
     rt.on("incident", c.on_incident)
     rt.writer.before_flush(c.publish_changed)

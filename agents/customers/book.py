@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Iterable
 
 from agents.customers.config import ScoringParams
 from agents.customers.profile import CustomerProfile, apply_feedback, apply_order, open_incident
 from agents.customers.rfm import RfmPopulation
 from agents.customers.snapshot import build_snapshot
+from pipeline.currency import Rates, load_rates
 from schemas.customers import CustomerProfileSnapshot
 from schemas.events import IncidentEvent, OrderEvent
 
 
-class CustomerBook:
-    """Keeps population and profiles consistent: every update moves the customer's RFM key."""
+@cache
+def _shipped_rates() -> Rates:
+    return load_rates()
 
-    def __init__(self, params: ScoringParams | None = None, profiles: Iterable[CustomerProfile] = ()) -> None:
+
+class CustomerBook:
+    """Keeps population and profiles consistent: every update moves the customer's RFM key.
+
+    `rates` convert order amounts into the reporting currency (default: the shipped
+    config/currencies.yaml); profiles loaded from their stored form hold amounts already converted."""
+
+    def __init__(self, params: ScoringParams | None = None, profiles: Iterable[CustomerProfile] = (),
+                 rates: Rates | None = None) -> None:
         self.params = params or ScoringParams()
+        self.rates = rates if rates is not None else _shipped_rates()
         self.profiles: dict[str, CustomerProfile] = {p.customer_id: p for p in profiles}
         self.population = RfmPopulation(k for p in self.profiles.values() if (k := p.rfm_key()) is not None)
 
@@ -31,7 +43,7 @@ class CustomerBook:
     def order(self, e: OrderEvent) -> CustomerProfile:
         p = self.profile(e.customer_id)
         before = p.rfm_key()
-        if apply_order(p, e):
+        if apply_order(p, e, self.rates):
             self.population.update(before, p.rfm_key())
         return p
 
@@ -46,7 +58,8 @@ class CustomerBook:
         return p
 
     def snapshot(self, customer_id: str, now: datetime) -> CustomerProfileSnapshot:
-        return build_snapshot(self.profile(customer_id), self.population, now, self.params)
+        return build_snapshot(self.profile(customer_id), self.population, now, self.params,
+                              currency=self.rates.reporting_currency)
 
     def snapshots(self, now: datetime) -> list[CustomerProfileSnapshot]:
         return [self.snapshot(cid, now) for cid in sorted(self.profiles)]

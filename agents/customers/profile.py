@@ -2,6 +2,14 @@
 
 Every update is idempotent and commutative: the profile after a set of events does not depend on
 their order or on redeliveries (follow-up bookkeeping `fu_*` aside, which records what was sent).
+
+Money is in the reporting currency of config/currencies.yaml, as in the KPIs (agents.kpis.state): each
+order event's amount is converted at the rate of its own occurred_at before it is folded (a refund at the
+rate of the refund's time; a cancellation after payment refunds the order's converted amount), and the
+stored form holds the converted amounts. An event no rate covers (or whose converted amount exceeds what
+one event may carry) folds, in its own currency's units, into records kept apart per currency: shown as
+`unconverted`, never added to spend, AOV or RFM. Line values only weigh the categories of one order, so
+they stay in the event's own currency.
 """
 
 from __future__ import annotations
@@ -16,12 +24,16 @@ from agents.customers import packing
 from agents.customers.codec import NEVER, US_PER_DAY, blob_has, event_hash, key_hash, to_units, to_us
 from agents.customers.config import ScoringParams
 from agents.customers.orders import EMPTY, Contribution, contribution, fold
-from schemas.events import Channel, OrderEvent
+from pipeline.currency import Rates, units
+from schemas.events import MAX_AMOUNT, Channel, OrderEvent
 
 CHANNELS = tuple(Channel)
 _CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
 _intern = sys.intern
 MAX_CATEGORIES = 250
+# One converted event amount at most what one event may carry: the packed record keeps it in 64 bits
+# (a rate of up to a million would otherwise overflow it)
+MAX_UNITS = to_units(MAX_AMOUNT)
 
 
 class CustomerProfile:
@@ -30,7 +42,7 @@ class CustomerProfile:
     __slots__ = ("customer_id", "orders", "cats", "orders_count", "net", "refunds", "first_ts", "last_ts",
                  "rep_key", "rep", "region_key", "region",
                  "fb_seen", "fb_count", "fb_neg", "complaints", "s_anchor", "s_sum", "s_w", "n_w",
-                 "inc_open", "inc_closed", "fu_last", "fu_seg", "fu_churn", "_bd_cat", "_bd_chan")
+                 "inc_open", "inc_closed", "fu_last", "fu_seg", "fu_churn", "apart", "_bd_cat", "_bd_chan")
 
     def __init__(self, customer_id: str) -> None:
         self.customer_id = customer_id
@@ -50,6 +62,8 @@ class CustomerProfile:
         self.fu_last: dict[str, int] | None = None   # follow-up reason -> last raised, epoch seconds
         self.fu_seg = -1                  # segment index when last evaluated
         self.fu_churn = False             # churn risk was above the threshold when last evaluated
+        # currency -> packed OrderRecords of the events no rate covered, in that currency's units
+        self.apart: dict[str, bytes] | None = None
         # spend by category / channel, name -> [net units, contributing orders]: built by the first
         # spend_breakdown(), then kept up to date per order change (not stored)
         self._bd_cat: dict[str, list[int]] | None = None
@@ -74,6 +88,19 @@ class CustomerProfile:
             return 0.0
         age_days = max(0, to_us(now) - self.s_anchor) / US_PER_DAY
         return self.n_w * 0.5 ** (age_days / params.negative_half_life_days)
+
+    def unconverted(self) -> dict[str, tuple[int, int, int]]:
+        """Per original currency, the orders kept apart for want of a rate: (orders, net units, refund units)."""
+        out: dict[str, tuple[int, int, int]] = {}
+        for cur, blob in sorted((self.apart or {}).items()):
+            n = net = refunds = 0
+            for _, rec in packing.records(blob):
+                c = contribution(rec)
+                if c is not None:
+                    n, net, refunds = n + 1, net + c.net, refunds + c.refunds
+            if n:
+                out[cur] = (n, net, refunds)
+        return out
 
     def open_incidents(self) -> int:
         return sum(1 for i in range(0, len(self.inc_open), 8)
@@ -169,6 +196,8 @@ class CustomerProfile:
             d.update(io=b64(self.inc_open), ic=b64(self.inc_closed))
         if self.fu_last or self.fu_seg != -1 or self.fu_churn:
             d.update(fu=dict(self.fu_last or {}), fs_seg=self.fu_seg, fc=self.fu_churn)
+        if self.apart:
+            d["ua"] = {cur: b64(blob) for cur, blob in self.apart.items()}
         return d
 
     @classmethod
@@ -189,6 +218,8 @@ class CustomerProfile:
         p.inc_open, p.inc_closed = unb(d.get("io", "")), unb(d.get("ic", ""))
         p.fu_last = dict(d["fu"]) if d.get("fu") else None
         p.fu_seg, p.fu_churn = d.get("fs_seg", -1), d.get("fc", False)
+        ua = d.get("ua")
+        p.apart = {_intern(cur): unb(blob) for cur, blob in ua.items()} if ua else None
         p._recount()
         return p
 
@@ -209,30 +240,40 @@ def _later(key: bytes, ts: int, ev: bytes) -> bytes | None:
     return new if new > key else None
 
 
-def apply_order(p: CustomerProfile, e: OrderEvent) -> bool:
-    """Fold one order event into the profile; True when the order totals changed."""
+def apply_order(p: CustomerProfile, e: OrderEvent, rates: Rates) -> bool:
+    """Fold one order event into the profile, its amount converted at its own time's rate; True when the
+    profile changed (its order totals, or what is kept apart for want of a rate)."""
     ts, ev = to_us(e.occurred_at), event_hash(e.event_id)
     if e.sales_rep_id is not None and (k := _later(p.rep_key, ts, ev)) is not None:
         p.rep_key, p.rep = k, _intern(e.sales_rep_id)
     if e.region is not None and (k := _later(p.region_key, ts, ev)) is not None:
         p.region_key, p.region = k, _intern(e.region)
+    converted = rates.convert(e.amount, e.currency, e.occurred_at)
+    amount = units(converted) if converted is not None else None
+    apart = amount is None or amount > MAX_UNITS
+    blob = (p.apart or {}).get(e.currency, b"") if apart else p.orders
     oid = key_hash(e.order_id)
-    start, end, rec = packing.find(p.orders, oid)
+    start, end, rec = packing.find(blob, oid)
     lines: dict[int, int] = {}
     for item in e.items:
         i = p._cat_index(item.category)
         lines[i] = lines.get(i, 0) + item.quantity * to_units(item.unit_price)
     attrs = (_CHANNEL_INDEX[e.channel], tuple(sorted(lines.items())))
     old = rec if rec is not None else EMPTY
-    new = fold(old, e.status, ts, ev, to_units(e.amount), attrs)
+    new = fold(old, e.status, ts, ev, to_units(e.amount) if apart else amount, attrs)
     if new is old:
         return False
-    p.orders = p.orders[:start] + packing.pack(oid, new) + p.orders[end:]
+    blob = blob[:start] + packing.pack(oid, new) + blob[end:]
+    if apart:
+        if p.apart is None:
+            p.apart = {}
+        p.apart[_intern(e.currency)] = blob
+        return True
+    p.orders = blob
     before, after = contribution(old), contribution(new)
     if before != after:
         p._replace_contribution(before, after)
-        return True
-    return False
+    return True
 
 
 def apply_feedback(p: CustomerProfile, event_id: uuid.UUID, occurred_at: datetime, sentiment_score: float,

@@ -9,22 +9,25 @@ from agents.customers.codec import from_us, money, ratio_money
 from agents.customers.config import ScoringParams
 from agents.customers.profile import CustomerProfile
 from agents.customers.rfm import Rfm, RfmPopulation
-from schemas.customers import CustomerProfileSnapshot, RfmScore, stable_id
+from schemas.customers import CustomerProfileSnapshot, RfmScore, UnconvertedSpend, stable_id
 
 
 def profile_churn(p: CustomerProfile, now: datetime, params: ScoringParams) -> float:
     return churn_risk(p.orders_count, p.mean_gap_days(), p.last_ts, p.recent_negative(now, params), now, params)
 
 
-def build_snapshot(p: CustomerProfile, population: RfmPopulation, now: datetime, params: ScoringParams,
-                   rfm: Rfm | None = None) -> CustomerProfileSnapshot:
-    """Pass `rfm` when already scored (the follow-up rules score first) to avoid scoring twice.
+def build_snapshot(p: CustomerProfile, population: RfmPopulation | None, now: datetime, params: ScoringParams,
+                   rfm: Rfm | None = None, currency: str | None = None) -> CustomerProfileSnapshot:
+    """Pass `rfm` when already scored (the follow-up rules score first) to avoid scoring twice, and
+    `population` None then (the read path scores against histograms). `currency`: the reporting
+    currency the profile's amounts are in.
 
     Built with `model_construct`: every value is computed here from a profile whose inputs were
     validated as events, and validating the result again would be a quarter of the snapshot's cost
     (~40 of ~160 us, published once per changed customer per flush). Guarded by a test that the
     snapshots of simulated customers validate to themselves (tests/unit/customers)."""
-    rfm = rfm if rfm is not None else population.score(p.rfm_key())
+    if rfm is None and population is not None:
+        rfm = population.score(p.rfm_key())
     by_cat, by_channel = p.spend_breakdown()
     favourite = min(by_cat, key=lambda c: (-by_cat[c], c)) if by_cat else None
     n = p.orders_count
@@ -53,4 +56,7 @@ def build_snapshot(p: CustomerProfile, population: RfmPopulation, now: datetime,
         churn_risk=round(profile_churn(p, now, params), 4),
         owner_rep_id=p.rep,
         region=p.region,
+        currency=currency,
+        unconverted={cur: UnconvertedSpend.model_construct(orders=n, total_spend=money(net), refunds=money(refunds))
+                     for cur, (n, net, refunds) in p.unconverted().items()},
     )

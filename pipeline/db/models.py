@@ -137,23 +137,38 @@ class IncidentAudit(Base):
 
 
 class CustomerProfileRow(Base):
-    """A customer's profile: the owning worker's state (state) and what people query (the rest)."""
+    """A customer's profile: the owning worker's state (state) and what people query (the rest).
+
+    orders_count, total_spend and last_order_at are the RFM key: indexed so a reader counts the
+    customers of one histogram bucket (customer_rfm_stats) without reading the others."""
 
     __tablename__ = "customer_profiles"
 
     customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, index=True)
-    orders_count: Mapped[int] = mapped_column(Integer)
-    total_spend: Mapped[Decimal] = mapped_column(Numeric(38, 4))
+    orders_count: Mapped[int] = mapped_column(Integer, index=True)
+    total_spend: Mapped[Decimal] = mapped_column(Numeric(38, 4), index=True)
     refunds: Mapped[Decimal] = mapped_column(Numeric(38, 4))
     average_order_value: Mapped[Decimal | None] = mapped_column(Numeric(38, 4))
     first_order_at: Mapped[datetime | None]
-    last_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None] = mapped_column(index=True)
     segment: Mapped[str | None] = mapped_column(String(32), index=True)
     churn_risk: Mapped[float]
     updated_at: Mapped[datetime]
     snapshot: Mapped[dict]
     state: Mapped[dict]
+
+
+class CustomerRfmStatsRow(Base):
+    """Customers with orders per RFM histogram bucket of one partition (agents/customers/rfmstats.py),
+    written by the partition's owner in the same transaction as the profiles that moved them."""
+
+    __tablename__ = "customer_rfm_stats"
+
+    dimension: Mapped[str] = mapped_column(String(1), primary_key=True)   # r, f or m
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customers: Mapped[int] = mapped_column(Integer)
 
 
 class FollowUpRow(Base):

@@ -82,7 +82,7 @@ async def test_contexts_of_other_workers_customers_equal_the_owners_and_skip_own
     await _order(wa, 0, "c-a", 4, sales_rep_id="rep-7", region="east")
     await a.writer.flush()
     await contexts.refresh()
-    assert (await wb.customers.context("c-a")).value == Decimal(100)
+    assert (await wb.customers.context("c-a")).value == Decimal("110.00")  # 100 EUR, in USD at 1.10
 
     # b gives partition 1 up and takes 0: everything not its own is read again, c-b included
     await _own(b, {0})

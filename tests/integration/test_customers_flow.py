@@ -1,10 +1,12 @@
-"""Two workers share the partitions; the customer profiles they keep in SQL equal the offline replay."""
+"""Two workers share the partitions; the customer profiles they keep in SQL, in the reporting currency with
+what no rate covers kept apart, equal the offline replay; reads score RFM against every customer."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import zlib
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -17,7 +19,16 @@ from tests.support.services import director_directory, metric_value, query, wait
 pytestmark = pytest.mark.integration
 
 FIELDS = ("orders_count", "total_spend", "refunds", "average_order_value", "first_order_at", "last_order_at",
-          "feedback_count")
+          "feedback_count", "currency", "unconverted")
+# Orders in several currencies (the shipped config/currencies.yaml reports in USD; CHF has no rate there)
+CURRENCIES = ("EUR", "EUR", "JPY", "USD", "CHF")
+
+
+def in_currency(e):
+    """One currency per order, for every event of that order."""
+    if e.event_type != "order":
+        return e
+    return e.model_copy(update={"currency": CURRENCIES[zlib.crc32(e.order_id.encode()) % len(CURRENCIES)]})
 
 
 def test_profiles_equal_offline_replay(broker, make_worker, db_url, run_id, tmp_path):
@@ -28,7 +39,7 @@ def test_profiles_equal_offline_replay(broker, make_worker, db_url, run_id, tmp_
     sim = Simulator(seed=11, customers=150)
     start = datetime.now(timezone.utc) - timedelta(days=30)
     events = [sim.next(start + timedelta(minutes=i)) for i in range(1500)]
-    events = [e for e in events if e.event_type != "incident"]  # incidents are keyed elsewhere; see escalation tests
+    events = [in_currency(e) for e in events if e.event_type != "incident"]  # incidents: see escalation tests
     lines = [e.model_dump_json() for e in events]
     (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
     with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
@@ -53,6 +64,7 @@ def test_profiles_equal_offline_replay(broker, make_worker, db_url, run_id, tmp_
                    for c in expected for f in FIELDS)
 
     wait_until(matches, timeout=90, interval=1.0, message="SQL profiles equal the offline replay")
+    assert any(p["unconverted"] for p in expected.values()), "the events cover amounts kept apart"
     assert all(metric_value(w.metrics(), "salespulse_events_processed_total") > 0 for w in (w1, w2)), \
         "both workers processed events"
     # RFM scored against every customer (API) equals the replay's, which saw every customer

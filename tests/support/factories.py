@@ -6,12 +6,15 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from pipeline.currency import Rates
 from schemas.events import (
     CampaignSpendEvent, Channel, FeedbackEvent, FunnelEvent, FunnelStage, IncidentEvent,
     LineItem, OrderEvent, OrderStatus, Severity,
 )
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+# Reporting in the factories' own currency: tests of order semantics read in the events' amounts
+IN_EUR = Rates(reporting_currency="EUR")
 
 
 def at(minutes: float = 0) -> datetime:

@@ -10,7 +10,7 @@ import pytest
 
 from agents.customers import CustomerBook
 from schemas.events import OrderStatus as S
-from tests.support.factories import at, make_order
+from tests.support.factories import IN_EUR, at, make_order
 
 # (name, [(status, minute, amount, event key)], expected (orders, net spend, refunds))
 CASES = [
@@ -48,7 +48,7 @@ def _events(spec):
 def test_order_semantics_in_every_arrival_order(name, spec, expected):
     events = _events(spec)
     for perm in itertools.permutations(events):
-        book = CustomerBook()
+        book = CustomerBook(rates=IN_EUR)
         for e in perm:
             book.order(e)
         snap = book.snapshot("cust-1", at(60))
@@ -57,7 +57,7 @@ def test_order_semantics_in_every_arrival_order(name, spec, expected):
 
 
 def test_average_order_value_and_rhythm():
-    book = CustomerBook()
+    book = CustomerBook(rates=IN_EUR)
     for i, amount in enumerate(["10", "20", "40"]):
         book.order(make_order(order_id=f"o{i}", occurred_at=at(i * 60 * 24 * 10), amount=Decimal(amount)))
     snap = book.snapshot("cust-1", at(60 * 24 * 25))
@@ -71,7 +71,7 @@ def test_spend_by_category_follows_line_values():
 
     items = (LineItem(sku="A", category="home", quantity=1, unit_price=Decimal("75")),
              LineItem(sku="B", category="garden", quantity=1, unit_price=Decimal("25")))
-    book = CustomerBook()
+    book = CustomerBook(rates=IN_EUR)
     book.order(make_order(items=items, amount=Decimal("100")))
     book.order(make_order(status=S.refunded, occurred_at=at(5), amount=Decimal("40")))
     snap = book.snapshot("cust-1", at(10))
@@ -80,7 +80,7 @@ def test_spend_by_category_follows_line_values():
 
 
 def test_latest_order_names_the_owner():
-    book = CustomerBook()
+    book = CustomerBook(rates=IN_EUR)
     book.order(make_order(order_id="o2", occurred_at=at(10), sales_rep_id="rep-new"))
     book.order(make_order(order_id="o1", occurred_at=at(0), sales_rep_id="rep-old"))
     assert book.snapshot("cust-1", at(20)).owner_rep_id == "rep-new"

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from agents.customers import CustomerBook, CustomerProfile
 from schemas.events import Channel, LineItem, OrderStatus
-from tests.support.factories import at, make_order
+from tests.support.factories import IN_EUR, at, make_order
 from tests.unit.customers.reference import customer_totals
 
 CUSTOMERS = ["c0", "c1", "c2"]
@@ -39,11 +39,11 @@ def histories(draw):
 
 
 def run(events, split_at=None):
-    book = CustomerBook()
+    book = CustomerBook(rates=IN_EUR)
     for i, e in enumerate(events):
         if i == split_at:  # restart from the stored form, as after a rebalance
             stored = [json.loads(json.dumps(p.to_dict())) for p in book.profiles.values()]
-            book = CustomerBook(book.params, [CustomerProfile.from_dict(d) for d in stored])
+            book = CustomerBook(book.params, [CustomerProfile.from_dict(d) for d in stored], IN_EUR)
         if isinstance(e, tuple):
             book.feedback(*e[1:])
         else:
@@ -118,7 +118,7 @@ def test_totals_kept_per_event_equal_a_recount(events, categories, data):
     """Totals and spend breakdowns are updated per order change, not recomputed from every order:
     after each event they equal a recount of the stored form (snapshots taken all along, so the
     incrementally kept breakdown is the one compared)."""
-    book = CustomerBook()
+    book = CustomerBook(rates=IN_EUR)
     for e in events:
         if isinstance(e, tuple):
             book.feedback(*e[1:])
@@ -136,7 +136,7 @@ def test_totals_kept_per_event_equal_a_recount(events, categories, data):
 
 
 def test_stored_form_is_small_and_round_trips():
-    book = CustomerBook()
+    book = CustomerBook(rates=IN_EUR)
     for i in range(5):
         book.order(make_order(order_id=f"o{i}", occurred_at=at(i * 1000)))
     p = book.profiles["cust-1"]

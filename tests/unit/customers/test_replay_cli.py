@@ -32,8 +32,10 @@ def test_customers_replay_prints_sorted_profiles(tmp_path, capsys):
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["customer_id"] for x in lines] == ["a", "b"]
     b = lines[1]
+    # in USD, the shipped config/currencies.yaml's reporting currency: EUR at 1.10 in November 2026
     assert (b["orders_count"], b["total_spend"], b["refunds"], b["average_order_value"]) == (
-        1, "75.00", "25.00", "75.00")
+        1, "82.50", "27.50", "82.50")
+    assert b["currency"] == "USD" and b["unconverted"] == {}
     assert set(b["rfm"]) == {"r", "f", "m", "segment"} and 0 <= b["churn_risk"] <= 1
     assert lines[0]["feedback_count"] == 1 and lines[0]["occurred_at"] == "2026-11-02T12:20:00Z"  # now = latest
 
@@ -116,3 +118,20 @@ def test_kpis_replay_refuses_targets_in_another_currency(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: {targets}:5: currency: targets are in EUR but the KPIs report in USD")
     assert len(err.splitlines()) == 1
+
+
+def test_customers_replay_with_a_currencies_file(tmp_path, capsys):
+    rates = currencies(tmp_path, "reporting_currency: GBP\nrates:\n  - {currency: EUR, rate: 0.8, from: 2026-01-01}\n")
+    events = EVENTS + [make_order(customer_id="b", order_id="o3", amount=Decimal("1000"), currency="JPY",
+                                  occurred_at=at(10))]
+    assert main(["customers", "replay", str(write(tmp_path, events)), "--currencies", str(rates)]) == 0
+    b = [json.loads(x) for x in capsys.readouterr().out.splitlines()][1]
+    assert (b["currency"], b["orders_count"], b["total_spend"], b["refunds"]) == ("GBP", 1, "60.00", "20.00")
+    assert b["unconverted"] == {"JPY": {"orders": 1, "total_spend": "1000.00", "refunds": "0.00"}}
+
+
+def test_customers_replay_refuses_a_bad_currencies_file_in_one_line(tmp_path, capsys):
+    rates = currencies(tmp_path, "reporting_currency: EURO\n")
+    assert main(["customers", "replay", str(write(tmp_path, EVENTS)), "--currencies", str(rates)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith(f"error: {rates}:1: reporting_currency:") and len(out.err.splitlines()) == 1
