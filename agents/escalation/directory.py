@@ -119,13 +119,15 @@ class Directory(_Model):
     def person(self, pid: str | None) -> Person | None:
         return next((p for p in self.people if p.id == pid), None) if pid else None
 
-    def resolve(self, role: str, *, region: str | None = None, owner_id: str | None = None) -> tuple[Person, ...]:
-        """People holding `role` for a customer: the owner, else their team, else the region, else global, else fallback."""
+    def resolve(self, role: str, *, region: str | None = None, owner_id: str | None = None,
+                team: str | None = None) -> tuple[Person, ...]:
+        """People holding `role` for a customer: the owner, else their team (or the incident's `team`),
+        else the region, else global, else fallback."""
         owner = self.person(owner_id)
         holders = [p for p in self.people if p.role == role]
         if owner is not None and owner.role == role:
             return (owner,)
-        team = owner.team if owner is not None else None
+        team = owner.team if owner is not None and owner.team is not None else team
         region = region or (owner.region if owner is not None else None)
         for keep in (lambda p: team is not None and p.team == team,
                      lambda p: region is not None and p.region == region,
