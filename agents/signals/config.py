@@ -25,7 +25,7 @@ class RateTest(_Model):
     baseline_buckets: int = Field(24, ge=2, le=24 * 60)
     min_count: int = Field(8, ge=1)
     min_ratio: float = Field(3.0, gt=1)
-    max_p_value: float = Field(1e-5, gt=0, lt=1)
+    max_p_value: float = Field(1e-7, gt=0, lt=1)
     quiet_buckets: int = Field(3, ge=0, le=24 * 60)
     severity: Severity = Severity.high
 
