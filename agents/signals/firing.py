@@ -46,12 +46,13 @@ def stamp(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y%m%dT%H%MZ")
 
 
-def incident(f: Firing, company_channel: Channel) -> IncidentEvent:
-    """The incident raised for a firing; its id is stable_id(signal, subject, window start)."""
+def incident(f: Firing, company_channel: Channel, team: str | None = None) -> IncidentEvent:
+    """The incident raised for a firing; its id is stable_id(signal, subject, window start). `team`: the
+    directory's name of the firing's team, when it has another (agents/signals/teams.py)."""
     return IncidentEvent(
         event_id=stable_id("signal", f.kind, f.subject, f.window_start.isoformat()), occurred_at=f.at,
         channel=f.channel or company_channel, customer_id=CUSTOMER, incident_key=f.incident_key,
         severity=f.severity, category=CATEGORY[f.kind], title=f.title[:500],
         description=f"{f.kind} on {f.subject} from {f.window_start.isoformat()}: "
                     + ", ".join(f"{k}={v}" for k, v in f.evidence.items()),
-        region=f.region, sku=f.sku, team=f.team, evidence=f.evidence)
+        region=f.region, sku=f.sku, team=team or f.team, evidence=f.evidence)
