@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -46,11 +47,20 @@ def stamp(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y%m%dT%H%MZ")
 
 
+def event_id(f: Firing):
+    """stable_id(signal, subject, window start, what was seen): a redelivery or a replay of the same
+    input raises the same event (the ingest drops it as a redelivery). Two workers that each see part of
+    a rise see different counts: their events differ, so they carry different ids (one id for two
+    contents would be dead-lettered as a conflicting duplicate) and the incident key merges them."""
+    seen = json.dumps(f.evidence, sort_keys=True, default=str)
+    return stable_id("signal", f.kind, f.subject, f.window_start.isoformat(), f.at.isoformat(), seen)
+
+
 def incident(f: Firing, company_channel: Channel, team: str | None = None) -> IncidentEvent:
-    """The incident raised for a firing; its id is stable_id(signal, subject, window start). `team`: the
-    directory's name of the firing's team, when it has another (agents/signals/teams.py)."""
+    """The incident raised for a firing (id: `event_id`). `team`: the directory's name of the firing's
+    team, when it has another (agents/signals/teams.py)."""
     return IncidentEvent(
-        event_id=stable_id("signal", f.kind, f.subject, f.window_start.isoformat()), occurred_at=f.at,
+        event_id=event_id(f), occurred_at=f.at,
         channel=f.channel or company_channel, customer_id=CUSTOMER, incident_key=f.incident_key,
         severity=f.severity, category=CATEGORY[f.kind], title=f.title[:500],
         description=f"{f.kind} on {f.subject} from {f.window_start.isoformat()}: "
