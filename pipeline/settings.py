@@ -187,6 +187,7 @@ class PathsSettings(BaseModel):
     targets: Path | None = None
     currencies: Path | None = None
     followup: Path | None = None
+    signals: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:
         value = getattr(self, name)

@@ -27,6 +27,7 @@ Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_l
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 MAX_TEXT = 10_000
+EvidenceValue = Union[int, float, Annotated[str, StringConstraints(max_length=200)], None]
 
 
 def _money(v: object) -> object:
@@ -188,6 +189,11 @@ class IncidentEvent(EventBase):
     description: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
     region: Label | None = None
     sku: Id | None = None
+    # the team an incident concerns (a team behind its target pace): routing resolves roles such as
+    # team_lead through it when the incident has no customer owner to go by
+    team: Label | None = None
+    # the figures behind a business signal (counts, baseline, ratio, p-value), carried to every page
+    evidence: dict[Label, EvidenceValue] | None = Field(default=None, max_length=32)
 
 
 class FunnelEvent(EventBase):

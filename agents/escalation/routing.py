@@ -24,11 +24,12 @@ class IncidentFields(_Model):
     channel: Channel | None = None
     region: str | None = None
     sku: str | None = None
+    team: str | None = None
 
     @classmethod
     def of(cls, event: IncidentEvent) -> "IncidentFields":
         return cls(severity=event.severity, category=event.category, channel=event.channel,
-                   region=event.region, sku=event.sku)
+                   region=event.region, sku=event.sku, team=event.team)
 
 
 class CustomerContext(_Model):
@@ -97,7 +98,7 @@ def _people(specs: tuple[TargetSpec, ...], policy: Policy, f: IncidentFields,
             found = (policy.directory.person(spec.person),)
         else:
             found = policy.directory.resolve(spec.role, region=f.region or (ctx.region if ctx else None),
-                                             owner_id=ctx.owner_rep_id if ctx else None)
+                                             owner_id=ctx.owner_rep_id if ctx else None, team=f.team)
         out.extend(policy.target(p) for p in found if p is not None)
     return out
 

@@ -18,7 +18,8 @@ from agents.kpis.report import kpi_snapshots
 from agents.kpis.rollups import CELL_KEY, CELLS, FACTS, changed_rows, load_facts, merged, read_cells, stored_cells
 from agents.kpis.state import KpiState, Portrait, apply_funnel, apply_order, apply_spend
 from agents.kpis.targets import TargetsConfig, load_targets
-from agents.customers.codec import from_us
+from agents.customers.codec import from_us, to_us
+from agents.kpis.windows import bucket
 from pipeline import topics as T
 from pipeline.currency import Rates, load_rates
 from schemas.events import CampaignSpendEvent, FunnelEvent, OrderEvent, OrderStatus
@@ -134,6 +135,12 @@ class Kpis:
                 await self.rt.send(T.KPIS, f"{g}:{b}", snap)
             self.windows.discard((g, b))
             self.published[(g, b)] = time.monotonic()
+
+    async def month_snapshot(self, now):
+        """The KPI port of the signals: now -> the company's KpiSnapshot of that month, from the rollups."""
+        b = bucket("month", to_us(now))
+        rows = await read_cells(self.rt.engine, COMPANY, ("month",), bucket=b)
+        return (await asyncio.to_thread(self._snapshots, rows, "month", b, now))[0]
 
     def _snapshots(self, rows, g: str, b: int, now):
         cells = merged(rows)
