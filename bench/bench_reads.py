@@ -16,6 +16,7 @@ and the rollups' rows and bytes.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -23,23 +24,27 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 import zlib
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson  # noqa: E402
 import yaml  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
 from agents.escalation.auth import hash_token  # noqa: E402
 from agents.kpis import KpiState, apply_funnel, apply_order, apply_spend, load_rates, load_targets  # noqa: E402
 from agents.kpis.rollups import CELLS, FACTS, cell_row  # noqa: E402
 from pipeline.bench.figures import percentile  # noqa: E402
 from pipeline.bench.worker import Worker  # noqa: E402
+from pipeline.db.engine import make_engine  # noqa: E402
 from pipeline.db.migrate import upgrade_url  # noqa: E402
+from pipeline.settings import DatabaseSettings  # noqa: E402
 from pipeline.simulate import Simulator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,10 +56,6 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def sync_url(url: str) -> str:
-    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
 
 
 def fold_kpis(n: int, seed: int) -> dict[tuple[str, int], KpiState]:
@@ -78,25 +79,71 @@ def fold_kpis(n: int, seed: int) -> dict[tuple[str, int], KpiState]:
     return states
 
 
+async def _insert(url: str, batches) -> None:
+    engine = make_engine(DatabaseSettings(url=url))
+    try:
+        async with engine.begin() as conn:
+            for table, rows in batches:
+                for i in range(0, len(rows), 2000):
+                    await conn.execute(insert(table), rows[i:i + 2000])
+    finally:
+        await engine.dispose()
+
+
+async def _scalar(url: str, q):
+    engine = make_engine(DatabaseSettings(url=url))
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(q)).scalar()
+    finally:
+        await engine.dispose()
+
+
 def write_kpis(url: str, states: dict[tuple[str, int], KpiState]) -> dict:
-    engine = create_engine(sync_url(url))
-    cells = facts = 0
-    with engine.begin() as conn:
-        for (_, partition), s in states.items():
-            s.take_dirty()
-            rows = [cell_row(k, v, partition) for k, v in s.cells.items()]
-            for i in range(0, len(rows), 5000):
-                conn.execute(insert(CELLS), rows[i:i + 5000])
-            cells += len(rows)
-            frows = [{"kind": kind, "key": key, "partition": partition, "fact": orjson.dumps(s.fact(kind, key)).decode()}
-                     for kind, key in s.fact_keys()]
-            for i in range(0, len(frows), 5000):
-                conn.execute(insert(FACTS), frows[i:i + 5000])
-            facts += len(frows)
-        cell_bytes = conn.execute(select(func.sum(func.length(CELLS.c.counts) + func.length(CELLS.c.value)
-                                                  + func.length(CELLS.c.scope) + 24))).scalar() or 0
-    engine.dispose()
-    return {"rollup_rows": cells, "rollup_bytes": int(cell_bytes), "fact_rows": facts}
+    """The rows the KPI agent would have written for these partitions."""
+    cells, facts = [], []
+    for (_, partition), s in states.items():
+        s.take_dirty()
+        cells += [cell_row(k, v, partition) for k, v in s.cells.items()]
+        facts += [{"kind": kind, "key": key, "partition": partition, "fact": orjson.dumps(s.fact(kind, key)).decode()}
+                  for kind, key in s.fact_keys()]
+    asyncio.run(_insert(url, [(CELLS, cells), (FACTS, facts)]))
+    size = func.sum(func.length(CELLS.c.counts) + func.length(CELLS.c.value) + func.length(CELLS.c.scope) + 24)
+    return {"rollup_rows": len(cells), "rollup_bytes": int(asyncio.run(_scalar(url, select(size))) or 0),
+            "fact_rows": len(facts)}
+
+
+def write_customers(url: str, m: int, seed: int) -> list[str]:
+    """M customers with 1-8 paid orders over the year, as the customer capability writes them: profile rows
+    and the RFM histogram rows of 4 partitions. Returns the customer ids."""
+    from agents.customers import CustomerBook
+    from agents.customers.agent import PROFILES, RFM_STATS, profile_row
+    from agents.customers.rfmstats import PartitionStats
+    from schemas.events import Channel, LineItem, OrderEvent, OrderStatus
+
+    rng = random.Random(seed)
+    now = START + YEAR
+    book = CustomerBook()
+    for c in range(m):
+        for o in range(rng.randrange(1, 9)):
+            amount = rng.randrange(500, 50000) / 100
+            book.order(OrderEvent.model_construct(
+                event_id=uuid.uuid4(), occurred_at=START + timedelta(days=rng.randrange(360), minutes=rng.randrange(1440)),
+                channel=Channel.web, customer_id=f"cust-{c:07d}", order_id=f"c{c}-o{o}", status=OrderStatus.paid,
+                amount=Decimal(str(amount)), currency=rng.choice(["EUR", "USD", "JPY"]), region="north",
+                sales_rep_id="rep-1", campaign_id=None, schema_version=1, event_type="order",
+                items=(LineItem.model_construct(sku="S", category="home", quantity=1, unit_price=Decimal(str(amount))),)))
+        if (c + 1) % 100_000 == 0:
+            log(f"  {c + 1:,} customers built")
+    stats = [PartitionStats() for _ in range(PARTITIONS)]
+    rows = []
+    for i, (cid, p) in enumerate(book.profiles.items()):
+        stats[i % PARTITIONS].update(None, p.rfm_key())
+        rows.append(profile_row(p, book.snapshot(cid, now), i % PARTITIONS, now))
+    ids = list(book.profiles)
+    del book
+    asyncio.run(_insert(url, [(PROFILES, rows), (RFM_STATS, [r for part, s in enumerate(stats) for r in s.take(part)])]))
+    return ids
 
 
 def director(tmp: Path) -> tuple[Path, str]:
@@ -137,10 +184,15 @@ def measure(size: int, args, tmp: Path, broker) -> dict:
     out["fold_s"] = round(time.perf_counter() - t, 1)
     out.update(write_kpis(url, states))
     del states
+    log(f"M = {size:,}: building the customers")
+    t = time.perf_counter()
+    ids = write_customers(url, size, args.seed)
+    out["customers_load_s"] = round(time.perf_counter() - t, 1)
     directory, token = director(tmp)
-    w = Worker(broker_url=broker.url, flavour=broker.flavour, database_url=url, app_id=f"reads-{size}-{os.getpid()}",
+    w = Worker(broker_url=broker.url, flavour=args.broker, database_url=url, app_id=f"reads-{size}-{os.getpid()}",
                prefix=f"reads{size}.", tmp=tmp, name=f"r{size}",
-               extra_env={"SALESPULSE_PATHS__DIRECTORY": str(directory)}).start()
+               extra_env={"SALESPULSE_PATHS__DIRECTORY": str(directory),   # the bench reads faster than a person
+                          "SALESPULSE_WEB__READ_RATE_PER_S": "100000", "SALESPULSE_WEB__READ_BURST": "100000"}).start()
     try:
         w.wait_ready(timeout=180)
         base = f"http://127.0.0.1:{w.web_port}"
@@ -151,6 +203,10 @@ def measure(size: int, args, tmp: Path, broker) -> dict:
             ms, size_bytes = timed_get(f"{base}/kpis?window=month,total", token)
             cold.append(ms)
         out["kpis"] = {**summary(cold), "answer_bytes": size_bytes}
+        rng = random.Random(args.seed)
+        timed_get(f"{base}/customers/{ids[0]}", token)
+        out["customers"] = summary([timed_get(f"{base}/customers/{rng.choice(ids)}", token)[0]
+                                    for _ in range(args.customer_reads)])
     finally:
         w.stop()
     return out
@@ -161,15 +217,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,1000000", help="N (= M) values, comma-separated")
     ap.add_argument("--database", help="PostgreSQL URL to create fresh databases beside (default: SQLite files)")
     ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--customer-reads", type=int, default=500)
     ap.add_argument("--spacing", type=float, default=1.1, help="seconds between /kpis reads (the cache holds 1 s)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
     args = ap.parse_args()
     from pipeline.brokers import start_local
 
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-reads-") as d:
         tmp = Path(d)
-        broker = start_local("tansu")
+        broker = start_local(args.broker)
         try:
             results = {str(n): measure(n, args, tmp, broker) for n in sizes}
         finally:
@@ -177,7 +235,9 @@ def main() -> None:
     small, big = results[str(sizes[0])], results[str(sizes[-1])]
     out = {"database": "postgresql" if args.database else "sqlite", "sizes": results,
            "ratio_kpis_p50": round(big["kpis"]["p50_ms"] / small["kpis"]["p50_ms"], 2),
-           "ratio_kpis_p99": round(big["kpis"]["p99_ms"] / small["kpis"]["p99_ms"], 2)}
+           "ratio_kpis_p99": round(big["kpis"]["p99_ms"] / small["kpis"]["p99_ms"], 2),
+           "ratio_customers_p50": round(big["customers"]["p50_ms"] / small["customers"]["p50_ms"], 2),
+           "ratio_customers_p99": round(big["customers"]["p99_ms"] / small["customers"]["p99_ms"], 2)}
     print(json.dumps(out, indent=2))
 
 

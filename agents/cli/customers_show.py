@@ -47,7 +47,8 @@ def kpis_show(database, windows) -> None:
         targets = load_targets(s.paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
         return await kpi_view(engine, datetime.now(timezone.utc), tuple(windows), targets, rates)
 
-    click.echo(json.dumps(run_db(database, go), ensure_ascii=False))
+    from agents.kpis.report import dumps
+    click.echo(dumps(run_db(database, go)).decode())
 
 
 commands: list = []

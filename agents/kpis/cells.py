@@ -22,7 +22,8 @@ COMPANY = "*"
 # kind -> counter layout
 ORDERS = "o"      # orders, gross, refunds, customers, repeat customers (2+ orders), retained (also in the previous bucket)
 FUNNEL = "f"      # reached lead..won (5), lost, won, seconds-to-won sum (us), then HIST_BINS duration bins
-PORTRAIT = "p"    # (dimension = stage, value = "kind:value") -> customers' opportunities that reached the stage
+PORTRAIT = "p"    # (dimension = stage, value "") -> {"kind:value": opportunities that reached the stage} (one row
+                  # per stage, not per trait: a read fetches a few rows per window)
 SPEND = "s"       # campaign spend in reporting units
 APART = "a"       # orders no rate covered, per currency: orders, gross, refunds (that currency's units)
 APART_SPEND = "x"  # spend no rate covered, per (currency, campaign): that currency's units
@@ -47,8 +48,21 @@ def bin_middle_s(i: int) -> float:
     return 0.5 if i == 0 else (2 ** (i - 1)) * 1.4142135623730951
 
 
-def bump(cells: Cells, key: CellKey, deltas: list[int], dirty: set | None = None) -> None:
+def bump(cells: Cells, key: CellKey, deltas: list[int] | dict[str, int], dirty: set | None = None) -> None:
     """Add `deltas` to a cell; a cell whose counters all return to zero is removed (cells stay canonical)."""
+    if isinstance(deltas, dict):
+        tally = cells.setdefault(key, {})
+        for k, d in deltas.items():
+            n = tally.get(k, 0) + d
+            if n:
+                tally[k] = n
+            else:
+                tally.pop(k, None)
+        if not tally:
+            del cells[key]
+        if dirty is not None:
+            dirty.add(key)
+        return
     cell = cells.get(key)
     if cell is None:
         cell = cells[key] = [0] * WIDTH[key[0]]
@@ -67,8 +81,11 @@ def merge(rows: Iterable[tuple[CellKey, list[int]]]) -> Cells:
     for key, counts in rows:
         cell = out.get(key)
         if cell is None:
-            out[key] = list(counts)
+            out[key] = dict(counts) if isinstance(counts, dict) else list(counts)
+        elif isinstance(cell, dict):
+            for k, v in counts.items():
+                cell[k] = cell.get(k, 0) + v
         else:
-            for i, v in enumerate(counts):
-                cell[i] += v
-    return {k: v for k, v in out.items() if any(v)}
+            out[key] = [a + b for a, b in zip(cell, counts)]
+    return {k: ({t: n for t, n in v.items() if n} if isinstance(v, dict) else v)
+            for k, v in out.items() if any(v.values() if isinstance(v, dict) else v)}

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import orjson
 from sqlalchemy import select
 
-from agents.kpis.cells import WIDTH, CellKey, Cells, merge
+from agents.kpis.cells import PORTRAIT, WIDTH, CellKey, Cells, merge
 from agents.kpis.state import KpiState
 from pipeline.db.models import KpiCellRow, KpiFactRow
 
@@ -21,7 +21,8 @@ def cell_row(key: CellKey, counts: list[int] | None, partition: int) -> dict:
     """A cell that no longer exists is written as zeros (reads skip them): the writer only upserts."""
     kind, scope, g, b, dim, val = key
     return {"kind": kind, "scope": scope, "granularity": g, "bucket": b, "dimension": dim, "value": val,
-            "partition": partition, "counts": orjson.dumps(counts or [0] * WIDTH[kind]).decode()}
+            "partition": partition,
+            "counts": orjson.dumps(counts or ({} if kind == PORTRAIT else [0] * WIDTH[kind])).decode()}
 
 
 def changed_rows(state: KpiState, partition: int) -> tuple[list[dict], list[dict]]:

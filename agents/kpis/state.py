@@ -200,8 +200,7 @@ class KpiState:
                 for dim, val in dims:
                     out[(FUNNEL, scope, g, b, dim, val)] = counts
                 for i in range(furthest + 1):
-                    for t in traits:
-                        out[(PORTRAIT, scope, g, b, STAGES[i], t)] = [1]
+                    out[(PORTRAIT, scope, g, b, STAGES[i], "")] = dict.fromkeys(traits, 1)
         return out
 
     def _move_opp(self, old: Opp | None, new: Opp) -> None:
@@ -211,7 +210,13 @@ class KpiState:
             a, b = out.get(key), into.get(key)
             if a is b:
                 continue
-            if a is None:
+            if key[0] == PORTRAIT:
+                diff = dict(b or {})
+                for t, n in (a or {}).items():
+                    diff[t] = diff.get(t, 0) - n
+                if any(diff.values()):
+                    self._bump(key, diff)
+            elif a is None:
                 self._bump(key, b)
             elif b is None:
                 self._bump(key, [-v for v in a])

@@ -6,13 +6,12 @@ import asyncio
 import time
 from datetime import datetime
 
-import orjson
 from faust import web
 
 from agents.escalation.auth import Reader, in_scope
 from agents.escalation.web import ReadGate, Refusal, refuse
 from agents.kpis.cells import COMPANY
-from agents.kpis.report import index, kpi_snapshots
+from agents.kpis.report import dumps, index, snapshot_dicts
 from agents.kpis.rollups import merged, read_cells
 from agents.kpis.targets import TargetsConfig
 
@@ -24,9 +23,8 @@ def build_view(rows: list[tuple], now: datetime, windows: tuple[str, ...], targe
                currency: str, scope: str = COMPANY) -> dict:
     """Rollup rows -> the GET /kpis answer (CPU work: callers run it off the event loop)."""
     idx = index(merged(rows), scope)
-    return {"as_of": now.isoformat(), "currency": currency, "windows": {
-        g: [s.model_dump(mode="json", exclude={"event_type", "schema_version", "event_id", "occurred_at"})
-            for s in kpi_snapshots({}, g, now, targets, currency=currency, scope=scope, idx=idx)] for g in windows}}
+    return {"as_of": now.isoformat(), "currency": currency,
+            "windows": {g: snapshot_dicts(idx, g, now, targets, currency, scope) for g in windows}}
 
 
 async def kpi_view(engine, now: datetime, windows: tuple[str, ...], targets, rates, scope: str = COMPANY) -> dict:
@@ -95,5 +93,5 @@ def register_pages(rt, gate: ReadGate, kpis) -> None:
                 body = {**await view_for(COMPANY, windows), "region": None}
             else:
                 body = scope_kpis(await view_for(reader.region, windows), reader, gate.directory)
-            return self.bytes(orjson.dumps(body), content_type="application/json",
+            return self.bytes(dumps(body), content_type="application/json",
                               headers={"Cache-Control": "no-store"})
