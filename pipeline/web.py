@@ -33,7 +33,7 @@ def _broker_reachable(consumer) -> bool:
 
 
 async def readiness(rt: Runtime) -> dict:
-    """Broker connected, database reachable, partitions assigned, recovery done."""
+    """Broker connected, database reachable, partitions assigned, recovery done, their state loaded."""
     app = rt.app
     checks: dict[str, bool | str] = {}
     try:
@@ -51,6 +51,8 @@ async def readiness(rt: Runtime) -> dict:
     checks["recovery_done"] = bool(getattr(app.tables, "_recovery_started", None) is not None
                                    and not app.rebalancing) if hasattr(app, "tables") else True
     checks["broker_connected"] = consumer is not None and not app.rebalancing and _broker_reachable(consumer)
+    # the capabilities' state of the assigned partitions is loaded (no event waits for it)
+    checks["state_loaded"] = rt.state_ready.is_set()
     checks["ready"] = all(v is True for k, v in checks.items() if not k.endswith("_error"))
     return checks
 

@@ -22,6 +22,7 @@ from agents.customers.codec import from_us, to_us
 from agents.kpis.windows import bucket
 from pipeline import topics as T
 from pipeline.currency import Rates, load_rates
+from pipeline.runtime import now_utc
 from schemas.events import CampaignSpendEvent, FunnelEvent, OrderEvent, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,12 @@ class Kpis:
             return
         dirty, self.dirty = self.dirty, set()
         writer = self.rt.writer
+        at = to_us(now_utc())
         for key in dirty:
             s = self.states.get(key)
             if s is None:
                 continue
-            cells, facts = changed_rows(s, key[1])
+            cells, facts = changed_rows(s, key[1], at)
             for row in cells:
                 writer.add(CELLS, row)
                 if row["scope"] == COMPANY:
@@ -151,12 +153,10 @@ class Kpis:
 def register(rt, customer_context: Callable[[str], Awaitable] | None = None) -> Kpis:
     """Load config/currencies.yaml and config/targets.yaml (the worker refuses to start on a bad file),
     fold orders, funnel moves and spend into rollups, publish changed windows."""
-    from pipeline.runtime import now_utc
-
     rates = load_rates(rt.settings.paths.resolve("currencies", "currencies.yaml"))
     targets = load_targets(rt.settings.paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
     k = Kpis(rt, rates, targets, customer_context)
-    rt.writer.register(CELLS, conflict=list(CELL_KEY), update=["counts"])
+    rt.writer.register(CELLS, conflict=list(CELL_KEY), update=["counts", "updated_at"])
     rt.writer.register(FACTS, conflict=["kind", "key"], update=["partition", "fact"])
     rt.on("order", k.on_order)
     rt.on("funnel", k.on_funnel)

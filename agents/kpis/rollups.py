@@ -17,18 +17,19 @@ FACTS = KpiFactRow.__table__
 CELL_KEY = ("kind", "scope", "granularity", "bucket", "dimension", "value", "partition")
 
 
-def cell_row(key: CellKey, counts: list[int] | None, partition: int) -> dict:
-    """A cell that no longer exists is written as zeros (reads skip them): the writer only upserts."""
+def cell_row(key: CellKey, counts: list[int] | None, partition: int, at_us: int) -> dict:
+    """A cell that no longer exists is written as zeros (reads skip them): the writer only upserts.
+    `at_us`: the flush time, by which readers fetch only what changed (agents.kpis.view)."""
     kind, scope, g, b, dim, val = key
     return {"kind": kind, "scope": scope, "granularity": g, "bucket": b, "dimension": dim, "value": val,
-            "partition": partition,
+            "partition": partition, "updated_at": at_us,
             "counts": orjson.dumps(counts or ({} if kind == PORTRAIT else [0] * WIDTH[kind])).decode()}
 
 
-def changed_rows(state: KpiState, partition: int) -> tuple[list[dict], list[dict]]:
+def changed_rows(state: KpiState, partition: int, at_us: int) -> tuple[list[dict], list[dict]]:
     """The cell rows and fact rows a state changed since the last call."""
     cells, facts = state.take_dirty()
-    cell_rows = [cell_row(k, state.cells.get(k), partition) for k in cells]
+    cell_rows = [cell_row(k, state.cells.get(k), partition, at_us) for k in cells]
     fact_rows = []
     for kind, key in facts:
         fact = state.fact(kind, key)

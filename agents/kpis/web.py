@@ -1,4 +1,5 @@
-"""HTTP (bearer token, scoped): GET /kpis from the KPI rollups (every partition's cells, summed on read)."""
+"""HTTP (bearer token, scoped): GET /kpis from the KPI rollups (every partition's cells, summed on read, the
+rows changed since the previous read only: agents.kpis.view)."""
 
 from __future__ import annotations
 
@@ -11,26 +12,42 @@ from faust import web
 from agents.escalation.auth import Reader, in_scope
 from agents.escalation.web import ReadGate, Refusal, refuse
 from agents.kpis.cells import COMPANY
-from agents.kpis.report import dumps, index, snapshot_dicts
-from agents.kpis.rollups import merged, read_cells
+from agents.kpis.report import dumps
 from agents.kpis.targets import TargetsConfig
+from agents.kpis.view import RollupView
 
 WINDOWS = ("hour", "day", "month", "total")
-KPI_TTL_S = 1.0  # one rollup read per scope and window set serves the readers of this second
+KPI_TTL_S = 1.0
 
 
-def build_view(rows: list[tuple], now: datetime, windows: tuple[str, ...], targets: TargetsConfig | None,
-               currency: str, scope: str = COMPANY) -> dict:
-    """Rollup rows -> the GET /kpis answer (CPU work: callers run it off the event loop)."""
-    idx = index(merged(rows), scope)
-    return {"as_of": now.isoformat(), "currency": currency,
-            "windows": {g: snapshot_dicts(idx, g, now, targets, currency, scope) for g in windows}}
+def _refresh(view: RollupView, rows: list[tuple], now: datetime, targets: TargetsConfig | None,
+             currency: str) -> list[dict]:
+    view.apply(rows)
+    return view.report(now, targets, currency)
+
+
+class KpiViews:
+    """This worker's RollupViews, one per scope and granularity, each read and rebuilt by one caller at a time."""
+
+    def __init__(self, engine, targets: TargetsConfig | None, currency: str) -> None:
+        self.engine, self.targets, self.currency = engine, targets, currency
+        self.views: dict[tuple[str, str], RollupView] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    async def answer(self, scope: str, windows: tuple[str, ...], now: datetime) -> dict:
+        out = {}
+        async with self.locks.setdefault(scope, asyncio.Lock()):
+            views = [self.views.setdefault((scope, g), RollupView(scope, g)) for g in windows]
+            async with self.engine.connect() as conn:
+                fetched = [await view.fetch(conn) for view in views]
+            for g, view, rows in zip(windows, views, fetched):
+                out[g] = await asyncio.to_thread(_refresh, view, rows, now, self.targets, self.currency)
+        return {"as_of": now.isoformat(), "currency": self.currency, "windows": out}
 
 
 async def kpi_view(engine, now: datetime, windows: tuple[str, ...], targets, rates, scope: str = COMPANY) -> dict:
     """The KPIs of one scope (the company, or a region) as the rollups hold them (`salespulse kpis show`)."""
-    rows = await read_cells(engine, scope, windows)
-    return await asyncio.to_thread(build_view, rows, now, windows, targets, rates.reporting_currency, scope)
+    return await KpiViews(engine, targets, rates.reporting_currency).answer(scope, windows, now)
 
 
 def windows_key(raw: str) -> tuple[str, ...] | None:
@@ -67,18 +84,15 @@ def register_pages(rt, gate: ReadGate, kpis) -> None:
     from pipeline.runtime import now_utc
 
     app = rt.app
-    # (scope, windows) -> (read at, answer); concurrent misses of one key wait for one read
+    views = KpiViews(rt.engine, kpis.targets, kpis.rates.reporting_currency)
+    # (scope, windows) -> (read at, answer): one incremental read per scope and window set serves a second
     cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict]] = {}
-    locks: dict[tuple[str, tuple[str, ...]], asyncio.Lock] = {}
 
     async def view_for(scope: str, windows: tuple[str, ...]) -> dict:
-        key = (scope, windows)
-        async with locks.setdefault(key, asyncio.Lock()):
-            hit = cache.get(key)
-            if hit is None or time.monotonic() - hit[0] > KPI_TTL_S:
-                hit = cache[key] = (time.monotonic(), await kpi_view(rt.engine, now_utc(), windows, kpis.targets,
-                                                                     kpis.rates, scope))
-            return hit[1]
+        hit = cache.get((scope, windows))
+        if hit is None or time.monotonic() - hit[0] > KPI_TTL_S:
+            hit = cache[(scope, windows)] = (time.monotonic(), await views.answer(scope, windows, now_utc()))
+        return hit[1]
 
     @app.page("/kpis")
     class Kpis(web.View):

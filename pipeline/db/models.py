@@ -198,6 +198,7 @@ class KpiCellRow(Base):
     value: Mapped[str] = mapped_column(String(160), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)     # of the kind's source topic
     counts: Mapped[str] = mapped_column(Text)                             # JSON array of integers
+    updated_at: Mapped[int] = mapped_column(BigInteger)                   # the writer's flush time, us: reads fetch what changed
 
 
 class KpiFactRow(Base):
@@ -211,5 +212,5 @@ class KpiFactRow(Base):
     fact: Mapped[str | None] = mapped_column(Text)    # JSON; NULL once the fact no longer exists
 
 
-Index("ix_kpi_cells_read", KpiCellRow.scope, KpiCellRow.granularity)
+Index("ix_kpi_cells_read", KpiCellRow.scope, KpiCellRow.granularity, KpiCellRow.updated_at)
 Index("ix_kpi_facts_partition", KpiFactRow.kind, KpiFactRow.partition)

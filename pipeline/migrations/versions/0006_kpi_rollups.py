@@ -24,9 +24,10 @@ def upgrade() -> None:
         sa.Column('value', sa.String(length=160), nullable=False),
         sa.Column('partition', sa.Integer(), nullable=False),
         sa.Column('counts', sa.Text(), nullable=False),
+        sa.Column('updated_at', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('kind', 'scope', 'granularity', 'bucket', 'dimension', 'value', 'partition'),
     )
-    op.create_index('ix_kpi_cells_read', 'kpi_cells', ['scope', 'granularity'])
+    op.create_index('ix_kpi_cells_read', 'kpi_cells', ['scope', 'granularity', 'updated_at'])
     op.create_table(
         'kpi_facts',
         sa.Column('kind', sa.String(length=1), nullable=False),
