@@ -111,8 +111,11 @@ class Kpis:
             if not fresh:
                 continue
             states = {p: KpiState(self.rates, self.targets.rep_team) for p in fresh}
+            facts: dict[int, list] = {p: [] for p in fresh}
             for kind, key, p, fact in await load_facts(self.rt.engine, kinds, fresh):
-                states[p].load_fact(kind, key, fact)
+                facts[p].append((kind, key, fact))
+            for p, s in states.items():
+                s.load_facts(facts.pop(p))
             stored = await stored_cells(self.rt.engine, kinds, fresh)
             for p, s in states.items():
                 s.take_dirty()

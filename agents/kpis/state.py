@@ -241,7 +241,45 @@ class KpiState:
         v = self.spend.get(key)
         return None if v is None else list(v)
 
+    def load_facts(self, facts) -> None:
+        """Stored facts (kind, key, fact) back into an empty state. Orders are counted in one pass per
+        customer (each cell's customers, repeat and retained customers from that customer's orders at
+        once), not order by order: a million orders load in seconds, not minutes."""
+        unb = base64.b64decode
+        for kind, key, d in facts:
+            if kind != "o":
+                self.load_fact(kind, key, d)
+                continue
+            attrs = (*d[8][:5], tuple(tuple(c) for c in d[8][5]))
+            self.orders[key] = OrderRecord(d[0], d[1], d[2], d[3], unb(d[4]), d[5], d[6], unb(d[7]), attrs)
+            self.by_customer.setdefault(attrs[0], []).append(key)
+        cells = self.cells
+        for oids in self.by_customer.values():
+            member: Counter = Counter()
+            for oid in oids:
+                c = contribution(self.orders[oid])
+                if c is None:
+                    continue
+                for key, (gross, refunds) in self.order_cells(c).items():
+                    cell = cells.get(key)
+                    if cell is None:
+                        cell = cells[key] = [0] * ORDER_WIDTH
+                    cell[0] += 1
+                    cell[1] += gross
+                    cell[2] += refunds
+                    member[key] += 1
+            for key, n in member.items():
+                kind, scope, g, b, dim, val = key
+                cell = cells[key]
+                cell[3] += 1
+                if n >= 2:
+                    cell[4] += 1
+                prev_b = previous(g, b)
+                if prev_b is not None and (kind, scope, g, prev_b, dim, val) in member:
+                    cell[5] += 1
+
     def load_fact(self, kind: str, key: str, d: list) -> None:
+        """One stored fact back into the state, its cells moved as a new event's would be."""
         unb = base64.b64decode
         if kind in ("o", "a"):
             attrs = (*d[8][:5], tuple(tuple(c) for c in d[8][5]))
@@ -283,8 +321,7 @@ class KpiState:
     def from_dict(cls, d: dict, rates: Rates, rep_team: dict[str, str] | None = None) -> "KpiState":
         """The stored form back, for the same `rates` it was folded with (amounts are stored converted)."""
         s = cls(rates, rep_team)
-        for kind, key, fact in d.get("facts", []):
-            s.load_fact(kind, key, fact)
+        s.load_facts(d.get("facts", []))
         s.take_dirty()
         return s
 
