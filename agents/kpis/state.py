@@ -106,20 +106,43 @@ class KpiState:
         return out
 
     def _move_order(self, oid: str, old: Contribution | None, new: Contribution | None) -> None:
+        """One order's contribution moves from `old` to `new`: its cells' sums, and when the cells it is
+        in change, the customer's membership of them (customers, repeat customers, retention)."""
         old_k = self.order_cells(old) if old is not None else {}
         new_k = self.order_cells(new) if new is not None else {}
-        for key in old_k.keys() | new_k.keys():
-            og, orf = old_k.get(key, (0, 0))
-            ng, nrf = new_k.get(key, (0, 0))
-            d = [(key in new_k) - (key in old_k), ng - og, nrf - orf]
-            if any(d):
-                self._bump(key, d + [0, 0, 0])
+        deltas: dict[CellKey, list[int]]
+        if not old_k:     # the common move: an order's payment
+            deltas = {key: [1, g, r, 0, 0, 0] for key, (g, r) in new_k.items()}
+        elif not new_k:
+            deltas = {key: [-1, -g, -r, 0, 0, 0] for key, (g, r) in old_k.items()}
+        else:
+            deltas = {}
+            for key in old_k.keys() | new_k.keys():
+                og, orf = old_k.get(key, (0, 0))
+                ng, nrf = new_k.get(key, (0, 0))
+                d = [(key in new_k) - (key in old_k), ng - og, nrf - orf, 0, 0, 0]
+                if any(d):
+                    deltas[key] = d
         if old_k.keys() != new_k.keys():
-            customer = (new or old).attrs[0]
-            self._move_customer(customer, oid, old_k.keys(), new_k.keys())
+            self._membership((new or old).attrs[0], oid, old_k.keys(), new_k.keys(), deltas)
+        cells, dirty = self.cells, self.dirty
+        for key, d in deltas.items():
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, 0, 0, 0, 0, 0]
+            cell[0] += d[0]
+            cell[1] += d[1]
+            cell[2] += d[2]
+            cell[3] += d[3]
+            cell[4] += d[4]
+            cell[5] += d[5]
+            if not cell[0] and not any(cell):
+                del cells[key]
+            dirty.add(key)
 
-    def _move_customer(self, customer: str, oid: str, old_keys, new_keys) -> None:
-        """A customer's membership of cells moved: customers, repeat customers and retention follow."""
+    def _membership(self, customer: str, oid: str, old_keys, new_keys, deltas: dict) -> None:
+        """Add to `deltas` what the customer's move between cells changes: customers (in a cell at all),
+        repeat customers (2+ orders there) and retained customers (there and in the bucket before)."""
         others: Counter = Counter()
         for other in self.by_customer.get(customer, ()):
             if other != oid:
@@ -127,18 +150,24 @@ class KpiState:
                 if c is not None:
                     others.update(self.order_cells(c).keys())
         old_keys, new_keys = set(old_keys), set(new_keys)
-
-        def member(key, after: bool) -> int:
-            return others[key] + (key in (new_keys if after else old_keys))
-
         changed = old_keys ^ new_keys
+
+        def add(key: CellKey, i: int, v: int) -> None:
+            d = deltas.get(key)
+            if d is None:
+                d = deltas[key] = [0, 0, 0, 0, 0, 0]
+            d[i] += v
+
         for key in changed:
-            before, after = member(key, False), member(key, True)
-            d_customers = (after > 0) - (before > 0)
-            d_repeat = (after >= 2) - (before >= 2)
-            if d_customers or d_repeat:
-                self._bump(key, [0, 0, 0, d_customers, d_repeat, 0])
-        # retained(k): the customer is in bucket k and in the bucket before it (same dimension value)
+            n = others[key] if others else 0
+            before, after = n + (key in old_keys), n + (key in new_keys)
+            if (after > 0) != (before > 0):
+                add(key, 3, 1 if after else -1)
+            if (after >= 2) != (before >= 2):
+                add(key, 4, 1 if after >= 2 else -1)
+        if not others:
+            return   # a customer's only order is in one bucket per window: nothing retained either way
+        was, now = old_keys.union(others), new_keys.union(others)
         around = set(changed)
         for kind, scope, g, b, dim, val in changed:
             nxt = following(g, b)
@@ -150,10 +179,10 @@ class KpiState:
             if prev_b is None:
                 continue
             prev = (kind, scope, g, prev_b, dim, val)
-            before = member(key, False) > 0 and member(prev, False) > 0
-            after = member(key, True) > 0 and member(prev, True) > 0
+            before = key in was and prev in was
+            after = key in now and prev in now
             if before != after:
-                self._bump(key, [0, 0, 0, 0, 0, 1 if after else -1])
+                add(key, 5, 1 if after else -1)
 
     def _move_apart(self, currency: str, old: Contribution | None, new: Contribution | None) -> None:
         for c, sign in ((old, -1), (new, +1)):

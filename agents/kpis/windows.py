@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from agents.customers.codec import from_us, to_us
 
 GRANULARITIES = ("hour", "day", "month", "total")
@@ -19,6 +21,7 @@ def bucket(granularity: str, ts: int) -> int:
     return 0
 
 
+@lru_cache(maxsize=1 << 16)
 def previous(granularity: str, start: int) -> int | None:
     if granularity == "hour":
         return start - HOUR
@@ -30,6 +33,7 @@ def previous(granularity: str, start: int) -> int | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def following(granularity: str, start: int) -> int | None:
     if granularity == "hour":
         return start + HOUR
