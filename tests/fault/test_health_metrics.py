@@ -25,8 +25,10 @@ class HangingEngine:
 
 def fake_runtime(metrics: Metrics, engine) -> SimpleNamespace:
     app = SimpleNamespace(_consumer=object(), rebalancing=False, tables=SimpleNamespace(_recovery_started=True))
+    loaded = asyncio.Event()
+    loaded.set()   # the partitions' state is loaded: only the database decides readiness here
     return SimpleNamespace(app=app, engine=engine, writer=SimpleNamespace(healthy=True), metrics=metrics,
-                           assigned={TP(T.topic_name(s, ""), 0) for s in T.INPUTS},
+                           assigned={TP(T.topic_name(s, ""), 0) for s in T.INPUTS}, state_ready=loaded,
                            topic_name=lambda spec: T.topic_name(spec, ""))
 
 
@@ -39,6 +41,21 @@ async def test_readiness_reports_a_hanging_database_within_its_bound():
     assert checks["database_error"] == "TimeoutError"
     assert READY_DB_TIMEOUT_S <= took < READY_DB_TIMEOUT_S + 1.0
     assert m.registry.get_sample_value("salespulse_db_up") == 0
+
+
+async def test_a_worker_still_loading_its_partitions_state_is_not_ready(db_url):
+    from pipeline.db.engine import make_engine
+    from pipeline.settings import DatabaseSettings
+
+    engine = make_engine(DatabaseSettings(url=db_url))
+    try:
+        rt = fake_runtime(Metrics(CollectorRegistry()), engine)
+        assert (await readiness(rt))["ready"] is True
+        rt.state_ready.clear()          # a rebalance: profiles, incidents and KPI facts being loaded
+        checks = await readiness(rt)
+        assert checks["state_loaded"] is False and checks["ready"] is False
+    finally:
+        await engine.dispose()
 
 
 def test_lag_series_of_revoked_partitions_are_removed():
