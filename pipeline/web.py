@@ -21,6 +21,13 @@ async def _select_one(rt: Runtime) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+def broker_connected(rt: Runtime) -> bool:
+    """The worker is in the group and its consumer holds a live connection to the cluster."""
+    app = rt.app
+    consumer = getattr(app, "_consumer", None)
+    return consumer is not None and not app.rebalancing and _broker_reachable(consumer)
+
+
 def _broker_reachable(consumer) -> bool:
     """The consumer holds a live connection to the cluster. It fetches every few ms and heartbeats
     every 2 s, so no live connection means the broker is down or cut off (without this check a
@@ -44,13 +51,12 @@ async def readiness(rt: Runtime) -> dict:
         checks["database"] = False
         rt.metrics.db_up.set(0)
         checks["database_error"] = f"{type(exc).__name__}"
-    consumer = getattr(app, "_consumer", None)
     # every input topic has partitions here (faust co-partitions them, so workers <= partitions)
     inputs = {rt.topic_name(spec) for spec in T.INPUTS}
     checks["partitions_assigned"] = inputs <= {tp.topic for tp in rt.assigned}
     checks["recovery_done"] = bool(getattr(app.tables, "_recovery_started", None) is not None
                                    and not app.rebalancing) if hasattr(app, "tables") else True
-    checks["broker_connected"] = consumer is not None and not app.rebalancing and _broker_reachable(consumer)
+    checks["broker_connected"] = broker_connected(rt)
     # the capabilities' state of the assigned partitions is loaded (no event waits for it)
     checks["state_loaded"] = rt.state_ready.is_set()
     checks["ready"] = all(v is True for k, v in checks.items() if not k.endswith("_error"))

@@ -23,6 +23,7 @@ from agents.kpis.windows import bucket
 from pipeline import topics as T
 from pipeline.currency import Rates, load_rates
 from pipeline.runtime import now_utc
+from pipeline.web import broker_connected
 from schemas.events import CampaignSpendEvent, FunnelEvent, OrderEvent, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,10 @@ class Kpis:
     async def publish(self, now) -> None:
         """One KpiSnapshot per changed company window, at most every PUBLISH_EVERY_S per window, read from
         the rollups of every partition (what GET /kpis answers)."""
+        if self.rt.app.should_stop or not broker_connected(self.rt):
+            # a snapshot queued for a broker that is gone would hold the producer's final flush at
+            # shutdown; the windows stay marked and are published once it is back
+            return
         due = [w for w in self.windows if time.monotonic() - self.published.get(w, 0.0) >= PUBLISH_EVERY_S]
         for g, b in due:
             rows = await read_cells(self.rt.engine, COMPANY, (g,), bucket=b)
