@@ -18,6 +18,7 @@ from pipeline.undecodable import DeadLetterUndecodable
 from pipeline.worker import freeze_loaded_state
 
 log = logging.getLogger(__name__)
+PRODUCER_FLUSH_S = 5.0
 
 
 class SalesPulseApp(faust.App):
@@ -33,6 +34,17 @@ class SalesPulseApp(faust.App):
         from pipeline.http import SalesPulseWeb
 
         return SalesPulseWeb(self, limits=getattr(self.conf, "salespulse_http_limits", None))
+
+    async def _producer_flush(self, logger) -> None:
+        # faust waits for every produced record at shutdown, and a record sent to a broker that then
+        # went away waits out the producer's request timeout (20 min): SIGTERM would end in SIGKILL.
+        # Bounded instead: an output not confirmed by now belongs to an event that is not acked (the
+        # writer acks only after its outputs are confirmed), so it is produced again on redelivery.
+        try:
+            await asyncio.wait_for(super()._producer_flush(logger), timeout=PRODUCER_FLUSH_S)
+        except asyncio.TimeoutError:
+            log.warning("producer flush not done within %.0f s (broker away?); unconfirmed outputs are "
+                        "produced again when their events are redelivered", PRODUCER_FLUSH_S)
 
     def on_init_dependencies(self):
         # faust adds its Monitor to the sensors here; it records statistics on every message
