@@ -60,50 +60,6 @@ def wire(rt: Runtime) -> dict:
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
     board.register(rt, escalator)
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business}
-    from pipeline.metrics import Metrics
-    from pipeline.runtime import Runtime
-    from pipeline.settings import Settings
-
-
-@dataclass
-class Worker:
-    """A worker's runtime and the capabilities it runs (tests and commands reach them here)."""
-
-    rt: Runtime
-    customers: Customers
-    feedback: FeedbackCapability
-    escalator: Escalator
-    kpis: Kpis
-    signals: Signals | None = None
-
-
-def wire(rt: Runtime) -> dict:
-    """Register every capability on `rt` and connect their ports; in this order, because handlers of
-    one event type run in registration order (a customer's profile takes an incident before the
-    escalation chain reads the customer's context)."""
-    from agents.board import web as board
-    from agents.customers import agent as customers_agent
-    from agents.customers import web as customers_web
-    from agents.escalation import agent as escalation
-    from agents.feedback import agent as feedback_agent
-    from agents.ingest import agent as ingest
-    from agents.kpis import agent as kpis_agent
-    from agents.kpis import web as kpis_web
-    from agents.signals import agent as signals
-
-    ingest.register(rt)
-    customers = customers_agent.register(rt)
-    feedback = feedback_agent.register(rt)
-    feedback.subscribers.append(customers.on_classified)  # customer feedback figures from classifications
-    escalator = escalation.register(rt, customer_context=customers.context)
-    customers_web.register_pages(rt, customers, escalator.gate)  # the directory's tokens guard every read
-    kpis = kpis_agent.register(rt, customer_context=customers.context)  # funnel portraits: segment, value band
-    kpis_web.register_pages(rt, escalator.gate, kpis)
-    # after customers and feedback: a complaint's order is in the signals' book before the complaint;
-    # target pace and campaign ROI are read from the KPI rollups of the month
-    business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
-    board.register(rt, escalator)
-    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:
