@@ -143,14 +143,20 @@ def expected(raw: bytes, spec: T.TopicSpec, sent_at: datetime) -> str | None:
     return out.reason.value if isinstance(out, Rejected) else None
 
 
-async def produce(bootstrap: str, prefix: str, batch: list[tuple[T.TopicSpec, bytes, bytes]]) -> None:
-    """Each message with one of the four codecs in turn, by aiokafka's producer (cramjam codecs)."""
+async def produce(bootstrap: str, prefix: str, batch: list[tuple[T.TopicSpec, bytes, bytes]],
+                  ordered: bool = False) -> None:
+    """Each message with one of the four codecs in turn, by aiokafka's producer (cramjam codecs).
+    One producer per codec: their batches reach the broker in any order unless `ordered`, which
+    waits for each message's acknowledgement before sending the next."""
     producers = {c: AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type=c, linger_ms=5) for c in CODECS}
     for p in producers.values():
         await p.start()
     try:
-        sent = [await producers[CODECS[i % 4]].send(T.topic_name(spec, prefix), key=key, value=raw)
-                for i, (spec, key, raw) in enumerate(batch)]
+        sent = []
+        for i, (spec, key, raw) in enumerate(batch):
+            sent.append(await producers[CODECS[i % 4]].send(T.topic_name(spec, prefix), key=key, value=raw))
+            if ordered:
+                await sent[-1]
         await asyncio.gather(*sent)
     finally:
         for p in producers.values():
@@ -218,7 +224,7 @@ def test_a_reused_event_id_with_other_content_is_dead_lettered_as_conflicting(ho
     batch = [(T.ORDERS, first.customer_id.encode(), first.model_dump_json().encode()),
              (T.ORDERS, first.customer_id.encode(), first.model_dump_json().encode()),  # a redelivery: dropped
              (T.ORDERS, first.customer_id.encode(), other.model_dump_json().encode())]  # same partition, in order
-    asyncio.run(produce(broker.bootstrap, prefix, batch))
+    asyncio.run(produce(broker.bootstrap, prefix, batch, ordered=True))
     letters = wait_until(lambda: query(db, "SELECT reason, detail FROM dead_letters WHERE value = :v",
                                        v=other.model_dump_json().encode()), timeout=30, message="conflict dead-lettered")
     assert letters[0][0] == "conflicting_duplicate" and str(first.event_id) in letters[0][1]
