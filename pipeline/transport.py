@@ -49,7 +49,11 @@ its offsets are acked once the dead letter is stored (`app.conf.salespulse_undec
 
 A worker whose broker has gone still stops on SIGTERM: faust's final commit and aiokafka's
 consumer stop are each bounded to `CONSUMER_STOP_S` and never raise into mode's shutdown (before,
-the worker waited for them forever; `tests/fault/test_broker_gone_shutdown.py`).
+the worker waited for them forever; `tests/fault/test_broker_gone_shutdown.py`). aiokafka's producer
+stop waits for every batch it holds to be delivered or to expire (faust's request timeout: 20
+minutes), so a record sent as the broker went away held it; it is bounded to `PRODUCER_STOP_S`
+(`Producer.on_stop`). What it held belongs to events not acked (produced again on redelivery) or to a
+POST /events that was answered 503 (its sender resends).
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ log = logging.getLogger(__name__)
 
 FAST_DRAIN_FAUST_VERSIONS = frozenset({"0.15.3"})  # the faust whose loop FastDrainConsumer copies
 CONSUMER_STOP_S = 5.0  # longest aiokafka's consumer may take to stop (its broker may be gone)
+PRODUCER_STOP_S = 5.0  # longest aiokafka's producer may take to stop (its broker may be gone)
 BUFFERED_POLL_S = 0.01  # getmany's wait while a partition is left out of fetches for a full buffer
 
 
@@ -257,5 +262,16 @@ class FastDrainConsumer(Consumer):
 FAST_DRAIN = faust.__version__ in FAST_DRAIN_FAUST_VERSIONS
 
 
+class Producer(driver.Producer):
+    async def on_stop(self) -> None:
+        try:
+            async with asyncio.timeout(PRODUCER_STOP_S):
+                await super().on_stop()
+        except TimeoutError:
+            log.warning("producer did not stop within %.0f s (broker away?); records it held were not delivered: "
+                        "their source events are redelivered, their HTTP senders were answered 503", PRODUCER_STOP_S)
+
+
 class Transport(driver.Transport):
     Consumer = FastDrainConsumer if FAST_DRAIN else Consumer
+    Producer = Producer
