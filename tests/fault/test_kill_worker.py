@@ -72,6 +72,16 @@ def test_sigkill_mid_stream_loses_nothing(broker, make_worker, db_url, run_id, t
         stored_ids = stored_ids()
         stored, distinct = len(sent_ids & stored_ids), len(sent_ids)
         lost = (sent_ids | derived) - stored_ids
+        if lost:  # where they went, if anywhere: a dead letter names the event and the reason
+            letters = query(db_url, "SELECT reason, detail, source_topic, source_partition, source_offset, value "
+                                    "FROM dead_letters")
+            for eid in sorted(lost)[:5]:
+                print("lost", eid, "derived" if eid in derived else "sent",
+                      [r[:5] for r in letters if eid.encode() in bytes(r[5])])
+            for w in (w1, w2):
+                print(f"----- {w.name}: errors -----")
+                print("\n".join(line for line in w.log_tail(2_000_000).splitlines()
+                                if " ERROR " in line or "Traceback" in line or "failed" in line)[-4000:])
         assert not lost, f"{len(lost)} events lost, e.g. {sorted(lost)[:5]}"
 
         # customer profiles: equal to the offline replay of the events sent. Incidents are left out of
