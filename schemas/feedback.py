@@ -11,7 +11,11 @@ from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, with_c
 from schemas.events import MAX_TEXT, Channel, EventBase, Id, Strict
 
 Language = Literal["en", "zh", "other"]
-Category = Literal["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion", "other"]
+# product_safety, fraud_security and legal are the critical classes: feedback in them raises an
+# incident of the same category, which has its own playbook (config/escalation.yaml)
+Category = Literal["product_quality", "pricing", "delivery", "service", "after_sales", "suggestion",
+                   "product_safety", "fraud_security", "legal", "other"]
+Compared = Literal["price", "quality", "delivery", "service", "general"]
 Sentiment = Literal["positive", "neutral", "negative"]
 Urgency = Literal["critical", "high", "normal", "low"]
 FieldName = Literal["language", "category", "sentiment", "urgency"]
@@ -19,6 +23,7 @@ FieldName = Literal["language", "category", "sentiment", "urgency"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 SENTIMENTS: tuple[str, ...] = get_args(Sentiment)
 URGENCIES: tuple[str, ...] = get_args(Urgency)
+COMPARED: tuple[str, ...] = get_args(Compared)
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -38,6 +43,29 @@ class Evidence(TypedDict):
     end: Annotated[int, Field(ge=0)] | None
 
 
+@with_config(ConfigDict(extra="forbid", strict=True))
+class Aspect(TypedDict):
+    """One category a message touches, with its own sentiment ("delivery was late but the kettle
+    is great": delivery negative, product_quality positive) and the span that says so."""
+
+    category: Category
+    sentiment: Sentiment
+    term: Annotated[str, StringConstraints(max_length=200)] | None
+    start: Annotated[int, Field(ge=0)] | None
+    end: Annotated[int, Field(ge=0)] | None
+
+
+@with_config(ConfigDict(extra="forbid", strict=True))
+class CompetitorMention(TypedDict):
+    """A competitor named in a message (config/competitors.yaml) and what it was compared on."""
+
+    competitor: Annotated[str, StringConstraints(min_length=1, max_length=64)]  # its id in the config
+    compared: Compared
+    term: Annotated[str, StringConstraints(max_length=200)]  # the name or alias as written
+    start: Annotated[int, Field(ge=0)]
+    end: Annotated[int, Field(ge=0)]
+
+
 class Classification(Strict):
     """The classifier's verdict on one message."""
 
@@ -49,6 +77,8 @@ class Classification(Strict):
     confidence: dict[FieldName, Unit]
     evidence: tuple[Evidence, ...] = Field(default=(), max_length=200)
     needs_review: bool = False
+    aspects: tuple[Aspect, ...] = Field(default=(), max_length=20)  # every category touched; `category` is the primary
+    competitors: tuple[CompetitorMention, ...] = Field(default=(), max_length=20)
 
 
 class ClassifiedFeedback(EventBase, Classification):
