@@ -13,13 +13,16 @@ from pydantic import ValidationError
 from agents.feedback import sentiment as senti
 from agents.feedback.config import ClassifierConfig, Family, load_config
 from agents.feedback.lexicon import CAT, CRIT, EXCL, HIGH, Hit, Lexicon
-from agents.feedback.model import JointLogits, LinearModel, features, softmax
+from agents.feedback.model import JointLogits, LinearModel, Polarity, features, softmax
 from agents.feedback.text import detect_language, key_of, map_hint, normalise
 from pipeline.errors import UserInputError
 from schemas.events import Strict
 from schemas.feedback import Category, Classification, Sentiment, Urgency
 
 MAX_EVIDENCE_PER_FIELD = 20
+MODEL_EVIDENCE = 3       # a model's strongest n-grams named in the evidence
+# the critical classes: a message in one of them is about harm, money or the law, not a defect
+CRITICAL_CATEGORIES = frozenset({"product_safety", "fraud_security", "legal"})
 CORRECTION_STEPS = 4     # SGD steps a reviewer's correction nudges the model by
 CORRECTION_RATE = 0.5
 
@@ -39,9 +42,15 @@ class Classifier:
     def __init__(self, config: ClassifierConfig):
         self.config = config
         self._lex = Lexicon.compile(config)
-        self._category_model = LinearModel.from_field(config.model.fields["category"])
-        self._sentiment_model = LinearModel.from_field(config.model.fields["sentiment"])
-        self._models = JointLogits(self._category_model, self._sentiment_model)
+        fields = config.model.fields
+        self._category_model = LinearModel.from_field(fields["category"])
+        self._sentiment_model = LinearModel.from_field(fields["sentiment"])
+        self._urgency_model = LinearModel.from_field(fields["urgency"]) if "urgency" in fields else None
+        self._models = JointLogits(self._category_model, self._sentiment_model,
+                                   *([self._urgency_model] if self._urgency_model else []))
+        # per language: trained on public review corpora as well as the own set (model.json says which)
+        self._polarity = {lang: Polarity(fields[f"polarity_{lang}"])  # type: ignore[literal-required]
+                          for lang in ("en", "zh") if f"polarity_{lang}" in fields}
         self._families: dict[tuple[str, str], Family] = {
             **{(CRIT, n): f for n, f in config.urgency.critical.items()},
             **{(HIGH, n): f for n, f in config.urgency.high.items()},
@@ -78,12 +87,20 @@ class Classifier:
             elif lang_conf < 0.6:
                 lang, lang_conf = hint, 0.6
         feats = features(norm, tokens)
-        cat_logits, sent_logits = self._models.logits(feats)
+        cat_logits, sent_logits, *urg_logits = self._models.logits(feats)
         evidence: list[dict[str, Any]] = []
 
-        sent, score, sent_conf = self._sentiment(text, norm, hits, sent_logits, rating, evidence)
+        sent, score, sent_conf = self._sentiment(text, norm, hits, sent_logits, rating, evidence, lang, feats)
         category, cat_conf = self._category(text, hits, cat_logits, evidence)
-        urgency, urg_conf = self._urgency(text, hits, sent, score, category, evidence)
+        urgency, urg_conf = self._urgency(text, hits, sent, score, category, evidence,
+                                          urg_logits[0] if urg_logits else None)
+        if urgency == "critical" and category not in CRITICAL_CATEGORIES:
+            # a critical family names its class: the incident gets that category's playbook
+            fam_cat = next((self._families[(CRIT, e["rule"][9:])].category for e in evidence
+                            if e["field"] == "urgency" and e["rule"].startswith("critical.")), None)
+            if fam_cat is not None:
+                evidence.append(_rule("category", fam_cat, "urgency.critical"))
+                category, cat_conf = fam_cat, max(cat_conf, urg_conf)
         confidence = {"language": round(lang_conf, 3), "category": round(cat_conf, 3),
                       "sentiment": round(sent_conf, 3), "urgency": round(urg_conf, 3)}
 
@@ -99,13 +116,23 @@ class Classifier:
             "urgency": urgency, "confidence": confidence, "evidence": tuple(evidence), "needs_review": needs_review})
 
     def _sentiment(self, text: str, norm: str, hits: list[Hit], logits: list[float], rating: int | None,
-                   evidence: list[dict[str, Any]]) -> tuple[Sentiment, float, float]:
+                   evidence: list[dict[str, Any]], lang: str = "other", feats: list[str] | None = None
+                   ) -> tuple[Sentiment, float, float]:
         s = self.config.settings.sentiment
         total, contribs = senti.score(norm, hits, s, self.config.sentiment.negated_scale)
         lex = senti.squash(total, s.alpha)
         probs = dict(zip(self._sentiment_model.classes, softmax(logits)))
         model_score = probs["positive"] - probs["negative"]
-        score = (1 - s.model_weight) * lex + s.model_weight * model_score
+        polarity = self._polarity.get(lang)
+        if polarity is not None and s.polarity_weight:
+            pol, pushed = polarity.score(feats or [])
+            lex_weight = max(0.0, 1.0 - s.model_weight - s.polarity_weight)
+            score = lex_weight * lex + s.model_weight * model_score + s.polarity_weight * pol
+            for w, f in sorted(pushed, key=lambda x: -abs(x[0]))[:MODEL_EVIDENCE]:
+                if (w > 0) == (pol > 0):
+                    evidence.append(_rule("sentiment", "positive" if w > 0 else "negative", _model_rule(f)))
+        else:
+            score = (1 - s.model_weight) * lex + s.model_weight * model_score
         if rating is not None:
             score = (1 - s.rating_weight) * score + s.rating_weight * (rating - 3) / 2
         score = max(-1.0, min(1.0, score))
@@ -153,7 +180,7 @@ class Classifier:
         return category, probs[best]
 
     def _urgency(self, text: str, hits: list[Hit], sent: Sentiment, score: float, category: str,
-                 evidence: list[dict[str, Any]]) -> tuple[Urgency, float]:
+                 evidence: list[dict[str, Any]], logits: list[float] | None = None) -> tuple[Urgency, float]:
         excluded = [(h.start, h.end) for h in hits if any(e.kind == EXCL for e in h.entries)]
         found: dict[str, list[tuple[Hit, str]]] = {CRIT: [], HIGH: []}
         for h in hits:
@@ -177,6 +204,14 @@ class Classifier:
             families = {f for _, f in found[HIGH]}
             very = score <= self.config.settings.urgency.very_negative_score
             return "high", min(0.95, 0.5 + 0.1 * len(families) + 0.05 * len(found[HIGH]) + (0.15 if very else 0))
+        if logits is not None and self._urgency_model is not None:
+            # no rule fired: the urgency model, trained on the own set, catches critical messages in
+            # words the families lack ("someone logged into my account and placed 3 orders")
+            probs = dict(zip(self._urgency_model.classes, softmax(logits)))
+            p = probs["critical"]
+            if p >= self.config.settings.urgency.model_critical:
+                evidence.append(_rule("urgency", "critical", "model"))
+                return "critical", min(0.95, p)
         if sent == "positive" or (category == "suggestion" and sent == "neutral"):
             evidence.append(_rule("urgency", "low", f"sentiment.{sent}"
                                      if sent == "positive" else "category.suggestion"))
@@ -264,6 +299,11 @@ def _ev(field: str, label: str, rule: str, text: str, start: int, end: int) -> d
 
 def _rule(field: str, label: str, rule: str) -> dict[str, Any]:
     return {"field": field, "label": label, "rule": rule, "term": None, "start": None, "end": None}
+
+
+def _model_rule(feature: str) -> str:
+    """A model's n-gram as an evidence rule name ("model:w:refund", "model:好评")."""
+    return f"model:{feature}"[:64]
 
 
 def _rating_label(rating: int) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pipeline import configfile
 from pipeline.configfile import ConfigProblem, Document
 from pipeline.errors import ConfigError
-from schemas.feedback import CATEGORIES, Category, FieldName
+from schemas.feedback import CATEGORIES, URGENCIES, Category, FieldName
 from schemas.feedback import SENTIMENTS as _SENTIMENTS
 
 # model.json lists the sentiment classes alphabetically; the trainer keeps that order
@@ -58,6 +58,9 @@ class LanguageSettings(_Model):
 class SentimentSettings(_Model):
     alpha: Annotated[float, Field(gt=0, le=100)] = 6.0
     model_weight: Unit = 0.35
+    # the language's polarity model (trained on public review corpora and the own set): its share
+    # of the score; the lexicon gets what model_weight and polarity_weight leave
+    polarity_weight: Unit = 0.0
     rating_weight: Unit = 0.2
     positive_threshold: Unit = 0.15
     negative_threshold: Annotated[float, Field(ge=-1, le=0)] = -0.15
@@ -76,6 +79,9 @@ class CategorySettings(_Model):
 
 class UrgencySettings(_Model):
     very_negative_score: Annotated[float, Field(ge=-1, le=0)] = -0.6
+    # the urgency model's probability of critical at or above which a message is critical without
+    # a rule (1.0: rules only); its strongest n-grams are the evidence
+    model_critical: Unit = 1.0
 
 
 class ReviewSettings(_Model):
@@ -116,6 +122,9 @@ class Family(_Model):
     description: Annotated[str, StringConstraints(min_length=1, max_length=300)]
     # any: the trigger alone decides; not_positive / negative: also needs that sentiment.
     requires: Literal["any", "not_positive", "negative"] = "any"
+    # critical families: the category a message they match gets (and its incident, whose playbook
+    # follows the category), unless the classifier already chose another critical category
+    category: Category | None = None
     terms: TermLists = TermLists()
     patterns: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = []
 
@@ -146,10 +155,18 @@ class LinearField(_Model):
     weights: dict[str, list[float]]
 
 
+ModelField = Literal["category", "sentiment", "urgency", "polarity_en", "polarity_zh"]
+POLARITY = ("negative", "positive")
+
+
+def model_classes(field: str) -> tuple[str, ...]:
+    return {"category": CATEGORIES, "sentiment": SENTIMENTS, "urgency": URGENCIES}.get(field, POLARITY)
+
+
 class ModelFile(_Model):
     version: Literal[1]
     features: Literal["v1"]
-    fields: dict[Literal["category", "sentiment"], LinearField]
+    fields: dict[ModelField, LinearField]
     trained_on: dict[str, Any] = {}
 
 
@@ -170,7 +187,7 @@ def default_dir() -> Path:
 
 def _check_model(doc: Document, model: ModelFile) -> None:
     for field, lin in model.fields.items():
-        expected = CATEGORIES if field == "category" else SENTIMENTS
+        expected = model_classes(field)
         if sorted(lin.classes) != sorted(expected):
             raise doc.error(("fields", field, "classes"), f"must be {list(expected)}, got {lin.classes}")
         n = len(lin.classes)

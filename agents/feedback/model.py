@@ -61,10 +61,12 @@ class LinearModel:
     def from_field(cls, lin: LinearField) -> "LinearModel":
         return cls(lin.classes, lin.bias, lin.weights)
 
-    def to_field(self) -> LinearField:
+    def to_field(self, min_weight: float = 0.0) -> LinearField:
+        """The model as model.json holds it; features whose weights all stay below `min_weight`
+        are left out (the corpora give hundreds of thousands of rare n-grams that decide nothing)."""
         feats = sorted(set().union(*self.per_class))
         weights = {f: [round(d.get(f, 0.0), 4) for d in self.per_class] for f in feats}
-        weights = {f: ws for f, ws in weights.items() if any(ws)}
+        weights = {f: ws for f, ws in weights.items() if any(ws) and max(map(abs, ws)) >= min_weight}
         return LinearField(classes=self.classes, bias=[round(b, 4) for b in self.bias], weights=weights)
 
     def logits(self, feats: list[str]) -> list[float]:
@@ -112,6 +114,29 @@ class LinearModel:
         model._training = False
         model._refresh()
         return model
+
+
+class Polarity:
+    """A two-class (negative, positive) model kept as one weight per feature: the difference of the
+    two classes' weights, so a score is one dict lookup per feature and a 150,000-feature model
+    holds ~18 MB instead of ~60 as per-class tuples."""
+
+    __slots__ = ("bias", "weights")
+
+    def __init__(self, lin: LinearField):
+        neg, pos = lin.classes.index("negative"), lin.classes.index("positive")
+        self.bias = lin.bias[pos] - lin.bias[neg]
+        self.weights = {f: ws[pos] - ws[neg] for f, ws in lin.weights.items()}
+
+    def score(self, feats: list[str]) -> tuple[float, list[tuple[float, str]]]:
+        """tanh of half the logit difference, in [-1, 1] (P(positive) - P(negative)), and the
+        features that pushed it, with their weights (the evidence)."""
+        if not feats:
+            return math.tanh(self.bias / 2), []
+        w = self.weights
+        found = [(w[f], f) for f in feats if f in w]
+        total = self.bias + sum(x for x, _ in found) / math.sqrt(len(feats))
+        return math.tanh(total / 2), found
 
 
 def softmax(xs: list[float]) -> list[float]:
