@@ -103,6 +103,9 @@ class Classifier:
                 category, cat_conf = fam_cat, max(cat_conf, urg_conf)
         confidence = {"language": round(lang_conf, 3), "category": round(cat_conf, 3),
                       "sentiment": round(sent_conf, 3), "urgency": round(urg_conf, 3)}
+        # what each stated confidence has meant on messages the models had not seen (train.py)
+        for f, bins in self.config.model.calibration.items():
+            confidence[f] = round(bins[min(len(bins) - 1, int(confidence[f] * len(bins)))], 3)
 
         correction = self._corrections.get(key_of(text)) if self._corrections else None
         if correction is not None:

@@ -155,6 +155,7 @@ class LinearField(_Model):
     weights: dict[str, list[float]]
 
 
+CALIBRATION_BINS = 10
 ModelField = Literal["category", "sentiment", "urgency", "polarity_en", "polarity_zh"]
 POLARITY = ("negative", "positive")
 
@@ -168,6 +169,17 @@ class ModelFile(_Model):
     features: Literal["v1"]
     fields: dict[ModelField, LinearField]
     trained_on: dict[str, Any] = {}
+    # field -> CALIBRATION_BINS accuracies: a stated confidence in bin i is read as calibration[i],
+    # measured by cross-fitting on the own set's train split (agents/feedback/train.py)
+    calibration: dict[Literal["category", "sentiment", "urgency"], list[Unit]] = {}
+
+    @field_validator("calibration")
+    @classmethod
+    def _bins(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for field, bins in v.items():
+            if len(bins) != CALIBRATION_BINS:
+                raise ConfigProblem((field,), f"must have {CALIBRATION_BINS} values, got {len(bins)}")
+        return v
 
 
 class ClassifierConfig(_Model):

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from agents.feedback.config import CATEGORIES, POLARITY, SENTIMENTS, ModelFile, default_dir
+from agents.feedback.config import CALIBRATION_BINS, CATEGORIES, POLARITY, SENTIMENTS, ModelFile, default_dir
 from agents.feedback.evaluate import evaluate, read_labelled
 from agents.feedback.model import LinearModel, features
 from agents.feedback.text import normalise
@@ -60,12 +60,77 @@ def corpus_rows(corpora_dir: Path) -> dict[str, dict[str, list[tuple[str, str]]]
     return out
 
 
-def train(rows: list[dict], corpora_dir: Path | None = None) -> tuple[ModelFile, dict]:
-    feats = [features(normalise(r["text"])) for r in rows]
+def own_fields(rows: list[dict], feats: list[list[str]]) -> dict:
+    """category, sentiment and urgency, trained on the own set's rows."""
     fields = {}
     for field, classes in (("category", CATEGORIES), ("sentiment", SENTIMENTS), ("urgency", URGENCIES)):
         model = LinearModel.train(list(classes), [(f, r[field]) for f, r in zip(feats, rows)], epochs=OWN_EPOCHS)
         fields[field] = model.to_field()
+    return fields
+
+
+def monotone_bins(hits: list[tuple[float, bool]], bins: int = CALIBRATION_BINS) -> list[float]:
+    """Accuracy per confidence bin, made non-decreasing (pool adjacent violators, weighted by count);
+    an empty bin takes its neighbours' value."""
+    counts = [[0, 0] for _ in range(bins)]
+    for conf, ok in hits:
+        cell = counts[min(bins - 1, int(conf * bins))]
+        cell[0] += 1
+        cell[1] += ok
+    blocks: list[list[float]] = []  # [accuracy, weight, first bin, last bin]
+    for i, (n, k) in enumerate(counts):
+        if n:
+            blocks.append([k / n, n, i, i])
+            while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+                b = blocks.pop()
+                a = blocks[-1]
+                a[0] = (a[0] * a[1] + b[0] * b[1]) / (a[1] + b[1])
+                a[1] += b[1]
+                a[3] = b[3]
+    out = [0.0] * bins
+    if not blocks:
+        return [round((i + 0.5) / bins, 3) for i in range(bins)]
+    for acc, _, first, last in blocks:
+        for i in range(first, last + 1):
+            out[i] = acc
+    for i in range(bins):  # empty bins: the value of the nearest filled bin below (above for the first ones)
+        if not counts[i][0]:
+            below = [out[j] for j in range(i - 1, -1, -1) if counts[j][0]]
+            out[i] = below[0] if below else blocks[0][0]
+    return [round(v, 3) for v in out]
+
+
+def calibrate(rows: list[dict], feats: list[list[str]], model: ModelFile, folds: int = 5) -> dict[str, list[float]]:
+    """Cross-fitting: train the own-set fields on four fifths, classify the fifth left out with the
+    whole configuration, and map each field's stated confidence to the accuracy it had there."""
+    import shutil
+    import tempfile
+
+    from agents.feedback.classifier import Classifier
+
+    hits: dict[str, list[tuple[float, bool]]] = {f: [] for f in ("category", "sentiment", "urgency")}
+    for k in range(folds):
+        fit = [i for i in range(len(rows)) if i % folds != k]
+        fold = model.model_copy(update={"fields": {**model.fields, **own_fields([rows[i] for i in fit],
+                                                                                  [feats[i] for i in fit])},
+                                        "calibration": {}})
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in default_dir().iterdir():
+                if f.is_file() and f.name != "model.json":
+                    shutil.copy(f, tmp)
+            (Path(tmp) / "model.json").write_text(fold.model_dump_json(), encoding="utf-8")
+            clf = Classifier.from_config(tmp)
+            for i in range(k, len(rows), folds):
+                r = rows[i]
+                p = clf.classify(r["text"], rating=r.get("rating"))
+                for f in hits:
+                    hits[f].append((p.confidence[f], getattr(p, f) == r[f]))
+    return {f: monotone_bins(h) for f, h in hits.items()}
+
+
+def train(rows: list[dict], corpora_dir: Path | None = None) -> tuple[ModelFile, dict]:
+    feats = [features(normalise(r["text"])) for r in rows]
+    fields = own_fields(rows, feats)
     trained_on: dict = {"own": {"file": DATA.name, "split": "train", "rows": len(rows)}, "corpora": {}}
     held: dict = {}
     if corpora_dir is not None and corpora_dir.is_dir():
@@ -79,7 +144,8 @@ def train(rows: list[dict], corpora_dir: Path | None = None) -> tuple[ModelFile,
             fields[f"polarity_{lang}"] = model.to_field(MIN_WEIGHT)
             trained_on["corpora"][lang] = {"train_rows": len(split["train"]), "own_rows": len(own)}
             held[lang] = split["test"]
-    return ModelFile(version=1, features="v1", fields=fields, trained_on=trained_on), held
+    model = ModelFile(version=1, features="v1", fields=fields, trained_on=trained_on)
+    return model.model_copy(update={"calibration": calibrate(rows, feats, model)}), held
 
 
 def polarity_report(clf, held: dict[str, list[tuple[str, str]]]) -> dict:
