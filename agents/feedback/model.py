@@ -83,8 +83,10 @@ class LinearModel:
         """One SGD step of cross-entropy towards `label` (training, and reviewer corrections)."""
         if not feats:
             return
-        probs = softmax(self.logits(feats))
         scale = 1.0 / math.sqrt(len(feats))
+        # from the per-class weights as they are now: `logits` reads a layout rebuilt only after
+        # training (reading it here trained every model against its bias alone)
+        probs = softmax([b + scale * sum(d.get(f, 0.0) for f in feats) for b, d in zip(self.bias, self.per_class)])
         target = self.classes.index(label)
         for i, (p, d) in enumerate(zip(probs, self.per_class)):
             g = p - (1.0 if i == target else 0.0)
