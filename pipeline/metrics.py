@@ -56,6 +56,7 @@ class Metrics:
         # Feedback classification.
         self.classified = Counter(p + "feedback_classified_total", "Classified feedback", ["category", "sentiment", "urgency", "language"], registry=r)
         self.sentiment = Counter(p + "feedback_sentiment_total", "Classified feedback by sales channel and sentiment", ["channel", "sentiment"], registry=r)
+        self.competitor_mentions = Counter(p + "competitor_mentions_total", "Competitors named in classified feedback, by competitor id (config/competitors.yaml; other beyond it) and what was compared", ["competitor", "compared"], registry=r)
         self.classify_time = Histogram(p + "feedback_classification_seconds", "Classification time", buckets=_FAST, registry=r)
         self.review_queue = Gauge(p + "feedback_review_queue", "Classified feedback awaiting human review", registry=r)
         self.classifier_backlog = Gauge(p + "feedback_classifier_backlog", "Feedback handed to the classifier's process and not yet applied (its events wait unacked)", registry=r)

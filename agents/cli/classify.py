@@ -75,7 +75,9 @@ def classify(file, config_dir: Path | None, echo_text: bool, raise_high: bool | 
     """Classify feedback offline: JSON lines {"text", "language"?, "rating"?, "channel"?,
     "customer_id"?} from FILE (or standard input) -> one JSON object per line on standard
     output with language, category, sentiment, sentiment_score, urgency, confidence,
-    evidence, needs_review and incident: the incident the worker would raise for the
+    evidence, needs_review, aspects (each category the message touches, with the sentiment
+    of its clause), competitors (the competitors of config/competitors.yaml it names, and
+    what was compared) and incident: the incident the worker would raise for the
     message (category, severity, incident_key, title) or null. The key is per customer
     ("cli" when the line has no customer_id). A bad line is reported on stderr with its
     number and skipped; the exit code is then 1. A line the worker would refuse (say an

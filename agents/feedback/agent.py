@@ -11,7 +11,7 @@ from agents.feedback.classifier import Classifier
 from agents.feedback.core import FeedbackCore
 from agents.feedback.pool import Classified, ClassifierProcess, classify_feedback
 from pipeline import topics as T
-from pipeline.db.models import ClassifiedFeedbackRow, FeedbackCorrection
+from pipeline.db.models import ClassifiedFeedbackRow, CompetitorMentionRow, FeedbackCorrection
 from pipeline.deadletters import dead_letter
 from pipeline.runtime import Meta, Runtime
 from schemas.deadletter import DeadLetterReason
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 CLASSIFIED = ClassifiedFeedbackRow.__table__
 CORRECTIONS = FeedbackCorrection.__table__
+MENTIONS = CompetitorMentionRow.__table__
 
 
 def classified_row(cf: ClassifiedFeedback) -> dict:
@@ -31,7 +32,15 @@ def classified_row(cf: ClassifiedFeedback) -> dict:
         "language": cf.language, "category": cf.category, "sentiment": cf.sentiment,
         "sentiment_score": cf.sentiment_score, "urgency": cf.urgency, "confidence": dict(cf.confidence),
         "evidence": [dict(e) for e in cf.evidence], "needs_review": cf.needs_review, "order_id": cf.order_id,
+        "aspects": [dict(a) for a in cf.aspects], "competitors": [dict(m) for m in cf.competitors],
     }
+
+
+def mention_rows(cf: ClassifiedFeedback) -> list[dict]:
+    """One competitor_mentions row per (competitor, compared) of the message (find gives each once)."""
+    return [{"event_id": str(cf.event_id), "competitor": m["competitor"], "compared": m["compared"],
+             "customer_id": cf.customer_id, "channel": cf.channel.value, "occurred_at": cf.occurred_at,
+             "sentiment": cf.sentiment} for m in cf.competitors]
 
 
 class FeedbackCapability:
@@ -71,6 +80,9 @@ class FeedbackCapability:
             self.review_pending += 1
             m.review_queue.set(self.review_pending)
         self.rt.writer.add(CLASSIFIED, classified_row(cf), source=meta)
+        for row in mention_rows(cf):
+            m.competitor_mentions.labels(m.bounded("competitor", row["competitor"]), row["compared"]).inc()
+            self.rt.writer.add(MENTIONS, row, source=meta)
         await self.rt.send(T.FEEDBACK_CLASSIFIED, event.customer_id, out.body)
         if out.incident is not None:
             await self.rt.send(T.INCIDENTS_RAW, out.incident.incident_key, out.incident)
@@ -123,6 +135,9 @@ def register(rt: Runtime) -> "FeedbackCapability":
             await cap.pool.run()
     rt.writer.register(CLASSIFIED, conflict=["event_id"],
                        update=[c.name for c in CLASSIFIED.columns if c.name != "event_id"])
+    rt.writer.register(MENTIONS, conflict=["event_id", "competitor", "compared"],
+                       update=["customer_id", "channel", "occurred_at", "sentiment"])
+    rt.metrics.allow("competitor", clf.config.competitors.ids)  # the label's values come from the config
     rt.on("feedback", cap.on_feedback)
 
     @rt.app.timer(interval=5.0)

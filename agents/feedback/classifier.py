@@ -113,10 +113,17 @@ class Classifier:
                                                          score, confidence, evidence)
         mins = cfg.review.min_confidence
         needs_review = any(confidence[f] < m for f, m in mins.items()) or not text.strip()
+        # --- aspects and competitor mentions (issue 25; agents/feedback/aspects.py, competitors.py) ---
+        # from the same scan as the rest: the clause sentiment reuses this config's sentiment rules
+        from agents.feedback import aspects as asp, competitors as comp
+        extra = {"aspects": tuple(asp.aspects(text, norm, hits, cfg.sentiment, self.config.sentiment.negated_scale)),
+                 "competitors": tuple(comp.find(text, self.config.competitors, norm))}
+        # --- end aspects and competitor mentions ---
         # One validation of the whole verdict (nested evidence included) in pydantic-core.
         return Classification.model_validate({
             "language": lang, "category": category, "sentiment": sent, "sentiment_score": round(score, 4),
-            "urgency": urgency, "confidence": confidence, "evidence": tuple(evidence), "needs_review": needs_review})
+            "urgency": urgency, "confidence": confidence, "evidence": tuple(evidence), "needs_review": needs_review,
+            **extra})
 
     def _sentiment(self, text: str, norm: str, hits: list[Hit], logits: list[float], rating: int | None,
                    evidence: list[dict[str, Any]], lang: str = "other", feats: list[str] | None = None

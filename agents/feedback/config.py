@@ -1,4 +1,4 @@
-"""config/classifier/*.yaml + model.json -> validated ClassifierConfig, or a precise ConfigError."""
+"""config/classifier/*.yaml + model.json (+ config/competitors.yaml) -> validated ClassifierConfig, or a precise ConfigError."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from agents.feedback.competitors import DEFAULT_NAME as COMPETITORS_FILE
+from agents.feedback.competitors import CompetitorsConfig, load_competitors
 from pipeline import configfile
 from pipeline.configfile import ConfigProblem, Document
 from pipeline.errors import ConfigError
@@ -191,6 +193,8 @@ class ClassifierConfig(_Model):
     sentiment: SentimentFile
     urgency: UrgencyFile
     model: ModelFile
+    # competitors.yaml beside the classifier's directory; none there means no competitor is looked for
+    competitors: CompetitorsConfig = Field(default_factory=CompetitorsConfig)
 
 
 def default_dir() -> Path:
@@ -214,7 +218,8 @@ def _check_model(doc: Document, model: ModelFile) -> None:
 
 
 def load_config(path: str | Path | None = None) -> ClassifierConfig:
-    """Read and validate the classifier directory (default: the packaged config/classifier)."""
+    """Read and validate the classifier directory (default: the packaged config/classifier) and the
+    competitors.yaml beside it, when there is one."""
     directory = Path(path) if path is not None else default_dir()
     if not directory.is_dir():
         raise ConfigError(f"{directory}: not a directory (the classifier config is a directory of {', '.join(FILES)})")
@@ -231,5 +236,7 @@ def load_config(path: str | Path | None = None) -> ClassifierConfig:
             if not (fam.terms.en or fam.terms.zh or fam.patterns):
                 raise docs["urgency.yaml"].error((level, fam_name), "has neither terms nor patterns")
     _check_model(docs["model.json"], model)
+    competitors_file = directory.parent / COMPETITORS_FILE
+    competitors = load_competitors(competitors_file) if competitors_file.is_file() else CompetitorsConfig()
     return ClassifierConfig(source=str(directory), settings=settings, categories=cats, sentiment=sentiment,
-                            urgency=urg, model=model)
+                            urgency=urg, model=model, competitors=competitors)

@@ -136,3 +136,25 @@ def map_hint(hint: str | None) -> str | None:
     if h.startswith(("en", "eng")):
         return "en"
     return "other"
+
+
+# Where one clause ends and the next begins: sentence punctuation (not the point or comma inside
+# a number, "$19.99", "1,000"), and the contrast words that turn a message around. Plain "and"
+# is left out: "fast and cheap shipping" would lose its sentiment to a clause without a topic.
+_CLAUSE_SEP = re.compile(
+    r"[.,](?![0-9])|[!?;:。，！？；：\n]"
+    r"|(?<![a-z0-9'])(?:but|however|although|though|whereas)(?![a-z0-9'])"
+    r"|但是|(?<!不)但|不过|可是|然而")
+
+
+def clause_bounds(norm: str) -> list[tuple[int, int]]:
+    """Normalised text -> (start, end) of each clause, separators left out, in order."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for m in _CLAUSE_SEP.finditer(norm):
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(norm):
+        out.append((pos, len(norm)))
+    return out

@@ -1,5 +1,6 @@
 """HTTP (bearer token, scoped): GET /kpis from the KPI rollups (every partition's cells, summed on read, the
-rows changed since the previous read only: agents.kpis.view)."""
+rows changed since the previous read only: agents.kpis.view), and the competitors named in feedback
+(agents.kpis.competitors)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from faust import web
 from agents.escalation.auth import Reader, in_scope
 from agents.escalation.web import ReadGate, Refusal, refuse
 from agents.kpis.cells import COMPANY
+from agents.kpis.competitors import competitor_counts
 from agents.kpis.report import dumps
 from agents.kpis.targets import TargetsConfig
 from agents.kpis.view import RollupView
@@ -40,9 +42,12 @@ class KpiViews:
             views = [self.views.setdefault((scope, g), RollupView(scope, g)) for g in windows]
             async with self.engine.connect() as conn:
                 fetched = [await view.fetch(conn) for view in views]
+                # mentions carry no region: company-wide readers only, as campaigns
+                competitors = await competitor_counts(conn, windows, now) if scope == COMPANY else \
+                    {g: [] for g in windows}
             for g, view, rows in zip(windows, views, fetched):
                 out[g] = await asyncio.to_thread(_refresh, view, rows, now, self.targets, self.currency)
-        return {"as_of": now.isoformat(), "currency": self.currency, "windows": out}
+        return {"as_of": now.isoformat(), "currency": self.currency, "windows": out, "competitors": competitors}
 
 
 async def kpi_view(engine, now: datetime, windows: tuple[str, ...], targets, rates, scope: str = COMPANY) -> dict:

@@ -72,6 +72,22 @@ class ClassifiedFeedbackRow(Base):
     evidence: Mapped[dict]
     needs_review: Mapped[bool] = mapped_column(index=True)
     order_id: Mapped[str | None] = mapped_column(String(128))
+    aspects: Mapped[list | None] = mapped_column(JSON)       # NULL: classified before aspects existed
+    competitors: Mapped[list | None] = mapped_column(JSON)
+
+
+class CompetitorMentionRow(Base):
+    """A competitor named in a classified message, once per thing compared (read by GET /kpis/competitors)."""
+
+    __tablename__ = "competitor_mentions"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    competitor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    compared: Mapped[str] = mapped_column(String(16), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    sentiment: Mapped[str] = mapped_column(String(16))
 
 
 class FeedbackCorrection(Base):

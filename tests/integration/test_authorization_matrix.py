@@ -176,7 +176,7 @@ def test_every_route_answers_each_principal_by_the_table(broker, make_worker, db
     all_orders = lambda body: next(r["orders"] for r in body["windows"]["total"][0]["rows"]  # noqa: E731
                                    if r["dimension"] == "all")
     assert (north["region"], all_orders(north), all_orders(company)) == ("north", 1, 2)
-    assert north["windows"]["total"][0]["campaigns"] == []
+    assert north["windows"]["total"][0]["campaigns"] == [] and north["competitors"] == {"total": []}
 
     # one cache entry per window set, however spelled: the same computation answers both
     a = get(w.base_url + "/kpis?window=total,month", "director").json()

@@ -144,3 +144,14 @@ def test_parity_with_the_workers_feedback_path():
                 assert c["incident"] == {"category": w.incident.category, "severity": w.incident.severity.value,
                                          "incident_key": w.incident.incident_key, "title": w.incident.title}
         assert seen == ({"critical", "high"} if raise_high else {"critical"})
+
+
+def test_output_shows_aspects_and_competitors():
+    line = {"text": "Delivery was late but the kettle is great, and it's cheaper at ShopFast"}
+    result = invoke(stdin=json.dumps(line) + "\n")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert [(a["category"], a["sentiment"]) for a in record["aspects"]][:2] == [("delivery", "negative"),
+                                                                                ("product_quality", "positive")]
+    assert [(m["competitor"], m["compared"], m["term"]) for m in record["competitors"]] == [
+        ("shopfast", "price", "ShopFast")]
