@@ -25,10 +25,12 @@ UNNAMED = "product_quality"
 _FUNCTION_ZH = frozenset("你我他她它们的了吧啊呀哦嘛呢很也都就是这那个真太挺好谢")
 
 
-def aspects(text: str, norm: str, hits: list[Hit], s: SentimentSettings, negated: NegatedScale) -> list[Aspect]:
+def aspects(text: str, norm: str, hits: list[Hit], s: SentimentSettings, negated: NegatedScale,
+            whole: tuple[float, list] | None = None) -> list[Aspect]:
     """At most one aspect per category (the clause that feels most strongly about it), in text order.
 
-    `norm` is normalise(text) and `hits` the Lexicon's scan of it; "other" is no aspect."""
+    `norm` is normalise(text) and `hits` the Lexicon's scan of it; "other" is no aspect. `whole`: the
+    lexicon's (sum, contributions) over the whole message, which is the clause's when there is one."""
     if not any(e.kind == CAT for h in hits for e in h.entries):
         return []
     bounds = clause_bounds(norm)
@@ -56,7 +58,12 @@ def aspects(text: str, norm: str, hits: list[Hit], s: SentimentSettings, negated
         feeling = [h for h in clause_hits if any(e.kind in SENTIMENT_KINDS for e in h.entries)]
         if not touched and not feeling:
             continue
-        total, contribs = senti.score(norm, feeling, s, negated) if feeling else (0.0, [])
+        if not feeling:
+            total, contribs = 0.0, []
+        elif whole is not None and len(bounds) == 1:
+            total, contribs = whole
+        else:
+            total, contribs = senti.score(norm, feeling, s, negated)
         score = senti.squash(total, s.alpha)
         label: Sentiment = ("positive" if score >= s.positive_threshold else
                             "negative" if score <= s.negative_threshold else "neutral")

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agents.feedback import aspects as asp
+from agents.feedback import competitors as comp
 from agents.feedback import sentiment as senti
 from agents.feedback.config import ClassifierConfig, Family, load_config
 from agents.feedback.lexicon import CAT, CRIT, EXCL, HIGH, Hit, Lexicon
@@ -20,6 +22,7 @@ from schemas.events import Strict
 from schemas.feedback import Category, Classification, Sentiment, Urgency
 
 MAX_EVIDENCE_PER_FIELD = 20
+MIN_FEATURES = 2         # fewer n-grams than this: too little text to trust any field
 MODEL_EVIDENCE = 3       # a model's strongest n-grams named in the evidence
 # the critical classes: a message in one of them is about harm, money or the law, not a defect
 CRITICAL_CATEGORIES = frozenset({"product_safety", "fraud_security", "legal"})
@@ -90,10 +93,15 @@ class Classifier:
         cat_logits, sent_logits, *urg_logits = self._models.logits(feats)
         evidence: list[dict[str, Any]] = []
 
-        sent, score, sent_conf = self._sentiment(text, norm, hits, sent_logits, rating, evidence, lang, feats)
+        sent, score, sent_conf, lexicon = self._sentiment(text, norm, hits, sent_logits, rating, evidence, lang, feats)
         category, cat_conf = self._category(text, hits, cat_logits, evidence)
         urgency, urg_conf = self._urgency(text, hits, sent, score, category, evidence,
                                           urg_logits[0] if urg_logits else None)
+        if (urgency != "critical" and category in CRITICAL_CATEGORIES
+                and cat_conf >= cfg.urgency.critical_category and not (urgency == "low" and sent == "positive")):
+            evidence[:] = [e for e in evidence if e["field"] != "urgency"]
+            evidence.append(_rule("urgency", "critical", f"category.{category}"))
+            urgency, urg_conf = "critical", cat_conf
         if urgency == "critical" and category not in CRITICAL_CATEGORIES:
             # a critical family names its class: the incident gets that category's playbook
             fam_cat = next((self._families[(CRIT, e["rule"][9:])].category for e in evidence
@@ -112,11 +120,13 @@ class Classifier:
             category, sent, urgency, score = self._apply(correction, text, hits, category, sent, urgency,
                                                          score, confidence, evidence)
         mins = cfg.review.min_confidence
-        needs_review = any(confidence[f] < m for f, m in mins.items()) or not text.strip()
+        # too little text to judge ("hmm", "ok?"): a person reads it, whatever the models say
+        needs_review = (any(confidence[f] < m for f, m in mins.items()) or len(feats) < MIN_FEATURES) \
+            and correction is None
         # --- aspects and competitor mentions (issue 25; agents/feedback/aspects.py, competitors.py) ---
         # from the same scan as the rest: the clause sentiment reuses this config's sentiment rules
-        from agents.feedback import aspects as asp, competitors as comp
-        extra = {"aspects": tuple(asp.aspects(text, norm, hits, cfg.sentiment, self.config.sentiment.negated_scale)),
+        extra = {"aspects": tuple(asp.aspects(text, norm, hits, cfg.sentiment, self.config.sentiment.negated_scale,
+                                              whole=lexicon)),
                  "competitors": tuple(comp.find(text, self.config.competitors, norm))}
         # --- end aspects and competitor mentions ---
         # One validation of the whole verdict (nested evidence included) in pydantic-core.
@@ -127,7 +137,8 @@ class Classifier:
 
     def _sentiment(self, text: str, norm: str, hits: list[Hit], logits: list[float], rating: int | None,
                    evidence: list[dict[str, Any]], lang: str = "other", feats: list[str] | None = None
-                   ) -> tuple[Sentiment, float, float]:
+                   ) -> tuple[Sentiment, float, float, tuple[float, list]]:
+        """Label, score, confidence, and the lexicon's (sum, contributions) (aspects reuse them)."""
         s = self.config.settings.sentiment
         total, contribs = senti.score(norm, hits, s, self.config.sentiment.negated_scale)
         lex = senti.squash(total, s.alpha)
@@ -135,10 +146,12 @@ class Classifier:
         model_score = probs["positive"] - probs["negative"]
         polarity = self._polarity.get(lang)
         if polarity is not None and s.polarity_weight:
-            pol, pushed = polarity.score(feats or [])
+            pol, pushed = polarity.score(feats or [], MODEL_EVIDENCE)
             lex_weight = max(0.0, 1.0 - s.model_weight - s.polarity_weight)
-            score = lex_weight * lex + s.model_weight * model_score + s.polarity_weight * pol
-            for w, f in sorted(pushed, key=lambda x: -abs(x[0]))[:MODEL_EVIDENCE]:
+            # the corpora are reviews, where "when will it ship?" is a complaint: the own set's model
+            # knows questions and requests are neutral, and that much of the polarity is discounted
+            score = lex_weight * lex + s.model_weight * model_score + s.polarity_weight * pol * (1 - probs["neutral"]) ** 2
+            for w, f in pushed:  # the n-grams that pushed hardest the way the model leant
                 if (w > 0) == (pol > 0):
                     evidence.append(_rule("sentiment", "positive" if w > 0 else "negative", _model_rule(f)))
         else:
@@ -163,7 +176,7 @@ class Classifier:
         if rating is not None:
             evidence.append(_rule("sentiment", _rating_label(rating), "rating"))
         evidence.append(_rule("sentiment", model_label, "model"))
-        return label, score, max(0.05, min(0.99, conf))
+        return label, score, max(0.05, min(0.99, conf)), (total, contribs)
 
     def _category(self, text: str, hits: list[Hit], logits: list[float], evidence: list[dict[str, Any]]
                   ) -> tuple[Category, float]:

@@ -108,12 +108,12 @@ def _key(term: str) -> str:
     return _SPACES.sub(" ", normalise(term.strip()))
 
 
-def _piece(phrase: str) -> str:
+def _piece(phrase: str, bounded: bool = True) -> str:
     """One phrase -> regex source: Latin words on word boundaries (any run of spaces between them),
-    Chinese anywhere."""
+    Chinese anywhere. `bounded=False`: the caller puts the boundaries around a whole alternation."""
     norm = _key(phrase)
     body = r"\s+".join(re.escape(w) for w in norm.split(" "))
-    if is_cjk_term(norm):
+    if is_cjk_term(norm) or not bounded:
         return body
     return rf"(?<![a-z0-9]){body}(?![a-z0-9])"
 
@@ -132,7 +132,17 @@ def _alternation_source(terms: list[str]) -> str:
 
 
 def _alternation(terms: list[str]) -> re.Pattern[str]:
-    return re.compile(_alternation_source(terms)) if terms else _NEVER
+    """Names: the Latin ones in one group inside one pair of boundaries (a lookbehind per
+    alternative was tried at every position of every message: 18% of classification time), the
+    Chinese ones after it."""
+    if not terms:
+        return _NEVER
+    latin = sorted({t for t in terms if GAP not in t and not is_cjk_term(_key(t))}, key=lambda t: (-len(t), t))
+    rest = [t for t in terms if t not in latin]
+    parts = [rf"(?<![a-z0-9])(?:{'|'.join(_piece(t, bounded=False) for t in latin)})(?![a-z0-9])"] if latin else []
+    if rest:
+        parts.append(_alternation_source(rest))
+    return re.compile("|".join(parts))
 
 
 def load_competitors(path: str | Path) -> CompetitorsConfig:

@@ -84,6 +84,9 @@ class UrgencySettings(_Model):
     # the urgency model's probability of critical at or above which a message is critical without
     # a rule (1.0: rules only); its strongest n-grams are the evidence
     model_critical: Unit = 1.0
+    # a message whose category is a critical class (product_safety, fraud_security, legal) with at
+    # least this confidence is critical (1.0: never by category alone)
+    critical_category: Unit = 1.0
 
 
 class ReviewSettings(_Model):

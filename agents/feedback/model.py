@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import re
@@ -37,7 +38,7 @@ def features(norm: str, tokens: list[tuple[str, int, int]] | None = None) -> lis
         if last:
             feats.add("b:" + last + "_" + s)
         last = s
-    return list(feats)
+    return sorted(feats)  # one order in every process (a set follows the per-process string hash)
 
 
 class LinearModel:
@@ -130,15 +131,16 @@ class Polarity:
         self.bias = lin.bias[pos] - lin.bias[neg]
         self.weights = {f: ws[pos] - ws[neg] for f, ws in lin.weights.items()}
 
-    def score(self, feats: list[str]) -> tuple[float, list[tuple[float, str]]]:
+    def score(self, feats: list[str], strongest: int = 3) -> tuple[float, list[tuple[float, str]]]:
         """tanh of half the logit difference, in [-1, 1] (P(positive) - P(negative)), and the
-        features that pushed it, with their weights (the evidence)."""
+        `strongest` features that pushed it the way it went, with their weights (the evidence)."""
         if not feats:
             return math.tanh(self.bias / 2), []
         w = self.weights
-        found = [(w[f], f) for f in feats if f in w]
-        total = self.bias + sum(x for x, _ in found) / math.sqrt(len(feats))
-        return math.tanh(total / 2), found
+        found = [f for f in feats if f in w]
+        total = self.bias + sum(map(w.__getitem__, found)) / math.sqrt(len(feats))
+        pick = heapq.nlargest if total > 0 else heapq.nsmallest
+        return math.tanh(total / 2), [(w[f], f) for f in pick(strongest, found, key=w.__getitem__)]
 
 
 def softmax(xs: list[float]) -> list[float]:

@@ -11,6 +11,7 @@ import pytest
 
 from agents.feedback.classifier import Classifier
 from agents.feedback.evaluate import evaluate, read_labelled
+from schemas.feedback import CATEGORIES
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "feedback_labelled.jsonl"
 
@@ -22,24 +23,25 @@ def report() -> dict:
 
 def test_the_labelled_set_is_big_and_balanced():
     rows = read_labelled(DATA)
-    assert len(rows) >= 400
+    assert len(rows) >= 2000
     langs = {lang: sum(r["language"] == lang for r in rows) for lang in ("en", "zh")}
     assert min(langs.values()) >= 0.4 * len(rows)
     assert {r.get("script") for r in rows if r["language"] == "zh"} == {"simplified", "traditional"}
-    for field, labels in (("category", 7), ("urgency", 4), ("sentiment", 3)):
+    for field, labels in (("category", len(CATEGORIES)), ("urgency", 4), ("sentiment", 3)):
         assert len({r[field] for r in rows if r["split"] == "test"}) == labels
     assert 0.25 <= sum(r["split"] == "test" for r in rows) / len(rows) <= 0.35
 
 
 @pytest.mark.parametrize("figure, minimum", [
     ("language_accuracy", 0.97),
-    ("category_accuracy", 0.85),
-    ("category_macro_f1", 0.84),
-    ("sentiment_accuracy", 0.83),
-    ("urgency_accuracy", 0.90),
-    ("critical_recall", 0.95),
-    ("posneg_accuracy_en", 0.94),
-    ("posneg_accuracy_zh", 0.94),
+    ("category_accuracy", 0.77),
+    ("category_macro_f1", 0.76),
+    ("sentiment_accuracy", 0.81),
+    ("urgency_accuracy", 0.83),
+    ("critical_recall", 0.88),
+    ("critical_precision", 0.77),
+    ("posneg_accuracy_en", 0.92),
+    ("posneg_accuracy_zh", 0.95),
 ])
 def test_held_out_figures(report, figure, minimum):
     assert report[figure] >= minimum, {k: v for k, v in report.items() if k != "errors"}

@@ -261,7 +261,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize("file, old, new, message", [
     # {line}: the line the edit is on
     ("categories.yaml", "  pricing:\n", "  pricng:\n", "categories.yaml:{line}: categories.pricng"),
-    ("settings.yaml", "model_weight: 0.35", "model_weight: 1.7", "settings.yaml:{line}: sentiment.model_weight"),
+    ("settings.yaml", "model_weight: 0.3\n  # polarity_weight", "model_weight: 1.7\n  # polarity_weight",
+     "settings.yaml:{line}: sentiment.model_weight"),
     ("settings.yaml", "version: 1", "version: 2", "settings.yaml:{line}: version"),
     ("sentiment.yaml", 'en: ["not", "no",', 'en: ["not", no,', "sentiment.yaml:{line}: negators.en.2"),
     ("urgency.yaml", "    requires: any\n", "    requires: sometimes\n",

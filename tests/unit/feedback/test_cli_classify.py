@@ -74,8 +74,8 @@ def test_incident_field_critical_high_and_normal():
                                 env={"SALESPULSE_WORKER__RAISE_HIGH_FEEDBACK": None})
     assert crit["urgency"] == "critical"
     assert crit["incident"]["severity"] == "critical"
-    assert crit["incident"]["category"] == crit["category"] == "product_quality"
-    assert crit["incident"]["incident_key"] == incident_key("c-9", "product_quality")
+    assert crit["incident"]["category"] == crit["category"] == "product_safety"
+    assert crit["incident"]["incident_key"] == incident_key("c-9", "product_safety")
     assert crit["incident"]["title"] == CRITICAL
     assert high["urgency"] == "high"
     assert high["incident"]["severity"] == "high"  # the worker's default raises high-urgency feedback too

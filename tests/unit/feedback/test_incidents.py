@@ -32,7 +32,7 @@ def test_critical_always_raises(clf):
     for raise_high in (False, True):
         inc = incident_for(event, result, raise_high=raise_high)
         assert isinstance(inc, IncidentEvent) and inc.severity is Severity.critical
-    assert inc.category == "product_quality" and inc.customer_id == "cust-42" and inc.channel is Channel.web
+    assert inc.category == "product_safety" and inc.customer_id == "cust-42" and inc.channel is Channel.web
     assert inc.title.startswith("The charger caught fire")
     assert "critical.safety" in (inc.description or "")
 
