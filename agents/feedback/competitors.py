@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, StringConstraints, field_validator, model_validator
 
 from agents.feedback.text import clause_bounds, is_cjk_term, normalise
 from pipeline.configfile import ConfigProblem, load_yaml

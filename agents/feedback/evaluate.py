@@ -115,13 +115,23 @@ def speed(clf: Any, texts: list[str], seconds: float = 2.0) -> float:
     return n / (time.perf_counter() - started)
 
 
+def polarity_report(clf, held: dict[str, list[tuple[str, str]]]) -> dict:
+    """Binary accuracy (is the sign right?) and the share answered neutral, on each corpus test split."""
+    out = {}
+    for lang, rows in sorted(held.items()):
+        preds = [clf.classify(t) for t, _ in rows]
+        ok = sum((p.sentiment_score > 0) == (y == "positive") for p, (_, y) in zip(preds, rows))
+        out[lang] = {"n": len(rows), "binary_accuracy": round(ok / len(rows), 4),
+                     "neutral_share": round(sum(p.sentiment == "neutral" for p in preds) / len(rows), 4)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """python -m agents.feedback.evaluate [--config DIR] [--data FILE] [--split test] [--corpora DIR] [--json]"""
     import argparse
-    import sys
 
     from agents.feedback.classifier import Classifier
-    from agents.feedback.train import CORPORA, DATA, corpus_rows, polarity_report
+    from agents.feedback.datasets import CORPORA, DATA, corpus_rows
 
     ap = argparse.ArgumentParser(prog="python -m agents.feedback.evaluate",
                                  description="figures of the classifier on held-out data")

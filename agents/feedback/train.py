@@ -24,46 +24,16 @@ import time
 from pathlib import Path
 
 from agents.feedback.config import CALIBRATION_BINS, CATEGORIES, POLARITY, SENTIMENTS, ModelFile, default_dir
-from agents.feedback.evaluate import evaluate, read_labelled
+from agents.feedback.datasets import CORPORA, DATA, corpus_rows
+from agents.feedback.evaluate import evaluate, polarity_report, read_labelled
 from agents.feedback.model import LinearModel, features
 from agents.feedback.text import normalise
 from schemas.feedback import URGENCIES
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data" / "feedback_labelled.jsonl"
-CORPORA = ROOT / "data" / "corpora"
 OWN_POLAR_REPEAT = 3     # the own set's polar messages count this many times among the corpora's
 CORPUS_EPOCHS = 8        # passes over the corpora (held-out accuracy flat after that)
 OWN_EPOCHS = 40
 MIN_WEIGHT = 0.02        # polarity n-grams weaker than this in both classes are left out of the file
-
-
-def held_out(text: str) -> bool:
-    """One tenth of each corpus, by a hash of the text: never trained on, reported as its test split."""
-    return hashlib.sha1(text.encode("utf-8")).digest()[0] < 26
-
-
-def corpus_rows(corpora_dir: Path) -> dict[str, dict[str, list[tuple[str, str]]]]:
-    """language -> {"train": [(text, label)], "test": [...]} over every corpus present in the folder."""
-    from agents.feedback import corpora
-
-    out: dict[str, dict[str, list[tuple[str, str]]]] = {}
-    present = corpora.available(corpora_dir)
-    seen: set[str] = set()  # the hotel reviews are in two corpora: each text once (and in one split)
-    for spec in corpora.CORPORA:
-        if spec.name not in present:
-            print(f"corpus {spec.name}: not in {corpora_dir}, left out", file=sys.stderr)
-            continue
-        rows = corpora.load(spec.name, corpora_dir)
-        split = out.setdefault(spec.language, {"train": [], "test": []})
-        kept = 0
-        for text, label in rows:
-            if text not in seen:
-                seen.add(text)
-                split["test" if held_out(text) else "train"].append((text, label))
-                kept += 1
-        print(f"corpus {spec.name}: {len(rows)} rows, {kept} not seen before", file=sys.stderr)
-    return out
 
 
 def own_fields(rows: list[dict], feats: list[list[str]]) -> dict:
@@ -152,17 +122,6 @@ def train(rows: list[dict], corpora_dir: Path | None = None) -> tuple[ModelFile,
             held[lang] = split["test"]
     model = ModelFile(version=1, features="v1", fields=fields, trained_on=trained_on)
     return model.model_copy(update={"calibration": calibrate(rows, feats, model)}), held
-
-
-def polarity_report(clf, held: dict[str, list[tuple[str, str]]]) -> dict:
-    """Binary accuracy (is the sign right?) and the share answered neutral, on each corpus test split."""
-    out = {}
-    for lang, rows in sorted(held.items()):
-        preds = [clf.classify(t) for t, _ in rows]
-        ok = sum((p.sentiment_score > 0) == (y == "positive") for p, (_, y) in zip(preds, rows))
-        out[lang] = {"n": len(rows), "binary_accuracy": round(ok / len(rows), 4),
-                     "neutral_share": round(sum(p.sentiment == "neutral" for p in preds) / len(rows), 4)}
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@ import hashlib
 import random
 
 from agents.feedback.evaluate import calibration_error, confusion, read_labelled
-from agents.feedback.train import DATA, held_out, monotone_bins, train
+from agents.feedback.datasets import DATA, held_out
+from agents.feedback.train import monotone_bins, train
 
 
 def test_the_same_rows_give_the_same_model_file():
