@@ -7,6 +7,8 @@ import hashlib
 import sys
 from pathlib import Path
 
+from pipeline.errors import UserInputError
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "feedback_labelled.jsonl"
 CORPORA = ROOT / "data" / "corpora"
@@ -22,13 +24,13 @@ def corpus_rows(corpora_dir: Path) -> dict[str, dict[str, list[tuple[str, str]]]
     from agents.feedback import corpora
 
     out: dict[str, dict[str, list[tuple[str, str]]]] = {}
-    present = corpora.available(corpora_dir)
     seen: set[str] = set()  # the hotel reviews are in two corpora: each text once (and in one split)
     for spec in corpora.CORPORA:
-        if spec.name not in present:
-            print(f"corpus {spec.name}: not in {corpora_dir}, left out", file=sys.stderr)
+        try:
+            rows = corpora.load(spec.name, corpora_dir)  # hashes the file once, then reads it
+        except UserInputError as exc:  # missing or other bytes: said, and trained without it
+            print(f"{exc}; left out", file=sys.stderr)
             continue
-        rows = corpora.load(spec.name, corpora_dir)
         split = out.setdefault(spec.language, {"train": [], "test": []})
         kept = 0
         for text, label in rows:

@@ -28,10 +28,15 @@ def macro_f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, float]]:
     return (sum(per.values()) / len(per) if per else 0.0), per
 
 
-def evaluate(clf: Any, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def classify_all(clf: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    """Each labelled row classified as the worker would (its `rating` passed when present)."""
+    return [clf.classify(r["text"], rating=r.get("rating")) for r in rows]
+
+
+def evaluate(clf: Any, rows: Iterable[dict[str, Any]], preds: list[Any] | None = None) -> dict[str, Any]:
     """Figures for a labelled set (the `rating` field is passed to the classifier when present)."""
     rows = list(rows)
-    preds = [clf.classify(r["text"], rating=r.get("rating")) for r in rows]
+    preds = classify_all(clf, rows) if preds is None else preds
     report: dict[str, Any] = {"n": len(rows)}
     for f in FIELDS:
         report[f"{f}_accuracy"] = round(sum(getattr(p, f) == r[f] for p, r in zip(preds, rows)) / len(rows), 4)
@@ -80,12 +85,11 @@ def calibration_error(conf_hits: list[tuple[float, bool]], bins: int = 10) -> fl
     return total / len(conf_hits)
 
 
-def field_report(clf: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def field_report(rows: list[dict[str, Any]], preds: list[Any]) -> dict[str, Any]:
     """Per language and field: accuracy, macro-F1, confusion matrix and calibration of the confidence."""
     from schemas.feedback import CATEGORIES, SENTIMENTS, URGENCIES
 
     labels = {"category": CATEGORIES, "sentiment": SENTIMENTS, "urgency": URGENCIES}
-    preds = [clf.classify(r["text"], rating=r.get("rating")) for r in rows]
     out: dict[str, Any] = {}
     for lang in ("en", "zh", "all"):
         sel = [(r, p) for r, p in zip(rows, preds) if lang == "all" or r["language"] == lang]
@@ -143,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     clf = Classifier.from_config(args.config)
     rows = read_labelled(args.data, args.split)
-    report: dict[str, Any] = {"own_set": {"file": str(args.data), "split": args.split, **field_report(clf, rows)}}
-    summary = evaluate(clf, rows)
+    preds = classify_all(clf, rows)
+    report: dict[str, Any] = {"own_set": {"file": str(args.data), "split": args.split, **field_report(rows, preds)}}
+    summary = evaluate(clf, rows, preds)
     report["critical"] = {"recall": summary["critical_recall"], "precision": summary["critical_precision"]}
     report["needs_review_share"] = summary["needs_review_share"]
     if args.corpora.is_dir():

@@ -74,10 +74,18 @@ def test_the_registry_is_well_formed_and_holds_no_reserved_set():
         replace(CORPORA[0]).__setattr__("name", "x")
 
 
-@pytest.mark.parametrize("corpus", CORPORA, ids=lambda c: c.name)
-def test_real_corpora_in_the_default_folder_have_the_listed_rows(corpus):
-    """Runs only where data/corpora/ holds the files (they are never committed)."""
-    if not (corpora.DEFAULT_DIR / corpus.file).is_file():
-        pytest.skip(f"{corpus.file} not in {corpora.DEFAULT_DIR}")
-    rows = load(corpus.name, corpora.DEFAULT_DIR)
-    assert len(rows) == corpus.rows and {label for _, label in rows} == {"positive", "negative"}
+def test_check_reports_missing_changed_and_miscounted_files(tmp_path):
+    """What `python -m agents.feedback.corpora` prints and exits on (the real files are never in
+    CI: their text is not ours, so their rows are checked by this command where they are)."""
+    good = tmp_path / "good.csv"
+    good.write_text("label,review\n1,great\n0,awful\n", encoding="utf-8")
+    listed = Corpus(name="good", language="en", source="https://example.invalid/good.csv", commit="0" * 40,
+                    licence="test", file="good.csv", sha256=corpora.sha256(good), rows=2,
+                    parser=corpora.parse_review_csv)
+    miscounted = replace(listed, name="miscounted", rows=3)
+    changed = replace(listed, name="changed", sha256="f" * 64)
+    gone = replace(listed, name="gone", file="gone.csv")
+    lines = corpora.check(tmp_path, registry=(listed, miscounted, changed, gone))
+    assert not lines[0].startswith("!") and "rows 2 (listed 2; positive 1, negative 1)" in lines[0]
+    assert [line.startswith("!") for line in lines] == [False, True, True, True]
+    assert "has sha256" in lines[2] and "missing" in lines[3]
