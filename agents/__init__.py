@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from agents.customers.agent import Customers
     from agents.escalation.agent import Escalator
     from agents.feedback.agent import FeedbackCapability
+    from agents.followups.agent import FollowUps
     from agents.kpis.agent import Kpis
     from agents.signals.agent import Signals
     from pipeline.metrics import Metrics
@@ -31,6 +32,7 @@ class Worker:
     escalator: Escalator
     kpis: Kpis
     signals: Signals | None = None
+    followups: FollowUps | None = None
 
 
 def wire(rt: Runtime) -> dict:
@@ -42,6 +44,7 @@ def wire(rt: Runtime) -> dict:
     from agents.customers import web as customers_web
     from agents.escalation import agent as escalation
     from agents.feedback import agent as feedback_agent
+    from agents.followups import agent as followups_agent
     from agents.ingest import agent as ingest
     from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
@@ -58,8 +61,14 @@ def wire(rt: Runtime) -> dict:
     # after customers and feedback: a complaint's order is in the signals' book before the complaint;
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
+    # follow-ups: customers decide, the followups capability stores, assigns, sweeps and notifies
+    followups = followups_agent.register(rt, escalator.policy.directory, customers.rules, customers.lifecycle,
+                                         escalator.gate, customer_context=customers.context)
+    customers.sink = followups.sink
+    escalator.listeners.append(followups_agent.incident_listener(followups))  # on_resolved for incidents
     board.register(rt, escalator)
-    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business}
+    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,
+            "followups": followups}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:

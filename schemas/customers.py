@@ -81,6 +81,8 @@ class FollowUpReason(str, enum.Enum):
     entered_cant_lose = "entered_cant_lose"
     churn_risk = "churn_risk"
     negative_feedback = "negative_feedback"
+    silent_valuable = "silent_valuable"      # a valuable customer quiet for longer than their own usual gap
+    resolved_check = "resolved_check"        # a case or incident of a valuable customer just resolved
 
 
 class FollowUpTask(EventBase):
@@ -96,6 +98,7 @@ class FollowUpTask(EventBase):
     window_start: AwareDatetime              # start of the quiet-period window the task belongs to
     due_at: AwareDatetime
     detail: str = Field(max_length=500)
+    region: Label | None = None              # the customer's region (the queue when no owner rep is known)
 
 
 class ProductMention(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import orjson
@@ -21,7 +22,7 @@ from pipeline import topics as T
 from pipeline.currency import load_rates
 from pipeline.db.models import CustomerProfileRow, CustomerRfmStatsRow, FollowUpRow
 from pipeline.runtime import Meta, Runtime, now_utc
-from schemas.customers import CustomerProfileSnapshot
+from schemas.customers import CustomerProfileSnapshot, FollowUpTask
 from schemas.events import IncidentEvent, OrderEvent
 from schemas.feedback import ClassifiedFeedback
 
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 PROFILES = CustomerProfileRow.__table__
 FOLLOWUPS = FollowUpRow.__table__
 RFM_STATS = CustomerRfmStatsRow.__table__
+
+# The follow-up sink port: (task, the customer's orders partition) -> the task stored, published and
+# assigned. The followups capability implements it (agents/followups); `Customers.write_followup` is
+# the default: the row and the record, nothing more.
+FollowUpSink = Callable[[FollowUpTask, int], Awaitable[None]]
 
 
 def profile_row(p: CustomerProfile, snap: CustomerProfileSnapshot, partition: int, now: datetime,
@@ -67,7 +73,8 @@ class Customers:
         self.rt = rt
         self.contexts: CustomerContexts | None = None  # other workers' customers, cached (set by register)
         cfg = load_followup_config(rt.settings.paths.resolve("followup", "followup.yaml"))
-        self.params, self.rules = cfg.scoring, cfg.rules
+        self.params, self.rules, self.lifecycle = cfg.scoring, cfg.rules, cfg.lifecycle
+        self.sink: FollowUpSink = self.write_followup  # replaced by the composition root
         # the worker refuses to start on a bad file (the KPI capability loads the same one)
         self.rates = load_rates(rt.settings.paths.resolve("currencies", "currencies.yaml"))
         self.book = CustomerBook(self.params, rates=self.rates)
@@ -135,15 +142,25 @@ class Customers:
                 for row in stats.take(part):
                     self.rt.writer.add(RFM_STATS, row)
 
+    async def write_followup(self, task: FollowUpTask, partition: int) -> None:
+        """The sink without the followups capability: the row (state open, the owner rep) and the record."""
+        self.rt.metrics.followups.labels(task.reason.value).inc()
+        self.rt.writer.add(FOLLOWUPS, {
+            "event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,
+            "owner_rep_id": task.owner_rep_id, "created_at": task.occurred_at, "due_at": task.due_at,
+            "task": task.model_dump(mode="json"), "state": "open", "assignee": task.owner_rep_id,
+            "region": task.region, "partition": partition, "updated_at": task.occurred_at})
+        await self.rt.send(T.FOLLOWUPS, task.customer_id, task)
+
+    def followups(self, p: CustomerProfile, rfm, churn: float, now: datetime,
+                  negative_feedback: bool = False) -> list[FollowUpTask]:
+        return evaluate_followups(p, rfm, churn, now, self.rules, negative_feedback,
+                                  self.lifecycle.silent_factor, self.params.min_gap_days)
+
     async def _publish(self, p: CustomerProfile, partition: int, now: datetime, negative_feedback: bool) -> None:
         snap = self.book.snapshot(p.customer_id, now)
-        for task in evaluate_followups(p, snap.rfm, snap.churn_risk, now, self.rules, negative_feedback):
-            self.rt.metrics.followups.labels(task.reason.value).inc()
-            self.rt.writer.add(FOLLOWUPS, {
-                "event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,
-                "owner_rep_id": task.owner_rep_id, "created_at": now, "due_at": task.due_at,
-                "task": task.model_dump(mode="json")})
-            await self.rt.send(T.FOLLOWUPS, task.customer_id, task)
+        for task in self.followups(p, snap.rfm, snap.churn_risk, now, negative_feedback):
+            await self.sink(task, partition)
         body = snap.model_dump_json().encode()  # serialised once: the record, and parsed back (orjson) for SQL
         self.rt.writer.add(PROFILES, profile_row(p, snap, partition, now, orjson.loads(body)))
         await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, body)
@@ -195,6 +212,28 @@ class Customers:
         if e.customer_id in self.book.profiles and e.customer_id in self.partition_of:
             p = self.book.incident(e)
             self._touch(p, self.partition_of[e.customer_id])
+
+    async def sweep(self, now: datetime) -> int:
+        """What time alone raises over this worker's own book: churn risk crossing its threshold, a valuable
+        customer falling silent. Each task goes to the sink first and the profile (its fu_* record) is
+        published with the next flush: a crash between them raises the same task id again, which the
+        sink's upsert keeps once. Scored in parts, the loop served between them."""
+        raised = 0
+        score = self.book.population.score
+        items = [(cid, p) for cid, p in self.book.profiles.items() if p.orders_count]
+        for start in range(0, len(items), self.GAUGE_PART):
+            for cid, p in items[start:start + self.GAUGE_PART]:
+                partition = self.partition_of.get(cid)
+                if partition is None:
+                    continue
+                tasks = self.followups(p, score(p.rfm_key()), profile_churn(p, now, self.params), now)
+                for task in tasks:
+                    await self.sink(task, partition)
+                if tasks:
+                    raised += len(tasks)
+                    self._touch(p, partition)
+            await asyncio.sleep(0)
+        return raised
 
     GAUGE_PART = 1_000  # profiles scored between two turns of the event loop (a few ms)
     GAUGE_SHARE = 0.02  # at most this share of the loop's time goes to the segment gauges
@@ -349,6 +388,15 @@ def register(rt: Runtime) -> Customers:
         started = loop.time()
         await c.update_gauges()
         gauges["due"] = started + (loop.time() - started) / c.GAUGE_SHARE
+
+    @rt.app.timer(interval=c.lifecycle.sweep_interval_s)
+    async def _followup_sweep() -> None:
+        if not rt.state_ready.is_set():
+            return  # an assignment is loading: the book is about to be swapped
+        try:
+            await c.sweep(now_utc())
+        except Exception:  # a failed sweep raises nothing; the next one catches up
+            log.exception("customers: follow-up sweep failed")
 
     digests = DigestJob(rt)
 

@@ -56,10 +56,37 @@ class FollowUpRules(_Model):
         return v
 
 
+class Lifecycle(_Model):
+    """Follow-ups once raised: due times, sweeps, notices and the overdue incident (agents/followups)."""
+
+    due_hours: dict[str, float] = {}          # reason -> hours to act; reasons not named use rules.due_in_hours
+    sweep_interval_s: float = Field(60.0, gt=0)
+    silent_factor: float = Field(1.0, gt=0)   # silent once the time since the last order exceeds this x own gap
+    notify_every_minutes: float = Field(15.0, gt=0)
+    overdue_severity: Literal["low", "medium", "high", "critical"] = "low"
+
+    @field_validator("due_hours")
+    @classmethod
+    def _known_reasons(cls, v: dict[str, float]) -> dict[str, float]:
+        from schemas.customers import FollowUpReason
+
+        known = [r.value for r in FollowUpReason]
+        for reason, hours in v.items():
+            if reason not in known:
+                raise ConfigProblem((reason,), f"unknown follow-up reason {reason!r} (known: {', '.join(known)})")
+            if not hours > 0:
+                raise ConfigProblem((reason,), f"due hours must be above 0, got {hours}")
+        return v
+
+    def due_in_hours(self, reason: str, default: float) -> float:
+        return self.due_hours.get(reason, default)
+
+
 class FollowUpConfig(_Model):
     version: Literal[1] = 1
     scoring: ScoringParams = ScoringParams()
     rules: FollowUpRules = FollowUpRules()
+    lifecycle: Lifecycle = Lifecycle()
 
 
 def load_followup_config(path: Path | str = DEFAULT_PATH) -> FollowUpConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from agents.customers.codec import EPOCH, money
+from agents.customers.codec import EPOCH, US_PER_DAY, money, to_us
 from agents.customers.config import SEGMENTS, FollowUpRules
 from agents.customers.profile import CustomerProfile
 from agents.customers.rfm import Rfm
@@ -17,10 +17,22 @@ def is_valuable(rfm: Rfm | None, rules: FollowUpRules) -> bool:
     return rfm is not None and (rfm.segment in rules.valuable.segments or rfm.m >= rules.valuable.min_monetary_score)
 
 
+def silent(p: CustomerProfile, rfm: Rfm | None, now: datetime, rules: FollowUpRules, silent_factor: float,
+           min_gap_days: float) -> bool:
+    """A valuable customer with a rhythm (2+ orders) whose time since the last order exceeds their own mean gap
+    (x silent_factor), not yet raised for this last order."""
+    gap = p.mean_gap_days()
+    if gap is None or p.fu_silent == p.last_ts or not is_valuable(rfm, rules):
+        return False
+    return (to_us(now) - p.last_ts) / US_PER_DAY > max(gap, min_gap_days) * silent_factor
+
+
 def evaluate_followups(p: CustomerProfile, rfm: Rfm | None, churn: float, now: datetime, rules: FollowUpRules,
-                       negative_feedback: bool = False) -> list[FollowUpTask]:
+                       negative_feedback: bool = False, silent_factor: float = 1.0,
+                       min_gap_days: float = 1.0) -> list[FollowUpTask]:
     """Call after every profile update (negative_feedback=True when that update was a negative feedback)
-    and on periodic sweeps; persists the profile's fu_* fields together with the other changes."""
+    and on periodic sweeps (agents/customers/agent.py `Customers.sweep`, as time alone moves churn risk and
+    silence); persists the profile's fu_* fields together with the other changes."""
     seg = SEGMENTS.index(rfm.segment) if rfm else -1
     due: list[FollowUpReason] = []
     if rfm and rfm.segment in rules.watch_segments and seg != p.fu_seg:
@@ -31,25 +43,33 @@ def evaluate_followups(p: CustomerProfile, rfm: Rfm | None, churn: float, now: d
     if negative_feedback and is_valuable(rfm, rules):
         due.append(FollowUpReason.negative_feedback)
     p.fu_seg, p.fu_churn = seg, above
+    silence = silent(p, rfm, now, rules, silent_factor, min_gap_days)
+    if silence:
+        # once per silence: the id names the last order, so a sweep repeated after a crash raises the same task
+        due.append(FollowUpReason.silent_valuable)
+        p.fu_silent = p.last_ts
 
     quiet = int(rules.quiet_period_days * 86_400)
     now_s = int((now - EPOCH).total_seconds())
     tasks = []
     for reason in due:
         last = (p.fu_last or {}).get(reason.value)
-        if last is not None and now_s - last < quiet:
+        episode = reason is FollowUpReason.silent_valuable
+        if not episode and last is not None and now_s - last < quiet:
             continue
         if p.fu_last is None:
             p.fu_last = {}
         p.fu_last[reason.value] = now_s
         window_start = EPOCH + timedelta(seconds=now_s - now_s % quiet)
+        key = p.last_ts if episode else window_start.isoformat()
         scores = f"r={rfm.r} f={rfm.f} m={rfm.m}, " if rfm else ""
         tasks.append(FollowUpTask(
-            event_id=stable_id("followup", p.customer_id, reason.value, window_start.isoformat()),
+            event_id=stable_id("followup", p.customer_id, reason.value, key),
             occurred_at=now, customer_id=p.customer_id, reason=reason, owner_rep_id=p.rep,
             segment=rfm.segment if rfm else None, churn_risk=round(churn, 4), total_spend=money(p.net),
             window_start=window_start, due_at=now + timedelta(hours=rules.due_in_hours),
             detail=f"{reason.value}: {rfm.segment if rfm else 'no orders'} ({scores}churn risk {churn:.2f}, "
                    f"net spend {money(p.net)})",
+            region=p.region,
         ))
     return tasks

@@ -42,7 +42,7 @@ class CustomerProfile:
     __slots__ = ("customer_id", "orders", "cats", "orders_count", "net", "refunds", "first_ts", "last_ts",
                  "rep_key", "rep", "region_key", "region",
                  "fb_seen", "fb_count", "fb_neg", "complaints", "s_anchor", "s_sum", "s_w", "n_w",
-                 "inc_open", "inc_closed", "fu_last", "fu_seg", "fu_churn", "apart", "_bd_cat", "_bd_chan")
+                 "inc_open", "inc_closed", "fu_last", "fu_seg", "fu_churn", "fu_silent", "apart", "_bd_cat", "_bd_chan")
 
     def __init__(self, customer_id: str) -> None:
         self.customer_id = customer_id
@@ -62,6 +62,7 @@ class CustomerProfile:
         self.fu_last: dict[str, int] | None = None   # follow-up reason -> last raised, epoch seconds
         self.fu_seg = -1                  # segment index when last evaluated
         self.fu_churn = False             # churn risk was above the threshold when last evaluated
+        self.fu_silent = NEVER            # last order time whose silence was raised (once per silence)
         # currency -> packed OrderRecords of the events no rate covered, in that currency's units
         self.apart: dict[str, bytes] | None = None
         # spend by category / channel, name -> [net units, contributing orders]: built by the first
@@ -196,6 +197,8 @@ class CustomerProfile:
             d.update(io=b64(self.inc_open), ic=b64(self.inc_closed))
         if self.fu_last or self.fu_seg != -1 or self.fu_churn:
             d.update(fu=dict(self.fu_last or {}), fs_seg=self.fu_seg, fc=self.fu_churn)
+        if self.fu_silent != NEVER:
+            d["fsl"] = self.fu_silent
         if self.apart:
             d["ua"] = {cur: b64(blob) for cur, blob in self.apart.items()}
         return d
@@ -218,6 +221,7 @@ class CustomerProfile:
         p.inc_open, p.inc_closed = unb(d.get("io", "")), unb(d.get("ic", ""))
         p.fu_last = dict(d["fu"]) if d.get("fu") else None
         p.fu_seg, p.fu_churn = d.get("fs_seg", -1), d.get("fc", False)
+        p.fu_silent = d.get("fsl", NEVER)
         ua = d.get("ua")
         p.apart = {_intern(cur): unb(blob) for cur, blob in ua.items()} if ua else None
         p._recount()

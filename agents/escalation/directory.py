@@ -12,7 +12,7 @@ from schemas.escalation import Target
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # What a service token may read; people read every route their scope allows and never need these.
-ReadScope = Literal["read:incidents", "read:customers", "read:kpis"]
+ReadScope = Literal["read:incidents", "read:customers", "read:kpis", "read:followups"]
 READ_SCOPES: tuple[str, ...] = get_args(ReadScope)
 
 
@@ -35,6 +35,9 @@ class Person(_Model):
     email: str | None = None
     webhook: str | None = None
     token_sha256: str | None = None    # hex sha256 of the person's API token; the token itself is never stored
+    # new follow-ups are told by these channels, batched: one message per this many minutes at most
+    notify: tuple[Literal["email", "webhook"], ...] = ()
+    notify_every_minutes: float | None = Field(default=None, gt=0)
 
     @field_validator("email")
     @classmethod

@@ -75,6 +75,7 @@ class Route(_Model):
     also_inform: tuple[str, ...] = ()
     extra_targets: tuple[TargetSpec, ...] = ()
     ignore_business_hours: bool = False
+    boosts: bool = True   # False: no boost applies (the route names exactly who is paged first)
 
 
 class Boost(_Model):

@@ -132,7 +132,7 @@ def plan(f: IncidentFields, ctx: CustomerContext | None, policy: Policy, *, star
 def _route(f: IncidentFields, ctx: CustomerContext | None, policy: Policy, start_at: str | None) -> Plan:
     cfg = policy.config
     index, route = next((i, r) for i, r in enumerate(cfg.routes, 1) if matches(r.match, f, ctx))
-    boosts = [b for b in cfg.boosts if matches(b.match, f, ctx)]
+    boosts = [b for b in cfg.boosts if matches(b.match, f, ctx)] if route.boosts else []
     last = len(cfg.levels) - 1
     start = policy.level_index(start_at or route.start_level)
     if start_at is None:

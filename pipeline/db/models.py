@@ -199,6 +199,30 @@ class FollowUpRow(Base):
     created_at: Mapped[datetime]
     due_at: Mapped[datetime]
     task: Mapped[dict]
+    # lifecycle (agents/followups): every change is a conditional UPDATE on `state`, so two workers or
+    # requests cannot both win one transition
+    state: Mapped[str] = mapped_column(String(16), index=True, default="open", server_default="open")
+    assignee: Mapped[str | None] = mapped_column(String(128), index=True)   # person id or queue:<region>
+    region: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    partition: Mapped[int | None] = mapped_column(Integer, index=True)     # of the customer's orders partition
+    snoozed_until: Mapped[datetime | None]
+    dismiss_reason: Mapped[str | None] = mapped_column(Text)
+    escalated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None] = mapped_column(index=True)      # the owner's batched notice claimed it
+
+
+class FollowUpNoticeRow(Base):
+    """One batched notice per person and interval: the worker whose insert wins sends it."""
+
+    __tablename__ = "followup_notices"
+
+    person_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    claimed_at: Mapped[datetime]
+    tasks: Mapped[int] = mapped_column(Integer)
 
 
 class KpiCellRow(Base):

@@ -108,7 +108,7 @@ def test_route_mistakes(capsys, args, message):
 
 def test_check_and_token(capsys):
     assert main(["escalation", "check"]) == 0
-    assert capsys.readouterr().out.startswith("ok: 4 levels, 7 routes, 1 boosts")
+    assert capsys.readouterr().out.startswith("ok: 4 levels, 8 routes, 1 boosts")
     assert main(["escalation", "token"]) == 0
     out = capsys.readouterr().out.splitlines()
     token, digest = out[0].split()[-1], out[1].split()[-1]

@@ -1,0 +1,189 @@
+"""FollowUpTask (sink port), resolutions (on_resolved port), clock -> follow-up rows (SQL), followups topic,
+overdue incidents on incidents.raw, batched owner notices (email / webhook)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from agents.customers.config import FollowUpRules, Lifecycle
+from agents.escalation.directory import Directory
+from agents.escalation.routing import CustomerContext
+from agents.followups import store
+from agents.followups.core import QUEUE, assign, overdue_incident
+from pipeline import topics as T
+from pipeline.db.models import CustomerProfileRow
+from pipeline.notify.batch import Notice, NoticeSender, period_start
+from pipeline.runtime import Runtime, now_utc
+from schemas.customers import FollowUpReason, FollowUpTask, stable_id
+
+log = logging.getLogger(__name__)
+
+FOLLOWUPS = store.FOLLOWUPS
+CustomerLookup = Callable[[str], Awaitable[CustomerContext | None]]
+OnResolved = Callable[[str, str, datetime], Awaitable[None]]
+
+
+def followup_row(task: FollowUpTask, partition: int | None, due_at: datetime, assignee: str, team: str | None,
+                 region: str | None) -> dict:
+    return {"event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,
+            "owner_rep_id": task.owner_rep_id, "created_at": task.occurred_at, "due_at": due_at,
+            "task": task.model_dump(mode="json"), "state": "open", "assignee": assignee, "region": region,
+            "team": team, "partition": partition, "updated_at": task.occurred_at}
+
+
+class FollowUps:
+    """The worker's driver of the follow-up lifecycle: raises (sink), sweeps its partitions' rows, notifies."""
+
+    def __init__(self, rt: Runtime, directory: Directory, rules: FollowUpRules, lifecycle: Lifecycle,
+                 customer_context: CustomerLookup | None = None) -> None:
+        self.rt, self.directory, self.rules, self.lifecycle = rt, directory, rules, lifecycle
+        self.customer_context = customer_context
+        email = None
+        n = rt.settings.notify
+        if n.smtp_host:
+            from pipeline.notify.smtp import EmailNotifier
+
+            email = EmailNotifier(host=n.smtp_host, port=n.smtp_port, sender=n.smtp_from, timeout=n.timeout_s,
+                                  starttls=n.smtp_starttls, username=n.smtp_username,
+                                  password=n.smtp_password.get_secret_value() if n.smtp_password else None)
+        self.notices = NoticeSender(email, n.smtp_from, n.timeout_s)
+
+    # -- raising ------------------------------------------------------------------------
+    def due_at(self, task: FollowUpTask) -> datetime:
+        return task.occurred_at + timedelta(hours=self.lifecycle.due_in_hours(task.reason.value, self.rules.due_in_hours))
+
+    async def sink(self, task: FollowUpTask, partition: int | None) -> None:
+        """The FollowUpSink port: a row (open, assigned, due per reason) upserted on the task's id (a task raised
+        again after a crash stays one row, and one notice), and the record on the followups topic."""
+        a = assign(task.owner_rep_id, task.region, self.directory)
+        due = self.due_at(task)
+        if due != task.due_at:
+            task = task.model_copy(update={"due_at": due})
+        self.rt.metrics.followups.labels(task.reason.value).inc()
+        self.rt.writer.add(FOLLOWUPS, followup_row(task, partition, due, a.assignee, a.team, a.region))
+        await self.rt.send(T.FOLLOWUPS, task.customer_id, task)
+
+    async def on_resolved(self, customer_id: str, what: str, now: datetime) -> None:
+        """The on_resolved port (a case or an incident just resolved): a valuable customer gets a check call.
+        The id names what was resolved and when, so the same resolution seen twice raises once."""
+        ctx = await self.customer_context(customer_id) if self.customer_context else None
+        if ctx is None or ctx.segment not in self.rules.valuable.segments:
+            return
+        async with self.rt.engine.connect() as conn:
+            from sqlalchemy import select
+
+            P = CustomerProfileRow.__table__
+            partition = (await conn.execute(select(P.c.partition).where(P.c.customer_id == customer_id))).scalar()
+        task = FollowUpTask(
+            event_id=stable_id("followup", customer_id, FollowUpReason.resolved_check.value, what, now.isoformat()),
+            occurred_at=now, customer_id=customer_id, reason=FollowUpReason.resolved_check,
+            owner_rep_id=ctx.owner_rep_id, segment=ctx.segment, churn_risk=ctx.churn_risk or 0.0,
+            total_spend=ctx.value or 0, window_start=now, due_at=now, region=ctx.region,
+            detail=f"resolved_check: {what} resolved for a {ctx.segment} customer; check they are satisfied"[:500])
+        await self.sink(task, partition)
+
+    # -- sweeps -------------------------------------------------------------------------
+    def owned(self) -> set[int]:
+        name = self.rt.topic_name(T.ORDERS)
+        return {tp.partition for tp in self.rt.assigned if tp.topic == name}
+
+    async def sweep(self, now: datetime) -> tuple[int, int]:
+        """Snoozed follow-ups whose time has come open again; overdue ones raise one incident each (the
+        conditional escalated_at claim first: of two sweeps, one sends)."""
+        woken, late = await store.sweep_rows(self.rt.engine, self.owned(), now)
+        n_woken = sum([await store.wake(self.rt.engine, r["event_id"], now) for r in woken])
+        escalated = 0
+        for row in late:
+            if await store.claim_escalation(self.rt.engine, row["event_id"], now):
+                ev = overdue_incident(row, now, self.lifecycle.overdue_severity, self.directory)
+                await self.rt.send(T.INCIDENTS_RAW, ev.incident_key, ev)
+                escalated += 1
+        return n_woken, escalated
+
+    async def notify(self, now: datetime) -> int:
+        """One notice per person per period listing their new follow-ups (queues are read on the board)."""
+        sent = 0
+        for pid in await store.unnotified_people(self.rt.engine):
+            if pid.startswith(QUEUE):
+                continue
+            person = self.directory.person(pid)
+            if person is None or not person.notify:
+                continue
+            every = person.notify_every_minutes or self.lifecycle.notify_every_minutes
+            start = period_start(now, every)
+            rows = await store.claim_notice(self.rt.engine, pid, start, now)
+            if not rows:
+                continue
+            notice = Notice(
+                notice_id=str(stable_id("followup-notice", pid, start.isoformat())), person_id=pid,
+                subject=f"{len(rows)} new follow-up{'s' if len(rows) != 1 else ''} for {person.name}",
+                lines=tuple(f"- {r['customer_id']}: {r['reason']}, due {r['due_at'].isoformat()} (id {r['event_id']})"
+                            for r in rows),
+                items=tuple(store.as_api(r) for r in rows))
+            try:
+                await self.notices.send(notice, person.notify, person.email, person.webhook)
+                sent += 1
+            except Exception as exc:  # claimed: not sent twice; the follow-ups stay on the board and the API
+                log.warning("follow-up notice to %s not delivered: %s", pid, exc)
+        return sent
+
+
+def register(rt: Runtime, directory: Directory, rules: FollowUpRules, lifecycle: Lifecycle, gate,
+             customer_context: CustomerLookup | None = None) -> FollowUps:
+    """Follow-up rows and their sweeps; `FollowUps.sink` and `FollowUps.on_resolved` are the ports the
+    composition root hands the customers, cases and escalation capabilities."""
+    f = FollowUps(rt, directory, rules, lifecycle, customer_context)
+    rt.writer.register(FOLLOWUPS, conflict=["event_id"])
+    lock = asyncio.Lock()
+
+    @rt.app.timer(interval=lifecycle.sweep_interval_s)
+    async def _sweep() -> None:
+        if lock.locked():
+            return
+        async with lock:
+            now = now_utc()
+            try:
+                await f.sweep(now)
+            except Exception:  # database away: the next sweep catches up
+                log.exception("follow-ups: sweep failed")
+            try:
+                await f.notify(now)
+            except Exception:
+                log.exception("follow-ups: notices failed")
+
+    @rt.app.on_before_shutdown.connect
+    async def _close(app, **kwargs) -> None:
+        await f.notices.aclose()
+
+    from agents.followups.web import register_pages
+
+    register_pages(rt, f, gate)
+    return f
+
+
+def incident_listener(f: FollowUps) -> Callable:
+    """An escalator listener (agents/escalation/agent.py `listeners`) -> on_resolved for a customer's incident
+    just resolved; an overdue follow-up's own incident is left out (it would raise a check on itself)."""
+    from agents.followups.core import OVERDUE_CATEGORY
+
+    pending: set[asyncio.Task] = set()
+
+    def listen(s) -> None:
+        if s.status != "resolved" or s.resolved_at is None or not s.customer_id or s.category == OVERDUE_CATEGORY:
+            return
+        task = asyncio.ensure_future(f.on_resolved(s.customer_id, "incident", s.resolved_at))
+        pending.add(task)
+        task.add_done_callback(_done(pending))
+
+    return listen
+
+
+def _done(pending: set):
+    def done(task: asyncio.Task) -> None:
+        pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("follow-ups: resolved check not raised: %s", task.exception())
+    return done
