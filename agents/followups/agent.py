@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from agents.customers.config import FollowUpRules, Lifecycle
 from agents.escalation.directory import Directory
@@ -80,8 +81,8 @@ class FollowUps:
         task = FollowUpTask(
             event_id=stable_id("followup", customer_id, FollowUpReason.resolved_check.value, what, now.isoformat()),
             occurred_at=now, customer_id=customer_id, reason=FollowUpReason.resolved_check,
-            owner_rep_id=ctx.owner_rep_id, segment=ctx.segment, churn_risk=ctx.churn_risk or 0.0,
-            total_spend=ctx.value or 0, window_start=now, due_at=now, region=ctx.region,
+            owner_rep_id=ctx.owner_rep_id, segment=ctx.segment, churn_risk=float(ctx.churn_risk or 0.0),
+            total_spend=max(ctx.value or Decimal(0), Decimal(0)), window_start=now, due_at=now, region=ctx.region,
             detail=f"resolved_check: {what} resolved for a {ctx.segment} customer; check they are satisfied"[:500])
         await self.sink(task, partition)
 

@@ -50,6 +50,7 @@ async def list_followups(engine, state: str | None = "open", reader=None, mine: 
                          limit: int = 500) -> list[dict]:
     """Soonest due first; `state` None for all; with a reader only what they may see (None: the CLI, all)."""
     q = _select().order_by(FOLLOWUPS.c.due_at, FOLLOWUPS.c.event_id)
+    state = None if state == "all" else state
     if state == "open":
         q = q.where(FOLLOWUPS.c.state.in_(ACTIVE))
     elif state:
