@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from agents.customers.config import FollowUpRules, Lifecycle
 from agents.escalation.directory import Directory
 from agents.escalation.routing import CustomerContext
 from agents.followups import store
-from agents.followups.core import QUEUE, assign, overdue_incident
+from agents.followups.core import QUEUE, new_row, overdue_incident
 from pipeline import topics as T
 from pipeline.db.models import CustomerProfileRow
 from pipeline.notify.batch import Notice, NoticeSender, period_start
@@ -25,14 +25,6 @@ log = logging.getLogger(__name__)
 FOLLOWUPS = store.FOLLOWUPS
 CustomerLookup = Callable[[str], Awaitable[CustomerContext | None]]
 OnResolved = Callable[[str, str, datetime], Awaitable[None]]
-
-
-def followup_row(task: FollowUpTask, partition: int | None, due_at: datetime, assignee: str, team: str | None,
-                 region: str | None) -> dict:
-    return {"event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,
-            "owner_rep_id": task.owner_rep_id, "created_at": task.occurred_at, "due_at": due_at,
-            "task": task.model_dump(mode="json"), "state": "open", "assignee": assignee, "region": region,
-            "team": team, "partition": partition, "updated_at": task.occurred_at}
 
 
 class FollowUps:
@@ -53,18 +45,13 @@ class FollowUps:
         self.notices = NoticeSender(email, n.smtp_from, n.timeout_s)
 
     # -- raising ------------------------------------------------------------------------
-    def due_at(self, task: FollowUpTask) -> datetime:
-        return task.occurred_at + timedelta(hours=self.lifecycle.due_in_hours(task.reason.value, self.rules.due_in_hours))
-
     async def sink(self, task: FollowUpTask, partition: int | None) -> None:
         """The FollowUpSink port: a row (open, assigned, due per reason) upserted on the task's id (a task raised
         again after a crash stays one row, and one notice), and the record on the followups topic."""
-        a = assign(task.owner_rep_id, task.region, self.directory)
-        due = self.due_at(task)
-        if due != task.due_at:
-            task = task.model_copy(update={"due_at": due})
+        hours = self.lifecycle.due_in_hours(task.reason.value, self.rules.due_in_hours)
+        task, row = new_row(task, partition, self.directory, hours)
         self.rt.metrics.followups.labels(task.reason.value).inc()
-        self.rt.writer.add(FOLLOWUPS, followup_row(task, partition, due, a.assignee, a.team, a.region))
+        self.rt.writer.add(FOLLOWUPS, row)
         await self.rt.send(T.FOLLOWUPS, task.customer_id, task)
 
     async def on_resolved(self, customer_id: str, what: str, now: datetime) -> None:

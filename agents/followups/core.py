@@ -92,6 +92,21 @@ def assign(owner_rep_id: str | None, region: str | None, directory: Directory) -
     return Assignment(f"{QUEUE}{region or 'unassigned'}", None, region)
 
 
+def new_row(task, partition: int | None, directory: Directory, due_hours: float) -> tuple[object, dict]:
+    """A raised FollowUpTask -> (the task with its due time per reason, its row: open and assigned).
+    Used by the worker's sink and the offline replay alike."""
+    from datetime import timedelta
+
+    a = assign(task.owner_rep_id, task.region, directory)
+    due = task.occurred_at + timedelta(hours=due_hours)
+    if due != task.due_at:
+        task = task.model_copy(update={"due_at": due})
+    return task, {"event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,
+                  "owner_rep_id": task.owner_rep_id, "created_at": task.occurred_at, "due_at": due,
+                  "task": task.model_dump(mode="json"), "state": "open", "assignee": a.assignee, "region": a.region,
+                  "team": a.team, "partition": partition, "updated_at": task.occurred_at}
+
+
 def assignee_team(assignee: str, region: str | None, directory: Directory) -> str | None:
     """The team an overdue follow-up escalates in: the assignee's, else that of the region's team lead(s)."""
     person = directory.person(assignee)

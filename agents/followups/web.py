@@ -28,7 +28,7 @@ def parse_until(value) -> datetime:
     return until
 
 
-async def act(engine, directory, actor, event_id: str, action: str, body: dict | None, now: datetime
+async def act(engine, actor, event_id: str, action: str, body: dict | None, now: datetime
               ) -> tuple[int, dict]:
     """One action by a person -> (HTTP status, JSON body); shared by the API and the CLI."""
     row = await store.get(engine, event_id)
@@ -82,5 +82,5 @@ def register_pages(rt, followups, gate) -> None:
                 return self.json({"error": f"service {actor.id} may not {action} follow-ups (service tokens only read)"},
                                  status=403)
             body = await read_json_body(request) if request.can_read_body else None
-            status, out = await act(rt.engine, directory, actor, event_id, action, body, now_utc())
+            status, out = await act(rt.engine, actor, event_id, action, body, now_utc())
             return self.json(out, status=status, headers=dict(NO_STORE))

@@ -10,7 +10,6 @@ import pytest
 
 from agents.customers.config import FollowUpRules
 from agents.followups import store
-from agents.followups.agent import followup_row
 from agents.followups.core import transition
 from pipeline.db.engine import make_engine
 from pipeline.db.migrate import upgrade
@@ -35,9 +34,15 @@ def task(customer: str = "c-1", hours: float = 48) -> FollowUpTask:
 
 
 async def insert(engine, t: FollowUpTask, partition: int = 0, assignee: str = "rep-1") -> str:
+    from agents.escalation.directory import Directory
+    from agents.escalation.policy import DEFAULT_DIRECTORY
+    from agents.followups.core import new_row
+    from pipeline.configfile import load_yaml
+
+    _, row = new_row(t, partition, load_yaml(DEFAULT_DIRECTORY, Directory), (t.due_at - t.occurred_at).total_seconds() / 3600)
+    row["assignee"] = assignee
     async with engine.begin() as conn:
-        await conn.execute(store.FOLLOWUPS.insert().values(
-            **followup_row(t, partition, t.due_at, assignee, "team-north", "north")))
+        await conn.execute(store.FOLLOWUPS.insert().values(**row))
     return str(t.event_id)
 
 
