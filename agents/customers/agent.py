@@ -153,9 +153,9 @@ class Customers:
         await self.rt.send(T.FOLLOWUPS, task.customer_id, task)
 
     def followups(self, p: CustomerProfile, rfm, churn: float, now: datetime,
-                  negative_feedback: bool = False) -> list[FollowUpTask]:
+                  negative_feedback: bool = False, sweep: bool = False) -> list[FollowUpTask]:
         return evaluate_followups(p, rfm, churn, now, self.rules, negative_feedback,
-                                  self.lifecycle.silent_factor, self.params.min_gap_days)
+                                  self.lifecycle.silent_factor, self.params.min_gap_days, sweep)
 
     async def _publish(self, p: CustomerProfile, partition: int, now: datetime, negative_feedback: bool) -> None:
         snap = self.book.snapshot(p.customer_id, now)
@@ -226,7 +226,7 @@ class Customers:
                 partition = self.partition_of.get(cid)
                 if partition is None:
                     continue
-                tasks = self.followups(p, score(p.rfm_key()), profile_churn(p, now, self.params), now)
+                tasks = self.followups(p, score(p.rfm_key()), profile_churn(p, now, self.params), now, sweep=True)
                 for task in tasks:
                     await self.sink(task, partition)
                 if tasks:

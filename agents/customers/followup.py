@@ -29,10 +29,12 @@ def silent(p: CustomerProfile, rfm: Rfm | None, now: datetime, rules: FollowUpRu
 
 def evaluate_followups(p: CustomerProfile, rfm: Rfm | None, churn: float, now: datetime, rules: FollowUpRules,
                        negative_feedback: bool = False, silent_factor: float = 1.0,
-                       min_gap_days: float = 1.0) -> list[FollowUpTask]:
+                       min_gap_days: float = 1.0, sweep: bool = False) -> list[FollowUpTask]:
     """Call after every profile update (negative_feedback=True when that update was a negative feedback)
     and on periodic sweeps (agents/customers/agent.py `Customers.sweep`, as time alone moves churn risk and
-    silence); persists the profile's fu_* fields together with the other changes."""
+    silence; `sweep=True`: only there is silence judged, as an event-driven evaluation mostly sees a profile
+    whose latest orders are still on their way); persists the profile's fu_* fields together with the other
+    changes."""
     seg = SEGMENTS.index(rfm.segment) if rfm else -1
     due: list[FollowUpReason] = []
     if rfm and rfm.segment in rules.watch_segments and seg != p.fu_seg:
@@ -43,28 +45,28 @@ def evaluate_followups(p: CustomerProfile, rfm: Rfm | None, churn: float, now: d
     if negative_feedback and is_valuable(rfm, rules):
         due.append(FollowUpReason.negative_feedback)
     p.fu_seg, p.fu_churn = seg, above
-    silence = silent(p, rfm, now, rules, silent_factor, min_gap_days)
-    if silence:
-        # once per silence: the id names the last order, so a sweep repeated after a crash raises the same task
+    if sweep and silent(p, rfm, now, rules, silent_factor, min_gap_days):
+        # once per silence (fu_silent names its last order) and, like every reason, once per quiet period: a
+        # silence seen on a profile whose latest orders were still on their way is not raised again when they
+        # arrive and the customer falls silent for real; a sweep repeated after a crash raises the same id
         due.append(FollowUpReason.silent_valuable)
-        p.fu_silent = p.last_ts
 
     quiet = int(rules.quiet_period_days * 86_400)
     now_s = int((now - EPOCH).total_seconds())
     tasks = []
     for reason in due:
         last = (p.fu_last or {}).get(reason.value)
-        episode = reason is FollowUpReason.silent_valuable
-        if not episode and last is not None and now_s - last < quiet:
+        if last is not None and now_s - last < quiet:
             continue
         if p.fu_last is None:
             p.fu_last = {}
         p.fu_last[reason.value] = now_s
+        if reason is FollowUpReason.silent_valuable:
+            p.fu_silent = p.last_ts
         window_start = EPOCH + timedelta(seconds=now_s - now_s % quiet)
-        key = p.last_ts if episode else window_start.isoformat()
         scores = f"r={rfm.r} f={rfm.f} m={rfm.m}, " if rfm else ""
         tasks.append(FollowUpTask(
-            event_id=stable_id("followup", p.customer_id, reason.value, key),
+            event_id=stable_id("followup", p.customer_id, reason.value, window_start.isoformat()),
             occurred_at=now, customer_id=p.customer_id, reason=reason, owner_rep_id=p.rep,
             segment=rfm.segment if rfm else None, churn_risk=round(churn, 4), total_spend=money(p.net),
             window_start=window_start, due_at=now + timedelta(hours=rules.due_in_hours),

@@ -35,10 +35,10 @@ class FollowUpReplay:
                 self.rows[row["event_id"]] = row
                 out.append(line(row, "raised"))
 
-    def _evaluate(self, p, now: datetime, negative: bool = False):
+    def _evaluate(self, p, now: datetime, negative: bool = False, sweep: bool = False):
         rfm = self.book.population.score(p.rfm_key())
         return evaluate_followups(p, rfm, profile_churn(p, now, self.cfg.scoring), now, self.cfg.rules, negative,
-                                  self.cfg.lifecycle.silent_factor, self.cfg.scoring.min_gap_days)
+                                  self.cfg.lifecycle.silent_factor, self.cfg.scoring.min_gap_days, sweep)
 
     def event(self, e: EventBase, classify: Callable[[FeedbackEvent], Classified]) -> list[dict]:
         out: list[dict] = []
@@ -59,7 +59,7 @@ class FollowUpReplay:
         out: list[dict] = []
         for p in list(self.book.profiles.values()):
             if p.orders_count:
-                self._raise(self._evaluate(p, now), out)
+                self._raise(self._evaluate(p, now, sweep=True), out)
         for row in self.rows.values():
             if wake(row["state"], row.get("snoozed_until"), now):
                 row["state"] = "open"

@@ -141,7 +141,7 @@ def test_silent_valuable_raised_once_at_the_sweep_after_crossing():
     for hour in range(0, 24 * 8):
         now = last + timedelta(hours=hour)
         tasks = evaluate_followups(p, book.population.score(p.rfm_key()), profile_churn(p, now, book.params), now,
-                                   rules, silent_factor=1.0)
+                                   rules, silent_factor=1.0, sweep=True)
         raised += [(hour, t) for t in tasks if t.reason is FollowUpReason.silent_valuable]
     assert [h for h, _ in raised] == [24 * 5 + 1], "first sweep after 5 days of silence, once"
     # replayed from the profile as it was before the sweep (a crash before its state was stored): the same id
@@ -149,12 +149,15 @@ def test_silent_valuable_raised_once_at_the_sweep_after_crossing():
     _champion(again)
     q = again.profiles["champ"]
     now = last + timedelta(hours=24 * 5 + 1)
-    t2 = evaluate_followups(q, again.population.score(q.rfm_key()), 0.0, now, rules)
+    assert not evaluate_followups(q, again.population.score(q.rfm_key()), 0.0, now, rules), "only sweeps judge silence"
+    t2 = evaluate_followups(q, again.population.score(q.rfm_key()), 0.0, now, rules, sweep=True)
     assert [t.event_id for t in t2 if t.reason is FollowUpReason.silent_valuable] == [raised[0][1].event_id]
-    # a new order ends the silence; the next silence raises a new task
+    # a new order ends the silence; a silence within the quiet period is not raised again, a later one is
     book.order(make_order(customer_id="champ", order_id="o-new", occurred_at=now, amount=Decimal("500.00")))
-    later = now + timedelta(days=10)
-    t3 = evaluate_followups(p, book.population.score(p.rfm_key()), 0.0, later, rules)
+    assert not evaluate_followups(p, book.population.score(p.rfm_key()), 0.0, now + timedelta(days=10), rules,
+                                  sweep=True)
+    later = now + timedelta(days=rules.quiet_period_days + 1)
+    t3 = evaluate_followups(p, book.population.score(p.rfm_key()), 0.0, later, rules, sweep=True)
     assert [t.reason for t in t3] == [FollowUpReason.silent_valuable] and t3[0].event_id != raised[0][1].event_id
 
 
@@ -164,7 +167,7 @@ def test_profile_keeps_the_raised_silence():
     book = CustomerBook(rates=IN_EUR)
     _champion(book)
     p = book.profiles["champ"]
-    evaluate_followups(p, book.population.score(p.rfm_key()), 0.0, T0 + timedelta(days=40), FollowUpRules())
+    evaluate_followups(p, book.population.score(p.rfm_key()), 0.0, T0 + timedelta(days=40), FollowUpRules(), sweep=True)
     assert CustomerProfile.from_dict(p.to_dict()).fu_silent == p.last_ts
 
 
