@@ -14,7 +14,8 @@ import yaml
 
 from agents.escalation.auth import hash_token
 from pipeline.emitter import Emitter
-from tests.support.factories import make_order
+from schemas.events import Severity
+from tests.support.factories import make_incident, make_order
 from tests.support.receivers import SmtpReceiver
 from tests.support.services import ROOT, query, wait_until
 
@@ -133,3 +134,17 @@ def test_silent_champion_raises_once_notifies_and_escalates_once(broker, make_wo
         assert r.status_code == 409 and r.json()["state"] == "done"
         assert len(rows(db_url)) == 1 and len(query(db_url, "SELECT 1 FROM incidents WHERE category = "
                                                             "'followup_overdue'")) == 1
+
+        # an incident of this valuable customer resolved -> one resolved_check follow-up (on_resolved port)
+        inc = make_incident(customer_id="champ", incident_key=f"parcel-{run_id}", occurred_at=datetime.now(timezone.utc),
+                            severity=Severity.high)
+        with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
+            em.emit(inc)
+        wait_until(lambda: query(db_url, "SELECT status FROM incidents WHERE incident_key = :k", k=inc.incident_key),
+                   timeout=30, message="the customer's incident")
+        r = httpx.post(f"{base}/incidents/{inc.incident_key}/resolve", headers=as_director)
+        assert r.status_code == 202, r.text
+        wait_until(lambda: [x for x in rows(db_url) if x[1] == "resolved_check"], timeout=30,
+                   message="a resolved_check follow-up")
+        time.sleep(2 * SWEEP_S)
+        assert [(x[1], x[2], x[3]) for x in rows(db_url) if x[1] == "resolved_check"] == [("resolved_check", "rep-1", "open")]
