@@ -69,6 +69,9 @@ class Metrics:
         self.kpi_unconverted = Counter(p + "kpi_unconverted_amount_total", "Paid and refunded order amounts and campaign spend no exchange rate covers at their time (config/currencies.yaml), in units of their own currency: kept out of the KPIs' revenue, AOV and ROI", ["currency"], registry=r)
         self.segment_customers = Gauge(p + "customers", "Customers per RFM segment (this worker's partitions)", ["segment"], registry=r)
         self.followups = Counter(p + "followups_total", "Follow-up tasks raised", ["reason"], registry=r)
+        self.followup_actions = Counter(p + "followup_actions_total", "Follow-up transitions applied through the API (start, done, snooze, dismiss; wake by the sweep)", ["action"], registry=r)
+        self.followups_overdue = Counter(p + "followups_overdue_total", "Overdue follow-ups that raised their followup_overdue incident (once each)", registry=r)
+        self.followup_notices = Counter(p + "followup_notices_total", "Batched notices of new follow-ups to their owners, by outcome (sent, failed)", ["outcome"], registry=r)
         self.signals_fired = Counter(p + "signals_fired_total", "Business signals that raised an incident (config/signals.yaml), by kind: complaint_rate, negative_share, target_pace, campaign_roi", ["kind"], registry=r)
         # Escalation.
         self.incidents_open = Gauge(p + "incidents_open", "Open incidents", ["severity", "level"], registry=r)

@@ -83,11 +83,14 @@ class FollowUps:
         conditional escalated_at claim first: of two sweeps, one sends)."""
         woken, late = await store.sweep_rows(self.rt.engine, self.owned(), now)
         n_woken = sum([await store.wake(self.rt.engine, r["event_id"], now) for r in woken])
+        if n_woken:
+            self.rt.metrics.followup_actions.labels("wake").inc(n_woken)
         escalated = 0
         for row in late:
             if await store.claim_escalation(self.rt.engine, row["event_id"], now):
                 ev = overdue_incident(row, now, self.lifecycle.overdue_severity, self.directory)
                 await self.rt.send(T.INCIDENTS_RAW, ev.incident_key, ev)
+                self.rt.metrics.followups_overdue.inc()
                 escalated += 1
         return n_woken, escalated
 
@@ -113,8 +116,10 @@ class FollowUps:
                 items=tuple(store.as_api(r) for r in rows))
             try:
                 await self.notices.send(notice, person.notify, person.email, person.webhook)
+                self.rt.metrics.followup_notices.labels("sent").inc()
                 sent += 1
             except Exception as exc:  # claimed: not sent twice; the follow-ups stay on the board and the API
+                self.rt.metrics.followup_notices.labels("failed").inc()
                 log.warning("follow-up notice to %s not delivered: %s", pid, exc)
         return sent
 

@@ -83,4 +83,6 @@ def register_pages(rt, followups, gate) -> None:
                                  status=403)
             body = await read_json_body(request) if request.can_read_body else None
             status, out = await act(rt.engine, actor, event_id, action, body, now_utc())
+            if status == 200:
+                rt.metrics.followup_actions.labels(action).inc()
             return self.json(out, status=status, headers=dict(NO_STORE))
