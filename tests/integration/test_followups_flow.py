@@ -4,6 +4,10 @@ team lead; the API answers 404 / 403 / 409 as the lifecycle says."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -63,8 +67,9 @@ def test_silent_champion_raises_once_notifies_and_escalates_once(broker, make_wo
         w = make_worker(SALESPULSE_NOTIFY__SMTP_HOST="127.0.0.1", SALESPULSE_NOTIFY__SMTP_PORT=smtp.port, **env)
         w.wait_ready()
         now = datetime.now(timezone.utc)
+        events = silent_champion_events(now)
         with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
-            for e in silent_champion_events(now):
+            for e in events:
                 em.emit(e)
         crossing = now + timedelta(seconds=SILENCE_AFTER_S)
         wait_until(lambda: query(db_url, "SELECT orders_count FROM customer_profiles WHERE customer_id = 'champ'")
@@ -78,6 +83,18 @@ def test_silent_champion_raises_once_notifies_and_escalates_once(broker, make_wo
         assert raised_at >= crossing, "not before the crossing"
         [(fid, reason, assignee, state, _, _)] = rows(db_url)
         assert (reason, assignee, state) == ("silent_valuable", "rep-1", "open")
+
+        # the offline replay (same core, virtual clock swept every minute) raises the same follow-up within a sweep
+        path = tmp_path / "events.jsonl"
+        path.write_text("".join(e.model_dump_json() + "\n" for e in events))
+        replay = subprocess.run([sys.executable, "-m", "agents.cli.main", "followups", "replay", str(path), "--now",
+                                 (raised_at + timedelta(seconds=60)).isoformat(), "--sweep-every", "60", "--config", str(env["SALESPULSE_PATHS__FOLLOWUP"])],
+                                capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "SALESPULSE_PATHS__DIRECTORY": str(env["SALESPULSE_PATHS__DIRECTORY"])})
+        assert replay.returncode == 0, replay.stderr
+        replayed = [json.loads(x) for x in replay.stdout.splitlines()]
+        assert [(x["customer_id"], x["reason"], x["owner"], x["event"]) for x in replayed if x["event"] == "raised"] == \
+            [("champ", "silent_valuable", "rep-1", "raised")]
 
         # the owner is told once, batched
         wait_until(lambda: [m for m in smtp.messages if "rep-1@salespulse.example" in m["to"]], timeout=30,
