@@ -58,6 +58,13 @@ class Person(_Model):
     def _hash(cls, v: str | None) -> str | None:
         return _token_hash(v)
 
+    @model_validator(mode="after")
+    def _notify_has_address(self) -> "Person":
+        for k, channel in enumerate(self.notify):
+            if getattr(self, channel) is None:
+                raise ConfigProblem(("notify", k), f"person {self.id!r} is notified by {channel} but has no {channel}")
+        return self
+
     def target(self) -> Target:
         return Target(id=self.id, name=self.name, role=self.role, email=self.email, webhook=self.webhook)
 

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from agents.customers.config import FollowUpRules, Lifecycle
 from agents.escalation.directory import Directory
 from agents.escalation.routing import CustomerContext
@@ -23,6 +25,7 @@ from schemas.customers import FollowUpReason, FollowUpTask, stable_id
 log = logging.getLogger(__name__)
 
 FOLLOWUPS = store.FOLLOWUPS
+PROFILES = CustomerProfileRow.__table__
 CustomerLookup = Callable[[str], Awaitable[CustomerContext | None]]
 OnResolved = Callable[[str, str, datetime], Awaitable[None]]
 
@@ -61,10 +64,8 @@ class FollowUps:
         if ctx is None or ctx.segment not in self.rules.valuable.segments:
             return
         async with self.rt.engine.connect() as conn:
-            from sqlalchemy import select
-
-            P = CustomerProfileRow.__table__
-            partition = (await conn.execute(select(P.c.partition).where(P.c.customer_id == customer_id))).scalar()
+            partition = (await conn.execute(select(PROFILES.c.partition)
+                                            .where(PROFILES.c.customer_id == customer_id))).scalar()
         task = FollowUpTask(
             event_id=stable_id("followup", customer_id, FollowUpReason.resolved_check.value, what, now.isoformat()),
             occurred_at=now, customer_id=customer_id, reason=FollowUpReason.resolved_check,
@@ -115,7 +116,10 @@ class FollowUps:
                             for r in rows),
                 items=tuple(store.as_api(r) for r in rows))
             try:
-                await self.notices.send(notice, person.notify, person.email, person.webhook)
+                reached = await self.notices.send(notice, person.notify, person.email, person.webhook)
+                if not reached:
+                    raise RuntimeError(f"no channel reached ({', '.join(person.notify)}; SMTP configured: "
+                                       f"{self.notices.email is not None})")
                 self.rt.metrics.followup_notices.labels("sent").inc()
                 sent += 1
             except Exception as exc:  # claimed: not sent twice; the follow-ups stay on the board and the API

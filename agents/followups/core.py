@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from agents.escalation.directory import Directory, Person
-from schemas.events import IncidentEvent, Severity
+from schemas.customers import FollowUpTask, stable_id
+from schemas.events import Channel, IncidentEvent, Severity
 
 State = Literal["open", "in_progress", "done", "snoozed", "dismissed"]
 STATES: tuple[str, ...] = ("open", "in_progress", "done", "snoozed", "dismissed")
@@ -92,11 +93,10 @@ def assign(owner_rep_id: str | None, region: str | None, directory: Directory) -
     return Assignment(f"{QUEUE}{region or 'unassigned'}", None, region)
 
 
-def new_row(task, partition: int | None, directory: Directory, due_hours: float) -> tuple[object, dict]:
+def new_row(task: FollowUpTask, partition: int | None, directory: Directory, due_hours: float
+            ) -> tuple[FollowUpTask, dict]:
     """A raised FollowUpTask -> (the task with its due time per reason, its row: open and assigned).
     Used by the worker's sink and the offline replay alike."""
-    from datetime import timedelta
-
     a = assign(task.owner_rep_id, task.region, directory)
     due = task.occurred_at + timedelta(hours=due_hours)
     if due != task.due_at:
@@ -118,9 +118,6 @@ def assignee_team(assignee: str, region: str | None, directory: Directory) -> st
 
 def overdue_incident(row: dict, now: datetime, severity: str, directory: Directory) -> IncidentEvent:
     """The low-severity incident of an overdue follow-up: deterministic key, so a resend merges into it."""
-    from schemas.customers import stable_id
-    from schemas.events import Channel
-
     key = f"followup-overdue:{row['event_id']}"
     return IncidentEvent(
         event_id=stable_id("followup-overdue", row["event_id"]), occurred_at=now, channel=Channel.partner,

@@ -184,7 +184,13 @@ def test_shipped_lifecycle_config_and_mistakes(tmp_path):
 
 
 def test_person_notify_preferences_validated():
-    p = Person(id="x", name="X", role="account_rep", notify=("email", "webhook"), notify_every_minutes=5)
+    p = Person(id="x", name="X", role="account_rep", email="x@example.com", webhook="https://hooks.example/x",
+               notify=("email", "webhook"), notify_every_minutes=5)
     assert p.notify == ("email", "webhook")
     with pytest.raises(ValueError):
         Person(id="x", name="X", role="account_rep", notify=("pager",))
+
+
+def test_notify_needs_the_channel_address():
+    with pytest.raises(ValueError, match="notified by webhook but has no webhook"):
+        Person(id="x", name="X", role="account_rep", email="x@example.com", notify=("email", "webhook"))
