@@ -65,6 +65,14 @@ MATRIX = {
                                           "service kpis south": 403}),
 }
 MATRIX["POST /incidents/{key}/resolve"] = MATRIX["POST /incidents/{key}/ack"]
+# follow-ups: a rep sees their own (north: rep-1's) and their region's queue (south: queue:south); the snooze
+# carries a bad time, so whoever is in scope gets 400 and nothing changes, whoever is not 403
+FOLLOWUP_SCOPE = {"rep north": {N}, "rep south": {S}, "team lead": {N}, "sales manager": {N}, "director": {N, S}}
+MATRIX["GET /followups"] = row(FOLLOWUP_SCOPE, {**NO_AUTH, "service": 403, "service kpis south": 403})
+MATRIX["POST /followups/{id}/snooze"] = row({}, {**NO_AUTH, **{p: 400 for p in ("rep north", "team lead",
+                                                                               "sales manager", "director")},
+                                                "rep south": 403, "rep east": 403, "rep west": 403, "service": 403,
+                                                "service kpis south": 403})
 
 
 def setup_directory(tmp, run_id: str) -> tuple[dict[str, str], str, str]:
@@ -114,6 +122,10 @@ def test_every_route_answers_each_principal_by_the_table(broker, make_worker, db
                and len(query(db_url, "SELECT 1 FROM customer_profiles")) == 2,
                timeout=30, message="incidents and profiles stored")
 
+    followup_ids = {N: f"fu-{N}-{run_id}", S: f"fu-{S}-{run_id}"}
+    insert_followups(db_url, now, {N: (followup_ids[N], customers[N], "rep-1", "team-north"),
+                                   S: (followup_ids[S], customers[S], "queue:south", None)})
+
     def headers(principal: str) -> dict:
         return {"Authorization": f"Bearer {tokens[principal]}"} if principal in tokens else {}
 
@@ -154,6 +166,14 @@ def test_every_route_answers_each_principal_by_the_table(broker, make_worker, db
         if route == "GET /metrics (metrics port)":
             r = get(f"http://127.0.0.1:{metrics_port}/metrics", principal)
             return r.status_code, {"scraped"} if "salespulse_events_consumed_total" in r.text else set()
+        if route == "GET /followups":
+            r = get(base + "/followups", principal)
+            seen = {f["id"] for f in r.json()["followups"]} if r.status_code == 200 else set()
+            return r.status_code, {reg for reg, fid in followup_ids.items() if fid in seen}
+        if route == "POST /followups/{id}/snooze":
+            r = httpx.post(f"{base}/followups/{followup_ids[N]}/snooze", json={"until": "soon"},
+                           headers=headers(principal), timeout=30)
+            return r.status_code, set()
         kind = route.rsplit("/", 1)[1]
         r = httpx.post(f"{base}/incidents/{keys[N]}/{kind}", headers=headers(principal), timeout=30)
         return r.status_code, set()
@@ -190,3 +210,26 @@ def test_every_route_answers_each_principal_by_the_table(broker, make_worker, db
     assert answers[-1].status_code == 429 and int(answers[-1].headers["Retry-After"]) >= 1
     assert set(answers[-1].json()) == {"error"}
     assert get(w.base_url + "/board/api/me", "rep west").status_code == 200
+
+
+def insert_followups(db_url: str, now: datetime, rows: dict) -> None:
+    """Follow-up rows as the worker's sink writes them (region -> id, customer, assignee, team)."""
+    import asyncio
+
+    from pipeline.db.engine import make_engine
+    from pipeline.db.models import FollowUpRow
+    from pipeline.settings import DatabaseSettings
+
+    async def _insert():
+        engine = make_engine(DatabaseSettings(url=db_url))
+        try:
+            async with engine.begin() as conn:
+                for region, (fid, customer, assignee, team) in rows.items():
+                    await conn.execute(FollowUpRow.__table__.insert().values(
+                        event_id=fid, customer_id=customer, reason="churn_risk", owner_rep_id=None, created_at=now,
+                        due_at=now, task={"detail": "matrix"}, state="open", assignee=assignee, region=region,
+                        team=team, partition=None, updated_at=now, escalated_at=now, notified_at=now))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_insert())
