@@ -55,6 +55,7 @@ class Cases:
             log.exception("no case for feedback %s", cf.event_id)
             return
         if change is not None:
+            self.rt.metrics.cases.labels(change.event, change.case.category).inc()
             self.rt.writer.add(CASES, change.case.row(), source=meta)
 
     async def load(self, partitions: set[int]) -> None:
@@ -101,6 +102,7 @@ class Cases:
         for b in self.core.due(now):
             if await self._mark(b, now):
                 self.core.mark_breached(b, now)
+                self.rt.metrics.cases.labels(f"breached_{b.which}", b.case.category).inc()
                 raised += 1
         return raised
 

@@ -92,3 +92,19 @@ async def act(engine, case_id: str, action: str, now: datetime) -> tuple[Outcome
     if row is None:
         return "missing", None
     return ("done" if done == 1 else "conflict"), dict(row)
+
+
+async def timeline(engine, customer_id: str, limit: int = 200) -> list[dict]:
+    """A customer's cases as timeline entries, newest first: the provider the composition root hands the
+    board's customer page (`at`, `kind`, `id`, `title`, `state`, `owner`, `due_at`, `breach`)."""
+    q = (select(CASES).where(CASES.c.customer_id == customer_id).order_by(CASES.c.opened_at.desc()).limit(limit))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(q)).mappings().all()
+    out = []
+    for r in rows:
+        due = r["first_response_due"] if r["state"] == "open" else r["resolution_due"]
+        out.append({"at": r["opened_at"].isoformat(), "kind": "case", "id": r["case_id"],
+                    "title": f"{r['category']} case ({r['feedback_count']} message(s))", "state": r["state"],
+                    "owner": r["owner"], "due_at": None if r["state"] == "resolved" else due.isoformat(),
+                    "breach": r["breach"]})
+    return out
