@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from agents.cases.config import load_cases_config
 from agents.cases.core import OPEN, Breach, Case, CaseCore
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 IncidentKeyOf = Callable[[ClassifiedFeedback], str | None]
 OnResolved = Callable[[str, str, datetime], Awaitable[None]]
 # columns a later feedback may change: what people did (state, responded / resolved, breach) stays as SQL has it
+CLOCK_SKEW = timedelta(seconds=60)
 MERGED = ("feedback_count", "last_feedback_at", "feedback_ids", "incident_key", "updated_at")
 
 
@@ -64,9 +65,11 @@ class Cases:
         self.partitions = set(partitions)
         if not new:
             return
-        if self.since is None:
-            self.since = now_utc()  # what people do from here on; the open cases themselves are read now
         async with self.rt.engine.connect() as conn:
+            if self.since is None:
+                # people's actions from the latest write on (the database's times, not this worker's clock)
+                self.since = (await conn.execute(select(func.max(CASES.c.updated_at))
+                                                 .where(CASES.c.partition.in_(new)))).scalar()
             rows = (await conn.execute(select(CASES).where(CASES.c.partition.in_(new), CASES.c.state.in_(OPEN))))
             for row in rows.mappings():
                 self.core.adopt(Case.from_row(row))
@@ -78,7 +81,9 @@ class Cases:
             return
         q = select(CASES).where(CASES.c.partition.in_(sorted(self.partitions)))
         if self.since is not None:
-            q = q.where(CASES.c.updated_at >= self.since)
+            # a margin for the clocks of the processes that write (API, CLI, other workers): rows read
+            # twice change nothing, and a resolution is told once (only a held case leaves)
+            q = q.where(CASES.c.updated_at >= self.since - CLOCK_SKEW)
         latest = self.since
         resolved: list[Case] = []
         async with self.rt.engine.connect() as conn:
