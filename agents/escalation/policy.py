@@ -97,6 +97,9 @@ class Storm(_Model):
     window_minutes: float = Field(gt=0, le=24 * 60)
     threshold: int = Field(ge=2)
     level: str
+    # categories whose incidents neither form nor join a storm: work one person owns (a case's missed SLA)
+    # is paged to that person even when many fall due at once
+    exempt_categories: tuple[str, ...] = ()
 
 
 class PlaybookConfig(_Model):

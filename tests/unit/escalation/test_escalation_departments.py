@@ -84,3 +84,28 @@ def test_other_incidents_do_not_page_departments(shipped_policy):
              CustomerContext(owner_rep_id="rep-1"), shipped_policy)
     assert p.route_name == "medium and low"
     assert not {t.role for s in p.steps for t in s.targets} & set(DEPARTMENTS)
+
+
+def test_case_breaches_never_storm_each_owner_is_paged(make_policy):
+    """Many cases overdue at once in one region (a Monday morning): each owner is paged, no storm parent."""
+    from datetime import timedelta
+
+    from agents.escalation.simulate import Simulation
+    from tests.unit.escalation.factories import T0, incident
+
+    def edit(pol, _d):
+        pol["storm"].update(threshold=3, window_minutes=10)
+        for lv in pol["levels"]:
+            lv.pop("calendar", None)
+    sim = Simulation(make_policy(edit))
+    for i in range(5):
+        sim.incident(incident(f"case-breach:c{i}:first_response", category="case_sla_breach", severity=Severity.medium,
+                              customer_id=f"cust-{i}", region="north", occurred_at=T0 + timedelta(minutes=i)),
+                     T0 + timedelta(minutes=i))
+    assert [(a.kind, a.level_name) for a in sim.alerts] == [("page", "account_rep")] * 5
+    assert not any(k.startswith("storm:") for k in sim.states)
+    # other categories in the same region still form one
+    for i in range(3):
+        sim.incident(incident(f"k{i}", region="north", customer_id=f"x-{i}", occurred_at=T0 + timedelta(minutes=6 + i)),
+                     T0 + timedelta(minutes=6 + i))
+    assert any(a.kind == "storm" for a in sim.alerts)
