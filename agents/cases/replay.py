@@ -35,9 +35,11 @@ def _breached(b: Breach) -> dict:
 
 def replay(events: Iterable[EventBase], core: CaseCore, now: datetime | None, *, classify: Classify,
            context: Context, on_order: OnOrder, incident_key_of: IncidentKeyOf) -> Iterator[dict]:
-    """Events in time order (the file's order among equal times); the clock stands at each event's time,
-    then at `now` (default: the latest event's time)."""
+    """Events in time order (the file's order among equal times) up to `now`; the clock stands at each
+    event's time, then at `now` (default: the latest event's time)."""
     ordered = sorted(events, key=lambda e: e.occurred_at)
+    if now is not None:
+        ordered = [e for e in ordered if e.occurred_at <= now]  # what happened by then, nothing after
     for e in ordered:
         yield from _breaches(core, e.occurred_at)
         if isinstance(e, OrderEvent):

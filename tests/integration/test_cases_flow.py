@@ -58,8 +58,9 @@ def test_cases_open_merge_breach_page_and_answer(broker, make_worker, db_url, ru
         w.wait_ready()
         now = datetime.now(timezone.utc)
         a, b = f"cust-a-{run_id}", f"cust-b-{run_id}"
-        order = OrderEvent(occurred_at=now - timedelta(hours=4), channel=Channel.web, customer_id=a, order_id=f"o-{run_id}",
-                           status=OrderStatus.paid, amount="120.00", currency="EUR", sales_rep_id="rep-3", region="south")
+        order = OrderEvent(occurred_at=now - timedelta(hours=4), channel=Channel.web, customer_id=a,
+                           order_id=f"o-{run_id}", status=OrderStatus.paid, amount="120.00", currency="EUR",
+                           sales_rep_id="rep-3", region="south")
         feedback = [
             FeedbackEvent(occurred_at=now - timedelta(hours=3), channel=Channel.email, customer_id=a, text=LATE),
             FeedbackEvent(occurred_at=now - timedelta(hours=2, minutes=50), channel=Channel.email, customer_id=a,
@@ -103,9 +104,10 @@ def test_cases_open_merge_breach_page_and_answer(broker, make_worker, db_url, ru
         assert [r[9] for r in cases()] == ["first_response", "first_response"]
 
         # the offline replay decides the same cases, owners, deadlines and breaches
+        cenv = {**os.environ, **{k: str(v) for k, v in env.items()}}
         out = subprocess.run([sys.executable, "-m", "agents.cli.main", "cases", "replay",
                               str(tmp_path / "events.jsonl"), "--now", datetime.now(timezone.utc).isoformat()],
-                             capture_output=True, text=True, timeout=120, env={**os.environ, **{k: str(v) for k, v in env.items()}})
+                             capture_output=True, text=True, timeout=120, env=cenv)
         assert out.returncode == 0, out.stderr
         lines = [json.loads(x) for x in out.stdout.splitlines()]
         assert sorted((x["customer_id"], x["category"], x["owner"], x["case_id"], x["due_at"]) for x in lines
@@ -148,7 +150,6 @@ def test_cases_open_merge_breach_page_and_answer(broker, make_worker, db_url, ru
 
         # the CLI: the same rules, one line on a mistake
         cli = [sys.executable, "-m", "agents.cli.main", "cases"]
-        cenv = {**os.environ, **{k: str(v) for k, v in env.items()}}
         out = subprocess.run([*cli, "respond", case_b[7], "--by", "finance", "--db", db_url],
                              capture_output=True, text=True, timeout=60, env=cenv)
         assert out.returncode == 0 and json.loads(out.stdout)["state"] == "responded", out.stderr
