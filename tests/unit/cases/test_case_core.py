@@ -131,3 +131,27 @@ def test_refresh_lays_peoples_actions_over_held_cases():
     assert (held.state, held.feedback_count) == ("responded", 3)
     assert core.refresh(replace(stored, state="resolved", resolved_at=MON_10)) is held
     assert core.open == {}
+
+
+@pytest.mark.parametrize("text,raise_high", [
+    ("The charger caught fire and burned my hand, this is dangerous!", True),
+    ("My parcel is two weeks late and nobody answers my emails.", True),
+    ("Someone logged into my account and ordered with my card, I did not place this order!", False),
+])
+def test_the_case_links_the_key_of_the_incident_critical_feedback_raised(text, raise_high):
+    """The port the composition root hands the cases: the key `incident_for` gave the message's incident."""
+    import uuid
+
+    from agents.feedback.classifier import Classifier
+    from agents.feedback.core import FeedbackCore
+    from agents.feedback.incidents import incident_key_of
+    from schemas.events import Channel, FeedbackEvent
+
+    event = FeedbackEvent(event_id=uuid.uuid4(), occurred_at=MON_10, channel=Channel.email, customer_id="c-9",
+                          text=text)
+    out = FeedbackCore(Classifier.default(), raise_high=raise_high).process(event, MON_10)
+    key = incident_key_of(out.classified, raise_high=raise_high)
+    assert key == (out.incident.incident_key if out.incident is not None else None)
+    case = make_core().on_classified(out.classified, None, 0, key, MON_10)
+    if case is not None:
+        assert case.case.incident_key == key
