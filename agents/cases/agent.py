@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 # told that a customer's case was resolved (the follow-ups capability: a check-in with valuable customers)
 IncidentKeyOf = Callable[[ClassifiedFeedback], str | None]
 OnResolved = Callable[[str, str, datetime], Awaitable[None]]
-# columns a later feedback may change: what people did (state, responded / resolved, breach) stays as SQL has it
+# the clocks of the processes writing people's actions (API, CLI, other workers) may differ this much
 CLOCK_SKEW = timedelta(seconds=60)
+# columns a later feedback may change: what people did (state, responded / resolved, breach) stays as SQL has it
 MERGED = ("feedback_count", "last_feedback_at", "feedback_ids", "incident_key", "updated_at")
 
 
