@@ -59,7 +59,8 @@ def wire(rt: Runtime) -> dict:
     escalator = escalation.register(rt, customer_context=customers.context)
     customers_web.register_pages(rt, customers, escalator.gate)  # the directory's tokens guard every read
     # cases: negative feedback needing an answer, owned by the customer's rep (the context port) or a
-    # department queue; critical feedback's incident key links the case to its incident
+    # department queue; critical feedback's incident key links the case to its incident; a resolved case
+    # is told to `cases.on_resolved(customer_id, "case", now)` (nobody until a capability provides it)
     raise_high = rt.settings.worker.raise_high_feedback
     cases = cases_agent.register(rt, escalator.policy, customer_context=customers.context,
                                  incident_key_of=lambda cf: incident_key_of(cf, raise_high=raise_high))
