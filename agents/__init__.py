@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from agents.cases.agent import Cases
     from agents.customers.agent import Customers
     from agents.escalation.agent import Escalator
     from agents.feedback.agent import FeedbackCapability
@@ -31,6 +32,7 @@ class Worker:
     escalator: Escalator
     kpis: Kpis
     signals: Signals | None = None
+    cases: Cases | None = None
 
 
 def wire(rt: Runtime) -> dict:
@@ -38,10 +40,13 @@ def wire(rt: Runtime) -> dict:
     one event type run in registration order (a customer's profile takes an incident before the
     escalation chain reads the customer's context)."""
     from agents.board import web as board
+    from agents.cases import agent as cases_agent
+    from agents.cases import web as cases_web
     from agents.customers import agent as customers_agent
     from agents.customers import web as customers_web
     from agents.escalation import agent as escalation
     from agents.feedback import agent as feedback_agent
+    from agents.feedback.incidents import incident_key_of
     from agents.ingest import agent as ingest
     from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
@@ -53,13 +58,22 @@ def wire(rt: Runtime) -> dict:
     feedback.subscribers.append(customers.on_classified)  # customer feedback figures from classifications
     escalator = escalation.register(rt, customer_context=customers.context)
     customers_web.register_pages(rt, customers, escalator.gate)  # the directory's tokens guard every read
+    # cases: negative feedback needing an answer, owned by the customer's rep (the context port) or a
+    # department queue; critical feedback's incident key links the case to its incident; a resolved case
+    # is told to `cases.on_resolved(customer_id, "case", now)` (nobody until a capability provides it)
+    raise_high = rt.settings.worker.raise_high_feedback
+    cases = cases_agent.register(rt, escalator.policy, customer_context=customers.context,
+                                 incident_key_of=lambda cf: incident_key_of(cf, raise_high=raise_high))
+    feedback.subscribers.append(cases.on_classified)
+    cases_web.register_pages(rt, escalator.gate, escalator.policy.directory)
     kpis = kpis_agent.register(rt, customer_context=customers.context)  # funnel portraits: segment, value band
     kpis_web.register_pages(rt, escalator.gate, kpis)
     # after customers and feedback: a complaint's order is in the signals' book before the complaint;
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
     board.register(rt, escalator)
-    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business}
+    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,
+            "cases": cases}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:

@@ -69,6 +69,7 @@ class Metrics:
         self.kpi_unconverted = Counter(p + "kpi_unconverted_amount_total", "Paid and refunded order amounts and campaign spend no exchange rate covers at their time (config/currencies.yaml), in units of their own currency: kept out of the KPIs' revenue, AOV and ROI", ["currency"], registry=r)
         self.segment_customers = Gauge(p + "customers", "Customers per RFM segment (this worker's partitions)", ["segment"], registry=r)
         self.followups = Counter(p + "followups_total", "Follow-up tasks raised", ["reason"], registry=r)
+        self.cases = Counter(p + "cases_total", "After-sales cases opened and updated by feedback, and SLAs missed (event: opened, updated, breached_first_response, breached_resolution)", ["event", "category"], registry=r)
         self.signals_fired = Counter(p + "signals_fired_total", "Business signals that raised an incident (config/signals.yaml), by kind: complaint_rate, negative_share, target_pace, campaign_roi", ["kind"], registry=r)
         # Escalation.
         self.incidents_open = Gauge(p + "incidents_open", "Open incidents", ["severity", "level"], registry=r)

@@ -192,6 +192,9 @@ class IncidentEvent(EventBase):
     # the team an incident concerns (a team behind its target pace): routing resolves roles such as
     # team_lead through it when the incident has no customer owner to go by
     team: Label | None = None
+    # the department whose queue owns the work the incident is about (a case nobody owns: after_sales,
+    # tech_support, finance, marketing): routes may match it and page that department
+    department: Label | None = None
     # the figures behind a business signal (counts, baseline, ratio, p-value), carried to every page
     evidence: dict[Label, EvidenceValue] | None = Field(default=None, max_length=32)
 

@@ -12,8 +12,22 @@ from schemas.escalation import Target
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # What a service token may read; people read every route their scope allows and never need these.
-ReadScope = Literal["read:incidents", "read:customers", "read:kpis"]
+ReadScope = Literal["read:incidents", "read:customers", "read:kpis", "read:cases"]
 READ_SCOPES: tuple[str, ...] = get_args(ReadScope)
+# The departments sales works with: directory roles whose holders serve a queue of work nobody owns
+Department = Literal["after_sales", "tech_support", "finance", "marketing"]
+DEPARTMENTS: tuple[str, ...] = get_args(Department)
+QUEUE = "queue:"
+
+
+def queue_of(department: str) -> str:
+    """after_sales -> queue:after_sales (what an owner field holds when a department owns the work)."""
+    return f"{QUEUE}{department}"
+
+
+def department_of(ref: str | None) -> str | None:
+    """queue:after_sales -> after_sales; anything else (a person id, a role, None) -> None."""
+    return ref[len(QUEUE):] if ref is not None and ref.startswith(QUEUE) else None
 
 
 def _token_hash(v: str | None) -> str | None:
@@ -115,6 +129,17 @@ class Directory(_Model):
     @property
     def roles(self) -> frozenset[str]:
         return frozenset(p.role for p in self.people)
+
+    def unknown_queue(self, ref: str) -> str | None:
+        """Why `ref` (`queue:<department>`) cannot be served, or None when someone holds the department's role."""
+        dept = department_of(ref)
+        if dept is None:
+            return None
+        if dept not in DEPARTMENTS:
+            return f'"{ref}" names unknown department "{dept}" (departments: {", ".join(DEPARTMENTS)})'
+        if dept not in self.roles:
+            return f'"{ref}" is a queue nobody serves: no one in the directory holds role "{dept}"'
+        return None
 
     def person(self, pid: str | None) -> Person | None:
         return next((p for p in self.people if p.id == pid), None) if pid else None

@@ -230,3 +230,33 @@ class KpiFactRow(Base):
 
 Index("ix_kpi_cells_read", KpiCellRow.scope, KpiCellRow.granularity, KpiCellRow.updated_at)
 Index("ix_kpi_facts_partition", KpiFactRow.kind, KpiFactRow.partition)
+
+
+class CaseRow(Base):
+    """An after-sales case: one per (customer, category) while not resolved (agents/cases)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_state_partition", "state", "partition"),)
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    region: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    partition: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    opened_at: Mapped[datetime]
+    first_response_due: Mapped[datetime]
+    resolution_due: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    feedback_count: Mapped[int] = mapped_column(Integer)
+    last_feedback_at: Mapped[datetime]
+    feedback_ids: Mapped[list] = mapped_column(JSON)
+    incident_key: Mapped[str | None] = mapped_column(String(255))
+    breach: Mapped[str | None] = mapped_column(String(16))
+    escalated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(index=True)

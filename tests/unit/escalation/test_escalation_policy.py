@@ -38,7 +38,7 @@ def _set(path, value):
     (_set(("levels", 0, "ack_timout_minutes"), 5), "levels.1.ack_timout_minutes: Extra inputs are not permitted"),
     (_set(("routes", 0, "match", "severity"), ["urgent"]), "routes.1.match.severity.1: Input should be 'critical'"),
     (_set(("boosts", 0, "match", "segment"), ["Champion"]), "boosts.1.match.segment.1: Input should be 'Champions'"),
-    (_set(("routes", 6, "match"), {"severity": ["low"]}), "route 7 is the last route and must match everything"),
+    (_set(("routes", 11, "match"), {"severity": ["low"]}), "route 12 is the last route and must match everything"),
     (_set(("storm", "level"), "vp"), 'storm names unknown level "vp"'),
     (_set(("calendars", "office", "timezone"), "Mars/Olympus"), "calendars.office.timezone: unknown time zone"),
     (_set(("calendars", "office", "end"), "08:00"), "calendars.office: end 08:00 is not after start 09:00"),
@@ -55,7 +55,7 @@ def test_policy_mistakes_name_the_place(make_policy, edit, message):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda _p, d: d["people"].append(dict(d["people"][0])), "person 20 repeats id 'rep-1'"),
+    (lambda _p, d: d["people"].append(dict(d["people"][0])), "person 25 repeats id 'rep-1'"),
     (lambda _p, d: d["people"][0].update(email="rep1-at-example"), "people.1.email: not an email address"),
     (lambda _p, d: d["people"][0].update(webhook="ftp://x"), "people.1.webhook: webhook must be an http(s) URL"),
     (lambda _p, d: d["people"][0].update(token_sha256="s3cret"), "people.1.token_sha256: token_sha256 must be 64"),
@@ -96,7 +96,7 @@ def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
 @pytest.mark.parametrize("file,old,new,occurrence,expected", [
     # a cross-reference check: the line of the value it names
     ("escalation.yaml", "start_level: account_rep", "start_level: team_leed", 2,
-     'routes.6.start_level: route 6 names unknown level "team_leed"'),
+     'routes.5.start_level: route 5 names unknown level "team_leed"'),
     # a schema error: the line of the key
     ("escalation.yaml", "ack_timeout_minutes: 15", "ack_timeout_minutes: 0", 1,
      "levels.1.ack_timeout_minutes: Input should be greater than 0"),
