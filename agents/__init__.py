@@ -58,7 +58,9 @@ def wire(rt: Runtime) -> dict:
     # after customers and feedback: a complaint's order is in the signals' book before the complaint;
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
-    board.register(rt, escalator)
+    # other capabilities' entries on a customer's timeline: (customer id, n) -> entries (agents/board/timeline.py)
+    timeline_providers: list = []
+    board.register(rt, escalator, timeline_providers)
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business}
 
 
