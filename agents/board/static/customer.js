@@ -21,13 +21,14 @@
     const rfm = p.rfm;
     $("tiles").replaceChildren(
       tile("Segment", rfm ? rfm.segment : "–", rfm ? "RFM " + rfm.r + "-" + rfm.f + "-" + rfm.m : "not scored yet"),
-      tile("Churn risk", pct(p.churn_risk), p.mean_days_between_orders ? "orders every "
+      tile("Churn risk", pct(p.churn_risk), p.mean_days_between_orders >= 1 ? "orders every "
         + Math.round(p.mean_days_between_orders) + " days on average" : null),
       tile("Orders", String(p.orders_count), p.last_order_at ? "last " + when(p.last_order_at) : null),
       tile("Spend", money(p.total_spend, cur), p.average_order_value ? money(p.average_order_value, cur) + " per order" : null));
     const facts = [
       ["Owner rep", p.owner_rep_id], ["Region", p.region], ["Favourite category", humanize(p.favourite_category)],
-      ["Feedback", p.feedback_count ? p.feedback_count + " messages, " + pct(p.negative_share) + " negative" : null],
+      ["Feedback", p.feedback_count ? p.feedback_count + (p.feedback_count === 1 ? " message, " : " messages, ")
+        + pct(p.negative_share) + " negative" : null],
       ["Open incidents", p.open_incidents ? String(p.open_incidents) : null],
       ["First order", p.first_order_at ? when(p.first_order_at) : null],
       ["Refunds", num0(p.refunds) ? money(p.refunds, cur) : null]];
@@ -43,7 +44,7 @@
     box.replaceChildren(el("legend", {}, "Show"), ...kinds.map((k) => {
       const id = "kind-" + k.replace(/[^A-Za-z0-9_-]/g, "");
       const n = entries.filter((e) => e.kind === k).length;
-      return el("span", {class: "kind"},
+      return el("span", {class: "kind-toggle"},
         el("input", {type: "checkbox", id, checked: !hidden.has(k), on: {change: (ev) => {
           if (ev.target.checked) hidden.delete(k); else hidden.add(k);
           renderTimeline();
@@ -54,7 +55,8 @@
 
   function line(e) {
     const overdue = e.due_at && Date.parse(e.due_at) < Date.now();
-    return el("li", {class: "entry kind-" + e.kind + (e.severity ? " sev-" + e.severity : ""), "data-kind": e.kind},
+    const settled = ["resolved", "done", "dismissed"].includes(e.state);   // no longer needs attention
+    return el("li", {class: "entry kind-" + e.kind + (e.severity && !settled ? " sev-" + e.severity : ""), "data-kind": e.kind},
       el("p", {class: "at"}, el("time", {datetime: e.at}, when(e.at))),
       el("div", {class: "body"},
         el("p", {class: "what"},
@@ -66,7 +68,8 @@
           e.detail || null,
           e.detail && e.due_at ? " · " : null,
           e.due_at ? el("span", {class: overdue ? "overdue" : null},
-            (overdue ? "was due " : "due ") + when(e.due_at)) : null)));
+            (e.kind === "incident" ? (overdue ? "was to escalate " : "escalates ") : overdue ? "was due " : "due ")
+              + when(e.due_at)) : null)));
   }
 
   function renderTimeline() {

@@ -142,7 +142,7 @@
         el("p", {class: "when"}, dueText(kind, row)),
         el("dl", {class: "facts"},
           customer ? [el("dt", {}, "Customer"), el("dd", {}, el("a", {href: customerHref(customer)}, customer))] : null,
-          facts.map(([t, v]) => [el("dt", {}, t), el("dd", {}, v)])),
+          facts.flatMap(([t, v]) => [el("dt", {}, t), el("dd", {}, v)])),
         buttons.length ? el("div", {class: "actions"}, buttons) : null,
         status));
   }
