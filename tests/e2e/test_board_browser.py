@@ -223,6 +223,55 @@ def fits_the_phone(page, selector: str) -> None:
         assert box["height"] >= 40, (selector, i, box)   # a thumb-sized target
 
 
+def act_on_a_followup(page, base: str, auth: dict, customer: str) -> None:
+    """Start, snooze until a time, then dismiss with a reason: each shown at once, each stored."""
+    rows = httpx.get(f"{base}/followups?mine=1&state=open", headers=auth, timeout=10).json()["followups"]
+    fu_id = next(f["id"] for f in rows if f["customer_id"] == customer and f["state"] == "open")
+    item = page.locator(f'#followups article[data-id="{fu_id}"]')
+
+    def stored() -> dict:
+        got = httpx.get(f"{base}/followups?mine=1&state=all", headers=auth, timeout=10).json()["followups"]
+        return next(f for f in got if f["id"] == fu_id)
+
+    item.get_by_role("button", name="Start").click()
+    page.locator(f'#followups article[data-id="{fu_id}"][data-state="in_progress"]').wait_for(timeout=5000)
+    assert stored()["state"] == "in_progress"
+    until = datetime.now(timezone.utc) + timedelta(days=2)
+    item.get_by_text("Snooze…").click()
+    item.get_by_label("Snooze until").fill(until.astimezone().strftime("%Y-%m-%dT%H:%M"))
+    item.get_by_role("button", name="Snooze", exact=True).click()
+    page.locator(f'#followups article[data-id="{fu_id}"][data-state="snoozed"]').wait_for(timeout=5000)
+    snoozed = stored()
+    assert snoozed["state"] == "snoozed"
+    assert abs(datetime.fromisoformat(snoozed["snoozed_until"]) - until) < timedelta(minutes=2)
+    assert "Snoozed until" in item.inner_text()
+    item.get_by_text("Dismiss…").click()
+    item.get_by_label("Reason").fill("Called them: the parcel arrived, all fine")
+    item.get_by_role("button", name="Dismiss", exact=True).click()
+    item.wait_for(state="detached", timeout=5000)   # finished work leaves the list
+    assert (stored()["state"], stored()["dismiss_reason"]) == ("dismissed", "Called them: the parcel arrived, all fine")
+
+
+def act_on_a_case(page, base: str, auth: dict, customer: str) -> None:
+    """Someone answers the case elsewhere first: the page's Respond gets 409 and shows the state it is in now;
+    then Resolve from the page takes it off the list."""
+    rows = httpx.get(f"{base}/cases?mine=1&state=open", headers=auth, timeout=10).json()["cases"]
+    case_id = next(c["id"] for c in rows if c["customer_id"] == customer and c["state"] == "open")
+    item = page.locator(f'#cases article[data-id="{case_id}"]')
+    assert "first response" in item.locator(".when").inner_text()
+    assert httpx.post(f"{base}/cases/{case_id}/respond", headers=auth, timeout=10).status_code == 200
+    item.get_by_role("button", name="Mark responded").click()
+    item.locator(".result", has_text="failed").wait_for(timeout=5000)
+    assert "responded" in item.locator(".result").inner_text()
+    page.locator(f'#cases article[data-id="{case_id}"][data-state="responded"]').wait_for(timeout=5000)
+    assert "resolution" in item.locator(".when").inner_text()
+    item.get_by_role("button", name="Resolve").click()
+    item.wait_for(state="detached", timeout=5000)
+    state = [c["state"] for c in httpx.get(f"{base}/cases?state=all", headers=auth, timeout=10).json()["cases"]
+             if c["id"] == case_id]
+    assert state == ["resolved"]
+
+
 def test_my_work_and_the_customer_page_on_desktop_and_phone(broker, make_worker, db_url, run_id, tmp_path):
     """My work lists what rep-1 may act on, sorted by due time, and acts on it; every card links to the customer
     page, whose timeline holds the customer's orders, feedback and incidents; both fit a 390 px phone."""
@@ -255,13 +304,30 @@ def test_my_work_and_the_customer_page_on_desktop_and_phone(broker, make_worker,
                    timeout=30, message="context stored")
 
         auth = {"Authorization": f"Bearer {tokens['rep-1']}"}
+        final = {"followups": {"done", "dismissed"}, "cases": {"resolved"}}
+
+        def work(kind: str) -> httpx.Response:
+            return httpx.get(f"{w.base_url}/{kind}?mine=1&state=all", headers=auth, timeout=10)
+
+        def raised(kind: str) -> bool:
+            """The customer's negative feedback gave rep-1 a follow-up (a valuable customer) and a case, where the
+            worker serves those routes (404 until the follow-up and case capabilities are on it)."""
+            r = work(kind)
+            return r.status_code == 404 or any(x["customer_id"] == customer for x in r.json()[kind])
+
+        wait_until(lambda: raised("followups") and raised("cases"), timeout=30, message="follow-up and case raised")
+        routes = {kind: work(kind) for kind in ("followups", "cases")}
+        cases = routes["cases"].json()["cases"] if routes["cases"].status_code == 200 else []
+
         # the timeline route: scoped like GET /customers/{id}
         got = httpx.get(f"{w.base_url}/customers/{customer}/timeline", headers=auth, timeout=10)
         assert got.status_code == 200, got.text
         kinds = [e["kind"] for e in got.json()["entries"]]
         followups = len(query(db_url, "SELECT 1 FROM followups WHERE customer_id = :c", c=customer))
         assert kinds.count("order") == 2 and kinds.count("feedback") == 1 and kinds.count("incident") == 2
-        assert kinds.count("followup") == followups and len(kinds) == 5 + followups
+        assert kinds.count("followup") == followups
+        assert kinds.count("case") == len([c for c in cases if c["customer_id"] == customer])  # the provider port
+        assert len(kinds) == 5 + followups + kinds.count("case")
         times = [e["at"] for e in got.json()["entries"]]
         assert times == sorted(times, key=datetime.fromisoformat, reverse=True)
         south_rep = {"Authorization": f"Bearer {tokens['rep-3']}"}
@@ -269,10 +335,6 @@ def test_my_work_and_the_customer_page_on_desktop_and_phone(broker, make_worker,
         assert httpx.get(f"{w.base_url}/customers/{customer}/timeline", timeout=10).status_code == 401
         assert httpx.get(f"{w.base_url}/customers/{customer}/timeline?limit=x", headers=auth,
                          timeout=10).status_code == 400
-        # what the follow-up and case routes answer (404 until those capabilities are on the worker)
-        routes = {kind: httpx.get(f"{w.base_url}/{kind}?mine=1&state=all", headers=auth, timeout=10)
-                  for kind in ("followups", "cases")}
-        final = {"followups": {"done", "dismissed"}, "cases": {"resolved"}}
 
         def incidents() -> dict[str, dict]:
             """rep-1's view through the API (the browser's event loop rules out a direct SQL query here)."""
@@ -307,6 +369,16 @@ def test_my_work_and_the_customer_page_on_desktop_and_phone(broker, make_worker,
                                for i in range(section.locator("article").count())]
                         assert sorted(ids) == sorted(r["id"] for r in rows)
                 page.screenshot(path=str(SCREENSHOTS / "mine.png"), full_page=True)
+                page.set_viewport_size(PHONE)
+                page.wait_for_timeout(300)
+                fits_the_phone(page, "#content article button, #content article summary")
+                page.screenshot(path=str(SCREENSHOTS / "mine-phone.png"), full_page=True)
+                page.set_viewport_size(DESKTOP)
+
+                if routes["followups"].status_code == 200:
+                    act_on_a_followup(page, w.base_url, auth, customer)
+                if routes["cases"].status_code == 200:
+                    act_on_a_case(page, w.base_url, auth, customer)
 
                 # acknowledge with the keyboard; the item says so without a reload
                 page.evaluate("window.__sameDocument = true")
@@ -322,7 +394,6 @@ def test_my_work_and_the_customer_page_on_desktop_and_phone(broker, make_worker,
                 page.set_viewport_size(PHONE)
                 page.wait_for_timeout(300)
                 fits_the_phone(page, "#incidents article button")
-                page.screenshot(path=str(SCREENSHOTS / "mine-phone.png"), full_page=True)
                 burn.get_by_role("button", name="Resolve").click()
                 burn.wait_for(state="detached", timeout=10000)
                 assert incidents()[f"burn-{run_id}"]["status"] == "resolved"

@@ -58,7 +58,7 @@
       url: (i, a) => "/incidents/" + encodeURIComponent(i.incident_key) + "/" + a,
     },
   };
-  const LABELS = {start: "Start", done: "Done", snooze: "Snooze", dismiss: "Dismiss", respond: "Responded",
+  const LABELS = {start: "Start", done: "Done", snooze: "Snooze", dismiss: "Dismiss", respond: "Mark responded",
                   resolve: "Resolve", ack: "Acknowledge"};
 
   // -- loading -----------------------------------------------------------------------------------
