@@ -56,7 +56,7 @@
   function line(e) {
     const overdue = e.due_at && Date.parse(e.due_at) < Date.now();
     const settled = ["resolved", "done", "dismissed"].includes(e.state);   // no longer needs attention
-    return el("li", {class: "entry kind-" + e.kind + (e.severity && !settled ? " sev-" + e.severity : ""), "data-kind": e.kind},
+    return el("li", {class: "entry kind-" + e.kind + (e.severity && !settled ? " sev-" + e.severity : ""), "data-kind": e.kind, "data-id": e.id},
       el("p", {class: "at"}, el("time", {datetime: e.at}, when(e.at))),
       el("div", {class: "body"},
         el("p", {class: "what"},
