@@ -216,6 +216,7 @@
       say(LABELS[action] + " accepted; updating…");
       render();
       setTimeout(refresh, 1000);
+      setTimeout(refresh, 3000);   // a busy worker applies it a little later
       return;
     }
     const why = r.body.error || (r.status ? "HTTP " + r.status : "cannot reach the server");
