@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from agents.board.timeline import TimelineProvider
     from agents.customers.agent import Customers
     from agents.escalation.agent import Escalator
     from agents.feedback.agent import FeedbackCapability
@@ -59,7 +60,7 @@ def wire(rt: Runtime) -> dict:
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
     # other capabilities' entries on a customer's timeline: (customer id, n) -> entries (agents/board/timeline.py)
-    timeline_providers: list = []
+    timeline_providers: list[TimelineProvider] = []
     board.register(rt, escalator, timeline_providers)
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business}
 
