@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from agents.board.timeline import TimelineProvider
     from agents.cases.agent import Cases
     from agents.customers.agent import Customers
     from agents.escalation.agent import Escalator
@@ -41,6 +42,7 @@ def wire(rt: Runtime) -> dict:
     escalation chain reads the customer's context)."""
     from agents.board import web as board
     from agents.cases import agent as cases_agent
+    from agents.cases import store as cases_store
     from agents.cases import web as cases_web
     from agents.customers import agent as customers_agent
     from agents.customers import web as customers_web
@@ -71,7 +73,9 @@ def wire(rt: Runtime) -> dict:
     # after customers and feedback: a complaint's order is in the signals' book before the complaint;
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
-    board.register(rt, escalator)
+    # other capabilities' entries on a customer's timeline: (customer id, n) -> entries (agents/board/timeline.py)
+    timeline_providers: list[TimelineProvider] = [lambda cid, n: cases_store.timeline(rt.engine, cid, n)]
+    board.register(rt, escalator, timeline_providers)
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,
             "cases": cases}
 
