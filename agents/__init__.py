@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from agents.escalation.agent import Escalator
     from agents.feedback.agent import FeedbackCapability
     from agents.kpis.agent import Kpis
+    from agents.receivables.agent import Receivables
     from agents.signals.agent import Signals
     from pipeline.metrics import Metrics
     from pipeline.runtime import Runtime
@@ -31,6 +32,7 @@ class Worker:
     escalator: Escalator
     kpis: Kpis
     signals: Signals | None = None
+    receivables: Receivables | None = None
 
 
 def wire(rt: Runtime) -> dict:
@@ -45,6 +47,9 @@ def wire(rt: Runtime) -> dict:
     from agents.ingest import agent as ingest
     from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
+    from agents.receivables import agent as receivables_agent
+    from agents.receivables import digests as receivables_digests
+    from agents.receivables import web as receivables_web
     from agents.signals import agent as signals
 
     ingest.register(rt)
@@ -54,12 +59,19 @@ def wire(rt: Runtime) -> dict:
     escalator = escalation.register(rt, customer_context=customers.context)
     customers_web.register_pages(rt, customers, escalator.gate)  # the directory's tokens guard every read
     kpis = kpis_agent.register(rt, customer_context=customers.context)  # funnel portraits: segment, value band
-    kpis_web.register_pages(rt, escalator.gate, kpis)
+    # invoiced orders: the rep's follow-up through the follow-ups port (default: the followups row), finance told
+    receivables = receivables_agent.register(rt, escalator.policy.directory, customer_context=customers.context,
+                                             rep_team=kpis.targets.rep_team)
+    kpis_web.register_pages(rt, escalator.gate, kpis,
+                            sections={"receivables": receivables_web.ageing_section(rt.engine, kpis.rates)})
     # after customers and feedback: a complaint's order is in the signals' book before the complaint;
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
     board.register(rt, escalator)
-    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business}
+    # digests to the directory's subscribers; open cases and overdue follow-ups join through `counts` ports
+    receivables_digests.register(rt, escalator.policy.directory, receivables.cfg, counts={})
+    return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,
+            "receivables": receivables}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:

@@ -188,6 +188,7 @@ class PathsSettings(BaseModel):
     currencies: Path | None = None
     followup: Path | None = None
     signals: Path | None = None
+    receivables: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:
         value = getattr(self, name)

@@ -35,6 +35,8 @@ class Person(_Model):
     email: str | None = None
     webhook: str | None = None
     token_sha256: str | None = None    # hex sha256 of the person's API token; the token itself is never stored
+    # the feedback digests this person receives (by email and / or webhook), cut to their region, else team
+    digests: tuple[Literal["hourly", "daily"], ...] = ()
 
     @field_validator("email")
     @classmethod

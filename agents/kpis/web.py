@@ -83,9 +83,10 @@ def scope_kpis(view: dict, reader: Reader, directory) -> dict:
             "windows": {g: [keep(s) for s in snaps] for g, snaps in view["windows"].items()}}
 
 
-def register_pages(rt, gate: ReadGate, kpis) -> None:
+def register_pages(rt, gate: ReadGate, kpis, sections: dict | None = None) -> None:
     """GET /kpis through the worker's read `gate`: a regional reader sees their region's cells, in the
-    reporting currency of the kpis capability's rates."""
+    reporting currency of the kpis capability's rates. `sections`: more top-level parts of the answer from
+    other capabilities (name -> async (reader's region or None, now) -> JSON), e.g. receivables ageing."""
     from pipeline.runtime import now_utc
 
     app = rt.app
@@ -112,5 +113,7 @@ def register_pages(rt, gate: ReadGate, kpis) -> None:
                 body = {**await view_for(COMPANY, windows), "region": None}
             else:
                 body = scope_kpis(await view_for(reader.region, windows), reader, gate.directory)
+            for name, section in (sections or {}).items():
+                body[name] = await section(reader.region, now_utc())
             return self.bytes(dumps(body), content_type="application/json",
                               headers={"Cache-Control": "no-store"})
