@@ -15,7 +15,7 @@ from sqlalchemy import select
 from agents.escalation.directory import Directory
 from agents.escalation.routing import CustomerLookup
 from agents.receivables.config import ReceivablesConfig, load_receivables_config
-from agents.receivables.core import Owner, Receivable, apply, due_for_notice, followup_task, notice_text
+from agents.receivables.core import Owner, Receivable, ReceivablesBook, followup_task, notice_text
 from pipeline import topics as T
 from pipeline.currency import Rates, load_rates
 from pipeline.db.models import FollowUpRow, ReceivableRow
@@ -23,7 +23,7 @@ from pipeline.notify.notice import Notice, NoticeSender
 from pipeline.notify.smtp import EmailNotifier
 from pipeline.runtime import Meta, Runtime, now_utc
 from schemas.customers import FollowUpTask, stable_id
-from schemas.events import OrderEvent, OrderStatus
+from schemas.events import OrderEvent
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Receivables:
         self.rt, self.cfg, self.rates, self.directory = rt, cfg, rates, directory
         self.sink, self.customer_context = followup_sink, customer_context
         self.rep_team = rep_team or {}
-        self.book: dict[str, Receivable] = {}
+        self.book = ReceivablesBook(cfg.payment_terms_days, rates.convert)
         self.partition_of: dict[str, int] = {}
         self.notices: NoticeSender | None = None
         self._sending: set[asyncio.Task] = set()
@@ -98,19 +98,21 @@ class Receivables:
         return Owner(rep, team, region or (person.region if person is not None else None))
 
     async def on_order(self, e: OrderEvent, meta: Meta) -> None:
-        current = self.book.get(e.order_id)
-        if current is None and e.status is not OrderStatus.invoiced:
+        if not self.book.wants(e):
             return  # not a receivable (the common case: no look-up at all)
-        owner = await self.owner(e) if current is None else Owner(None, None, None)
-        new = apply(current, e, owner, self.rates.convert, self.cfg.payment_terms_days)
-        if new is None or new is current:
-            return
-        self.book[e.order_id], self.partition_of[e.order_id] = new, meta.partition
-        self.rt.writer.add(RECEIVABLES, row(new, meta.partition, now_utc()), meta)
+        known = e.order_id in self.book.by_order
+        new = self.book.order(e, Owner(None, None, None) if known else await self.owner(e))
+        if new is not None:
+            self.partition_of[e.order_id] = meta.partition
+            self.rt.writer.add(RECEIVABLES, row(new, meta.partition, now_utc()), meta)
 
     async def load(self, partitions: set[int]) -> None:
+        async with self._sweeping:  # a sweep in progress finishes over the book it started with
+            await self._load(partitions)
+
+    async def _load(self, partitions: set[int]) -> None:
         for oid in [o for o, p in self.partition_of.items() if p not in partitions]:
-            self.book.pop(oid, None)
+            self.book.by_order.pop(oid, None)
             self.partition_of.pop(oid, None)
         fresh = partitions - set(self.partition_of.values())
         if not fresh:
@@ -118,27 +120,23 @@ class Receivables:
         async with self.rt.engine.connect() as conn:
             rows = (await conn.execute(select(RECEIVABLES).where(RECEIVABLES.c.partition.in_(sorted(fresh))))).mappings().all()
         for m in rows:
-            if m["order_id"] not in self.book:
-                self.book[m["order_id"]], self.partition_of[m["order_id"]] = from_row(m), m["partition"]
+            if m["order_id"] not in self.book.by_order:
+                self.book.by_order[m["order_id"]], self.partition_of[m["order_id"]] = from_row(m), m["partition"]
         log.info("receivables: %d for partitions %s", len(rows), sorted(fresh))
 
     async def sweep(self, now: datetime) -> list[Receivable]:
         """Overdue receivables -> the rep's follow-up (through the sink) and the finance notice, once each: the
         marker is written with the follow-up, and the notice leaves once both are in SQL."""
         async with self._sweeping:
-            raised = []
-            for r in due_for_notice(self.book.values(), now):
-                partition = self.partition_of.get(r.order_id)
-                if partition is None:
-                    continue
-                marked = self.book[r.order_id] = _raised(r, now)
+            raised = [r for r in self.book.sweep(now) if r.order_id in self.partition_of]
+            for marked in raised:
+                partition = self.partition_of[marked.order_id]  # load() waits for the sweep: still ours
                 self.rt.writer.add(RECEIVABLES, row(marked, partition, now))
                 churn, spend = 0.0, Decimal(0)
-                if self.customer_context is not None and (ctx := await self.customer_context(r.customer_id)):
+                if self.customer_context is not None and (ctx := await self.customer_context(marked.customer_id)):
                     churn, spend = ctx.churn_risk or 0.0, Decimal(str(ctx.value or 0))
                 await self.sink(followup_task(marked, now, self.cfg.overdue.followup_due_hours, churn, spend), partition)
                 self.rt.metrics.followups.labels("payment_overdue").inc()
-                raised.append(marked)
             if raised:
                 self.rt.writer.ack_after(lambda batch=tuple(raised): self._notify(batch, now))
             return raised
@@ -168,12 +166,6 @@ class Receivables:
             await asyncio.wait(list(self._sending), timeout=3.0)
         if self.notices is not None:
             await self.notices.aclose()
-
-
-def _raised(r: Receivable, now: datetime) -> Receivable:
-    from dataclasses import replace
-
-    return replace(r, overdue_raised_at=now)
 
 
 def register(rt: Runtime, directory: Directory, followup_sink: FollowUpSink | None = None,

@@ -143,3 +143,32 @@ def ageing(receivables: Iterable[Receivable], now: datetime) -> dict:
                 cell[b]["amount"] += r.amount_reporting
     return {"total": total, "by_team": dict(sorted(teams.items())), "by_region": dict(sorted(regions.items())),
             "unconverted": unconverted}
+
+
+class ReceivablesBook:
+    """The receivables of some orders and what the sweep raised: the core both the worker (its partitions,
+    SQL, wall clock) and `salespulse receivables replay` (a file, a virtual clock) drive."""
+
+    def __init__(self, terms_days: int, convert: Convert) -> None:
+        self.terms_days, self.convert = terms_days, convert
+        self.by_order: dict[str, Receivable] = {}
+
+    def wants(self, e: OrderEvent) -> bool:
+        """Whether the event can change a receivable (an owner is looked up only for a new invoice)."""
+        return e.order_id in self.by_order or e.status is OrderStatus.invoiced
+
+    def order(self, e: OrderEvent, owner: Owner) -> Receivable | None:
+        """The changed receivable, or None when the event changes nothing."""
+        current = self.by_order.get(e.order_id)
+        new = apply(current, e, owner, self.convert, self.terms_days)
+        if new is None or new is current:
+            return None
+        self.by_order[e.order_id] = new
+        return new
+
+    def sweep(self, now: datetime) -> list[Receivable]:
+        """The receivables that became overdue and were not raised yet, marked raised at `now`."""
+        raised = [replace(r, overdue_raised_at=now) for r in due_for_notice(self.by_order.values(), now)]
+        for r in raised:
+            self.by_order[r.order_id] = r
+        return raised

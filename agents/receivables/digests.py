@@ -47,8 +47,9 @@ class DigestDelivery:
         return person.team if person is not None else None
 
     def subscribers(self, period: str) -> list[Person]:
+        # only those this worker can reach (no SMTP configured: email-only subscribers wait, unmarked)
         return [p for p in self.directory.people if any(SUBSCRIPTIONS[d] == period for d in p.digests)
-                and (p.email or p.webhook)]
+                and self.sender.channels(p.target())]
 
     async def _delivered(self, period: str, start: datetime) -> set[str]:
         async with self.rt.engine.connect() as conn:

@@ -11,9 +11,9 @@ from agents.receivables.agent import COLUMNS, RECEIVABLES, from_row
 from agents.receivables.core import ageing
 
 
-def _plain(value):
+def plain(value):
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return str(value.quantize(Decimal("0.01"))) if isinstance(value, Decimal) else value
 
 
@@ -24,7 +24,7 @@ async def receivables_ageing(engine, now: datetime, currency: str, region: str |
         q = q.where(RECEIVABLES.c.region == region)
     async with engine.connect() as conn:
         rows = (await conn.execute(q)).mappings().all()
-    return {"as_of": now.isoformat(), "currency": currency, **_plain(ageing(map(from_row, rows), now))}
+    return {"as_of": now.isoformat(), "currency": currency, **plain(ageing(map(from_row, rows), now))}
 
 
 def ageing_section(engine, rates):

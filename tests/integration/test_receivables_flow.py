@@ -5,6 +5,9 @@ region's figures."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -107,14 +110,20 @@ def test_an_overdue_invoice_raises_one_follow_up_and_one_finance_email(broker, m
         assert set(every["by_region"]) == {"north", "south"} and every["by_team"]["team-north"]["31-60"]["count"] == 1
         north = kpis("manager-north")
         assert set(north["by_region"]) == {"north"} and north["total"]["current"]["count"] == 0
+        # `salespulse kpis show` prints the same section
+        show = subprocess.run([sys.executable, "-m", "agents.cli.main", "kpis", "show", "--database", db_url,
+                               "--window", "total"], capture_output=True, text=True, timeout=120)
+        assert show.returncode == 0, show.stderr
+        shown = json.loads(show.stdout)["receivables"]
+        assert {k: v for k, v in shown.items() if k != "as_of"} == {k: v for k, v in every.items() if k != "as_of"}
 
         # a restart sweeps again over the same book from SQL: still one follow-up, one notice
         w.stop()
         w2 = make_worker("w2", **env)
         w2.wait_ready()
-        wait_until(lambda: "receivables: 3 for partitions" in w2.log_tail(200_000) or
-                   "receivables: " in w2.log_tail(200_000), timeout=60, message="the book loaded again")
-        time.sleep(3.0)
+        wait_until(lambda: "receivables: 3 for partitions" in w2.log_tail(200_000), timeout=60,
+                   message="the book loaded again")
+        time.sleep(3.0)  # three sweeps over it
         assert len(finance_mail()) == 1
         assert query(db_url, "SELECT count(*) FROM followups WHERE reason = 'payment_overdue'") == [(1,)]
 
