@@ -97,7 +97,11 @@ def register_pages(rt, gate: ReadGate, kpis, sections: dict | None = None) -> No
     async def view_for(scope: str, windows: tuple[str, ...]) -> dict:
         hit = cache.get((scope, windows))
         if hit is None or time.monotonic() - hit[0] > KPI_TTL_S:
-            hit = cache[(scope, windows)] = (time.monotonic(), await views.answer(scope, windows, now_utc()))
+            now = now_utc()
+            answer = await views.answer(scope, windows, now)
+            for name, section in (sections or {}).items():
+                answer[name] = await section(None if scope == COMPANY else scope, now)
+            hit = cache[(scope, windows)] = (time.monotonic(), answer)
         return hit[1]
 
     @app.page("/kpis")
@@ -113,7 +117,5 @@ def register_pages(rt, gate: ReadGate, kpis, sections: dict | None = None) -> No
                 body = {**await view_for(COMPANY, windows), "region": None}
             else:
                 body = scope_kpis(await view_for(reader.region, windows), reader, gate.directory)
-            for name, section in (sections or {}).items():
-                body[name] = await section(reader.region, now_utc())
             return self.bytes(dumps(body), content_type="application/json",
                               headers={"Cache-Control": "no-store"})

@@ -134,9 +134,16 @@ class Receivables:
                 self.rt.writer.add(RECEIVABLES, row(marked, partition, now))
                 churn, spend = 0.0, Decimal(0)
                 if self.customer_context is not None and (ctx := await self.customer_context(marked.customer_id)):
-                    churn, spend = ctx.churn_risk or 0.0, Decimal(str(ctx.value or 0))
-                await self.sink(followup_task(marked, now, self.cfg.overdue.followup_due_hours, churn, spend), partition)
-                self.rt.metrics.followups.labels("payment_overdue").inc()
+                    churn, spend = ctx.churn_risk or 0.0, max(Decimal(str(ctx.value or 0)), Decimal(0))
+                try:
+                    task = followup_task(marked, now, self.cfg.overdue.followup_due_hours, churn, spend)
+                except ValueError as exc:  # data the task cannot carry: finance is still told, the sweep goes on
+                    log.warning("payment_overdue follow-up of order %s not raised: %s", marked.order_id, exc)
+                else:
+                    await self.sink(task, partition)
+                m = self.rt.metrics
+                m.followups.labels("payment_overdue").inc()
+                m.receivables_overdue.labels(m.bounded("region", marked.region)).inc()
             if raised:
                 self.rt.writer.ack_after(lambda batch=tuple(raised): self._notify(batch, now))
             return raised
@@ -157,7 +164,8 @@ class Receivables:
                              "team": r.team, "region": r.region})
             for person in self.directory.resolve(self.cfg.overdue.finance_role, region=r.region):
                 try:
-                    await self.notices.send(notice, person.target())
+                    for channel in await self.notices.send(notice, person.target()):
+                        self.rt.metrics.notices_sent.labels("payment_overdue", channel).inc()
                 except Exception:  # a notice must never stop the sweep
                     log.exception("finance notice of order %s not sent", r.order_id)
 

@@ -100,6 +100,8 @@ class DigestDelivery:
                 notice = Notice(stable_id("digest", person.id, period, start.isoformat()), "digest", subject, text,
                                 content)
                 channels = await self.sender.send(notice, person.target())
+                for channel in channels:
+                    self.rt.metrics.notices_sent.labels("digest", channel).inc()
                 if channels:
                     self.sent.add((person.id, period, start))
                     self.rt.writer.add(D, {"subscriber": person.id, "period": period, "period_start": start,
