@@ -38,12 +38,15 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Feedback:
-    occurred_at: datetime
+    """Classified feedback of one kind, counted in SQL (the digest never reads messages one by one)."""
+
+    current: bool                 # in the period (else in the one before: the trend's baseline)
     region: str | None
     team: str | None
     negative: bool
     category: str
-    sentiment_score: float
+    count: int
+    score_sum: float              # of the sentiment scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Mention:
     competitor: str
     region: str | None
     team: str | None
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class Signal:
 class Overdue:
     region: str | None
     team: str | None
+    count: int = 1
 
 
 def period_start(now: datetime, period: str) -> datetime:
@@ -76,34 +81,40 @@ def period_start(now: datetime, period: str) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0) - PERIODS["day"]
 
 
-def _mean(xs: list[float]) -> float | None:
-    return round(sum(xs) / len(xs), 4) if xs else None
+def _mean(groups: list[Feedback]) -> float | None:
+    n = sum(f.count for f in groups)
+    return round(sum(f.score_sum for f in groups) / n, 4) if n else None
 
 
 def build(period: str, start: datetime, scope: Scope, feedback: Iterable[Feedback], mentions: Iterable[Mention],
           signals: Iterable[Signal], overdue: Iterable[Overdue], counts: dict[str, int | None], top: int = 5) -> dict:
-    """Feedback of [start - period, start + period) (the first half is the trend's baseline); mentions and
-    signals of the period; overdue receivables as of its end; `counts`: figures other capabilities give
-    for the scope (open cases, overdue follow-ups; None when not known)."""
+    """Feedback counted over the period and the one before it (the trend's baseline); mentions and signals
+    of the period; overdue receivables as of its end; `counts`: figures other capabilities give for the
+    scope (open cases, overdue follow-ups; None when not known)."""
     end = start + PERIODS[period]
     mine = [f for f in feedback if scope.covers(f.region, f.team)]
-    cur = [f for f in mine if start <= f.occurred_at < end]
-    prev = [f for f in mine if start - PERIODS[period] <= f.occurred_at < start]
-    mean, before = _mean([f.sentiment_score for f in cur]), _mean([f.sentiment_score for f in prev])
-    complaints = Counter(f.category for f in cur if f.negative)
-    competitors = Counter(m.competitor for m in mentions if scope.covers(m.region, m.team))
+    cur, prev = [f for f in mine if f.current], [f for f in mine if not f.current]
+    mean, before = _mean(cur), _mean(prev)
+    complaints: Counter = Counter()
+    for f in cur:
+        if f.negative:
+            complaints[f.category] += f.count
+    competitors: Counter = Counter()
+    for m in mentions:
+        if scope.covers(m.region, m.team):
+            competitors[m.competitor] += m.count
     sigs = [s for s in signals if scope.covers(s.region, s.team)]
     return {
         "period": period, "period_start": start.isoformat(), "period_end": end.isoformat(),
         "scope": {"region": scope.region, "team": scope.team},
-        "feedback_count": len(cur), "negative_count": sum(f.negative for f in cur),
+        "feedback_count": sum(f.count for f in cur), "negative_count": sum(f.count for f in cur if f.negative),
         "complaints": dict(sorted(complaints.items(), key=lambda kv: (-kv[1], kv[0]))[:top]),
         "mean_sentiment": mean, "previous_mean_sentiment": before,
         "sentiment_trend": round(mean - before, 4) if mean is not None and before is not None else None,
         "competitors": dict(sorted(competitors.items(), key=lambda kv: (-kv[1], kv[0]))[:top]),
         "signals": [{"incident_key": s.incident_key, "category": s.category, "severity": s.severity,
                      "title": s.title} for s in sorted(sigs, key=lambda s: s.incident_key)[:top]],
-        "overdue_receivables": sum(1 for o in overdue if scope.covers(o.region, o.team)),
+        "overdue_receivables": sum(o.count for o in overdue if scope.covers(o.region, o.team)),
         **{name: value for name, value in sorted(counts.items())},
     }
 

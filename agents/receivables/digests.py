@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from agents.escalation.directory import Directory, Person
 from agents.receivables.config import ReceivablesConfig
@@ -58,27 +58,33 @@ class DigestDelivery:
         return {r[0] for r in rows} | {s for s, p, t in self.sent if p == period and t == start}
 
     async def _facts(self, period: str, start: datetime) -> tuple[list, list, list, list]:
+        """Everything a period's digests need, counted in SQL per region, owner rep and kind: its cost grows
+        with those, not with the messages."""
         length = PERIODS[period]
         end = start + length
         owner, region = P.c.snapshot["owner_rep_id"].as_string(), P.c.snapshot["region"].as_string()
+        current = (F.c.occurred_at >= start).label("current")
+        negative = (F.c.sentiment == "negative").label("negative")
         async with self.rt.engine.connect() as conn:
             fb = (await conn.execute(
-                select(F.c.occurred_at, F.c.sentiment, F.c.category, F.c.sentiment_score, owner, region)
+                select(current, region, owner, negative, F.c.category, func.count(), func.sum(F.c.sentiment_score))
                 .join(P, P.c.customer_id == F.c.customer_id, isouter=True)
-                .where(F.c.occurred_at >= start - length, F.c.occurred_at < end))).all()
+                .where(F.c.occurred_at >= start - length, F.c.occurred_at < end)
+                .group_by(current, region, owner, negative, F.c.category))).all()
             mentions = (await conn.execute(
-                select(M.c.competitor, owner, region).join(P, P.c.customer_id == M.c.customer_id, isouter=True)
-                .where(M.c.occurred_at >= start, M.c.occurred_at < end))).all()
+                select(M.c.competitor, owner, region, func.count()).join(P, P.c.customer_id == M.c.customer_id,
+                                                                       isouter=True)
+                .where(M.c.occurred_at >= start, M.c.occurred_at < end).group_by(M.c.competitor, owner, region))).all()
             signals = (await conn.execute(
                 select(I.c.incident_key, I.c.category, I.c.severity, I.c.title, I.c.region)
                 .where(I.c.category.in_(SIGNAL_CATEGORIES), I.c.first_seen >= start, I.c.first_seen < end))).all()
-            overdue = (await conn.execute(select(R.c.region, R.c.team).where(
-                and_(R.c.state == "open", R.c.due_at < end)))).all()
-        return ([Feedback(at, reg, self.team_of(rep), s == "negative", cat, score or 0.0)
-                 for at, s, cat, score, rep, reg in fb],
-                [Mention(c, reg, self.team_of(rep)) for c, rep, reg in mentions],
+            overdue = (await conn.execute(select(R.c.region, R.c.team, func.count()).where(
+                and_(R.c.state == "open", R.c.due_at < end)).group_by(R.c.region, R.c.team))).all()
+        return ([Feedback(bool(cur), reg, self.team_of(rep), bool(neg), cat, n, float(total or 0.0))
+                 for cur, reg, rep, neg, cat, n, total in fb],
+                [Mention(c, reg, self.team_of(rep), n) for c, rep, reg, n in mentions],
                 [Signal(k, c, sev, t, reg, None) for k, c, sev, t, reg in signals],
-                [Overdue(reg, team) for reg, team in overdue])
+                [Overdue(reg, team, n) for reg, team, n in overdue])
 
     async def run(self, now: datetime) -> int:
         """Digests sent by this call (one per subscriber and period at most, ever)."""

@@ -10,16 +10,16 @@ from agents.receivables.digest_scope import Feedback, Mention, Overdue, Scope, S
 START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
 
-def fb(minutes, region, team, negative, category, score):
-    return Feedback(START + timedelta(minutes=minutes), region, team, negative, category, score)
+def fb(current, region, team, negative, category, score, count=1):
+    return Feedback(current, region, team, negative, category, count, score * count)
 
 
-FEEDBACK = [fb(5, "north", "team-north", True, "delivery", -0.8), fb(10, "north", "team-north", False, "pricing", 0.5),
-            fb(-30, "north", "team-north", False, "service", 0.9),
-            fb(15, "south", "team-south", True, "pricing", -0.6), fb(70, "south", "team-south", True, "pricing", -0.6)]
+FEEDBACK = [fb(True, "north", "team-north", True, "delivery", -0.8), fb(True, "north", "team-north", False, "pricing", 0.5),
+            fb(False, "north", "team-north", False, "service", 0.9),
+            fb(True, "south", "team-south", True, "pricing", -0.6)]
 MENTIONS = [Mention("shopfast", "north", "team-north"), Mention("jd", "south", "team-south")]
 SIGNALS = [Signal("signal:a", "market_signal", "high", "Complaints up in south", "south", None)]
-OVERDUE = [Overdue("north", "team-north"), Overdue("south", "team-south"), Overdue("south", "team-south")]
+OVERDUE = [Overdue("north", "team-north"), Overdue("south", "team-south", 2)]
 
 
 def digest(scope):
@@ -34,6 +34,13 @@ def test_a_regional_subscriber_gets_only_their_regions_figures():
     south = digest(Scope(region="south"))
     assert (south["feedback_count"], south["complaints"], south["overdue_receivables"]) == (1, {"pricing": 1}, 2)
     assert [s["incident_key"] for s in south["signals"]] == ["signal:a"]
+
+
+def test_counted_groups_weigh_by_their_count():
+    many = build("day", START, Scope(), [fb(True, "east", None, True, "delivery", -0.5, count=3),
+                                         fb(True, "east", None, False, "service", 1.0, count=1)], [], [], [], {})
+    assert (many["feedback_count"], many["negative_count"], many["complaints"]) == (4, 3, {"delivery": 3})
+    assert many["mean_sentiment"] == -0.125 and many["period_end"] == (START + timedelta(days=1)).isoformat()
 
 
 def test_team_scope_and_everything():
