@@ -57,6 +57,12 @@ class Person(_Model):
     def _hash(cls, v: str | None) -> str | None:
         return _token_hash(v)
 
+    @model_validator(mode="after")
+    def _reachable(self) -> "Person":
+        if self.digests and not (self.email or self.webhook):
+            raise ValueError(f"{self.id!r} subscribes to digests but has no email or webhook to receive them")
+        return self
+
     def target(self) -> Target:
         return Target(id=self.id, name=self.name, role=self.role, email=self.email, webhook=self.webhook)
 

@@ -24,6 +24,7 @@ class OverdueRules(_Model):
 
 class DigestDelivery(_Model):
     check_interval_s: float = Field(60.0, gt=0)
+    delay_minutes: float = Field(5.0, ge=0, le=720)
     top: int = Field(5, ge=1, le=50)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select
 
@@ -89,8 +89,9 @@ class DigestDelivery:
     async def run(self, now: datetime) -> int:
         """Digests sent by this call (one per subscriber and period at most, ever)."""
         sent = 0
+        settled = now - timedelta(minutes=self.cfg.digests.delay_minutes)
         for period in PERIODS:
-            start = period_start(now, period)
+            start = period_start(settled, period)
             subs = self.subscribers(period)
             done = await self._delivered(period, start) if subs else set()
             todo = [p for p in subs if p.id not in done]
@@ -129,7 +130,7 @@ def register(rt: Runtime, directory: Directory, cfg: ReceivablesConfig,
     @rt.app.timer(interval=cfg.digests.check_interval_s)
     async def _deliver() -> None:
         feedback = rt.topic_name(T.FEEDBACK_RAW)
-        if not any(tp.topic == feedback and tp.partition == 0 for tp in rt.assigned):
+        if not rt.state_ready.is_set() or not any(tp.topic == feedback and tp.partition == 0 for tp in rt.assigned):
             return
         try:
             await job.run(now_utc())

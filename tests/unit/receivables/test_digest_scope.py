@@ -65,3 +65,11 @@ def test_period_start_is_the_last_complete_period():
     now = datetime(2026, 11, 2, 10, 7, tzinfo=timezone.utc)
     assert period_start(now, "hour") == datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
     assert period_start(now, "day") == datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def test_a_subscriber_needs_somewhere_to_receive_digests():
+    import pytest
+
+    with pytest.raises(ValueError, match="subscribes to digests but has no email or webhook"):
+        Person(id="x", name="X", role="director", digests=("daily",))
+    assert Person(id="x", name="X", role="director", digests=("daily",), webhook="https://hooks.example/x").digests
