@@ -71,16 +71,20 @@ def test_an_overdue_invoice_raises_one_follow_up_and_one_finance_email(broker, m
         w = make_worker("w1", **env)
         w.wait_ready()
         late, soon, settled = f"rc-{run_id}-late", f"rc-{run_id}-soon", f"rc-{run_id}-paid"
-        with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
+        events = [
             # 40 days past due: the follow-up and the notice; due in a week: current; paid: nothing
-            em.emit(order(late, f"o-{late}", OrderStatus.invoiced, now - timedelta(days=70), "north", "rep-1",
-                          payment_due_at=now - timedelta(days=40)))
-            em.emit(order(late, f"o-{late}", OrderStatus.shipped, now - timedelta(days=69), "north", "rep-1"))
-            em.emit(order(soon, f"o-{soon}", OrderStatus.invoiced, now - timedelta(days=3), "south", "rep-3",
-                          payment_due_at=now + timedelta(days=7)))
-            em.emit(order(settled, f"o-{settled}", OrderStatus.invoiced, now - timedelta(days=50), "north", "rep-2",
-                          payment_due_at=now - timedelta(days=20)))
-            em.emit(order(settled, f"o-{settled}", OrderStatus.paid, now - timedelta(days=25), "north", "rep-2"))
+            order(late, f"o-{late}", OrderStatus.invoiced, now - timedelta(days=70), "north", "rep-1",
+                  payment_due_at=now - timedelta(days=40)),
+            order(late, f"o-{late}", OrderStatus.shipped, now - timedelta(days=69), "north", "rep-1"),
+            order(soon, f"o-{soon}", OrderStatus.invoiced, now - timedelta(days=3), "south", "rep-3",
+                  payment_due_at=now + timedelta(days=7)),
+            order(settled, f"o-{settled}", OrderStatus.invoiced, now - timedelta(days=50), "north", "rep-2",
+                  payment_due_at=now - timedelta(days=20)),
+            order(settled, f"o-{settled}", OrderStatus.paid, now - timedelta(days=25), "north", "rep-2"),
+        ]
+        with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
+            for e in events:
+                em.emit(e)
             em.flush()
 
         def finance_mail() -> list[dict]:
@@ -96,6 +100,16 @@ def test_an_overdue_invoice_raises_one_follow_up_and_one_finance_email(broker, m
         (mail,) = finance_mail()
         assert mail["to"] == ["finance-north@salespulse.example"] and f"o-{late}" in mail["subject"]
         assert "rep-1" in mail["body"] and "40 days overdue" in mail["body"]
+        # the offline replay (same core) raises the same, for the same people
+        path = tmp_path / "orders.jsonl"
+        path.write_text("".join(e.model_dump_json() + "\n" for e in events))
+        replay = subprocess.run([sys.executable, "-m", "agents.cli.main", "receivables", "replay", str(path),
+                                 "--now", datetime.now(timezone.utc).isoformat(), "--directory", dir_path],
+                                capture_output=True, text=True, timeout=120)
+        assert replay.returncode == 0, replay.stderr
+        (line,) = [json.loads(x) for x in replay.stdout.splitlines()]
+        assert (line["customer_id"], line["owner"], line["order_id"], line["finance"]) == \
+            (late, "rep-1", f"o-{late}", ["finance-north"])
         states = dict(query(db_url, "SELECT order_id, state FROM receivables"))
         assert states == {f"o-{late}": "open", f"o-{soon}": "open", f"o-{settled}": "paid"}
         # invoiced is billed, not paid: the profile of the unpaid customer counts no order
