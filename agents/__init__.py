@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from agents.escalation.agent import Escalator
     from agents.feedback.agent import FeedbackCapability
     from agents.kpis.agent import Kpis
+    from agents.receivables.agent import Receivables
     from agents.signals.agent import Signals
     from pipeline.metrics import Metrics
     from pipeline.runtime import Runtime
@@ -34,6 +35,7 @@ class Worker:
     kpis: Kpis
     signals: Signals | None = None
     cases: Cases | None = None
+    receivables: Receivables | None = None
 
 
 def wire(rt: Runtime) -> dict:
@@ -52,6 +54,9 @@ def wire(rt: Runtime) -> dict:
     from agents.ingest import agent as ingest
     from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
+    from agents.receivables import agent as receivables_agent
+    from agents.receivables import digests as receivables_digests
+    from agents.receivables import web as receivables_web
     from agents.signals import agent as signals
 
     ingest.register(rt)
@@ -69,15 +74,22 @@ def wire(rt: Runtime) -> dict:
     feedback.subscribers.append(cases.on_classified)
     cases_web.register_pages(rt, escalator.gate, escalator.policy.directory)
     kpis = kpis_agent.register(rt, customer_context=customers.context)  # funnel portraits: segment, value band
-    kpis_web.register_pages(rt, escalator.gate, kpis)
+    # invoiced orders: the rep's follow-up through the follow-ups port (default: the followups row), finance told
+    receivables = receivables_agent.register(rt, escalator.policy.directory, customer_context=customers.context,
+                                             rep_team=kpis.targets.rep_team)
+    kpis_web.register_pages(rt, escalator.gate, kpis,
+                            sections={"receivables": receivables_web.ageing_section(rt.engine, kpis.rates)})
     # after customers and feedback: a complaint's order is in the signals' book before the complaint;
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)
     # other capabilities' entries on a customer's timeline: (customer id, n) -> entries (agents/board/timeline.py)
     timeline_providers: list[TimelineProvider] = [lambda cid, n: cases_store.timeline(rt.engine, cid, n)]
     board.register(rt, escalator, timeline_providers)
+    # digests to the directory's subscribers; open cases and overdue follow-ups join through `counts` ports
+    receivables_digests.register(rt, escalator.policy.directory, receivables.cfg, counts={
+        "open_cases": lambda region, team, at: cases_store.open_count(rt.engine, region, team, at)})
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,
-            "cases": cases}
+            "cases": cases, "receivables": receivables}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:

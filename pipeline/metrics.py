@@ -70,6 +70,8 @@ class Metrics:
         self.segment_customers = Gauge(p + "customers", "Customers per RFM segment (this worker's partitions)", ["segment"], registry=r)
         self.followups = Counter(p + "followups_total", "Follow-up tasks raised", ["reason"], registry=r)
         self.cases = Counter(p + "cases_total", "After-sales cases opened and updated by feedback, and SLAs missed (event: opened, updated, breached_first_response, breached_resolution)", ["event", "category"], registry=r)
+        self.receivables_overdue = Counter(p + "receivables_overdue_total", "Invoiced orders found unpaid past their due date (each once: a payment_overdue follow-up and a finance notice)", ["region"], registry=r)
+        self.notices_sent = Counter(p + "notices_sent_total", "Notices other than incident alerts delivered (kind: payment_overdue, digest), per channel", ["kind", "channel"], registry=r)
         self.signals_fired = Counter(p + "signals_fired_total", "Business signals that raised an incident (config/signals.yaml), by kind: complaint_rate, negative_share, target_pace, campaign_roi", ["kind"], registry=r)
         # Escalation.
         self.incidents_open = Gauge(p + "incidents_open", "Open incidents", ["severity", "level"], registry=r)

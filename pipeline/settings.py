@@ -189,6 +189,7 @@ class PathsSettings(BaseModel):
     followup: Path | None = None
     signals: Path | None = None
     cases: Path | None = None
+    receivables: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:
         value = getattr(self, name)

@@ -81,6 +81,7 @@ class FollowUpReason(str, enum.Enum):
     entered_cant_lose = "entered_cant_lose"
     churn_risk = "churn_risk"
     negative_feedback = "negative_feedback"
+    payment_overdue = "payment_overdue"      # an invoiced order unpaid past its due date (agents/receivables)
 
 
 class FollowUpTask(EventBase):

@@ -100,6 +100,8 @@ class OrderStatus(str, enum.Enum):
     delivered = "delivered"
     cancelled = "cancelled"
     refunded = "refunded"
+    # billed on credit, not paid: the payment is due by the event's `payment_due_at`
+    invoiced = "invoiced"
 
 
 class FunnelStage(str, enum.Enum):
@@ -168,6 +170,8 @@ class OrderEvent(EventBase):
     campaign_id: Id | None = None
     sales_rep_id: Id | None = None
     region: Label | None = None
+    # when an invoiced order must be paid by (receivables); None: the configured payment terms apply
+    payment_due_at: Instant | None = None
 
     _coerce = field_validator("amount", mode="before")(_money)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from agents.cases.core import ACTIONS, OPEN
 from agents.escalation.auth import Reader, in_scope
@@ -108,3 +108,15 @@ async def timeline(engine, customer_id: str, limit: int = 200) -> list[dict]:
                     "owner": r["owner"], "due_at": None if r["state"] == "resolved" else due.isoformat(),
                     "breach": r["breach"]})
     return out
+
+
+async def open_count(engine, region: str | None, team: str | None, at: datetime) -> int:
+    """Cases open at `at` in a digest subscriber's scope (a region, else a team, else all): the digests' count port."""
+    q = select(func.count()).select_from(CASES).where(
+        CASES.c.opened_at < at, or_(CASES.c.resolved_at.is_(None), CASES.c.resolved_at >= at))
+    if region is not None:
+        q = q.where(CASES.c.region == region)
+    elif team is not None:
+        q = q.where(CASES.c.team == team)
+    async with engine.connect() as conn:
+        return int((await conn.execute(q)).scalar_one())

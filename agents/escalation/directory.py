@@ -49,6 +49,8 @@ class Person(_Model):
     email: str | None = None
     webhook: str | None = None
     token_sha256: str | None = None    # hex sha256 of the person's API token; the token itself is never stored
+    # the feedback digests this person receives (by email and / or webhook), cut to their region, else team
+    digests: tuple[Literal["hourly", "daily"], ...] = ()
 
     @field_validator("email")
     @classmethod
@@ -68,6 +70,12 @@ class Person(_Model):
     @classmethod
     def _hash(cls, v: str | None) -> str | None:
         return _token_hash(v)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "Person":
+        if self.digests and not (self.email or self.webhook):
+            raise ValueError(f"{self.id!r} subscribes to digests but has no email or webhook to receive them")
+        return self
 
     def target(self) -> Target:
         return Target(id=self.id, name=self.name, role=self.role, email=self.email, webhook=self.webhook)
