@@ -41,6 +41,16 @@ def _wire_rules(schema: dict) -> None:
                     b["maximum"] = MONEY_MAX
 
 
+def _case_action(action: str, moves: str) -> dict:
+    return {"post": {
+        "summary": f"{action.capitalize()} a case ({moves})", "operationId": f"{action}Case",
+        "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the case after the action", "content": _ANY_JSON},
+                      "403": _error("outside the person's scope, or a service token"),
+                      "404": _error("no such case"),
+                      "409": _error("the action does not fit the case's state (the answer names it)")}}}
+
+
 def build_openapi(cfg: IngestHttpSettings, version: str = "0.1.0") -> dict:
     """The document served at GET /openapi.json; event schemas come from schemas.events, not a copy."""
     event = INPUT_ADAPTER.json_schema(ref_template=REF, mode="validation")
@@ -121,6 +131,20 @@ def build_openapi(cfg: IngestHttpSettings, version: str = "0.1.0") -> dict:
                 "type": "object", "required": ["incidents"],
                 "properties": {"incidents": {"type": "array", "items": {"type": "object"}}}}}}},
                 "400": _error("unknown state or a limit that is not a number")}}},
+        "/cases": {"get": {
+            "summary": "After-sales cases in the reader's scope", "operationId": "listCases",
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"type": "string", "default": "open"},
+                 "description": "open (not resolved), all, responded or resolved"},
+                {"name": "mine", "in": "query", "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
+                 "description": "1: only cases the reader owns, or their department's queue holds"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}}],
+            "responses": {"200": {"description": "cases, soonest resolution due first", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["cases"],
+                           "properties": {"cases": {"type": "array", "items": {"type": "object"}}}}}}},
+                "400": _error("unknown state, mine or limit")}}},
+        "/cases/{case_id}/respond": _case_action("respond", "open -> responded"),
+        "/cases/{case_id}/resolve": _case_action("resolve", "open or responded -> resolved"),
     }
     return {
         "openapi": "3.1.0",

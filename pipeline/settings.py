@@ -188,6 +188,8 @@ class PathsSettings(BaseModel):
     currencies: Path | None = None
     followup: Path | None = None
     signals: Path | None = None
+    cases: Path | None = None
+    receivables: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:
         value = getattr(self, name)

@@ -83,6 +83,7 @@ class FollowUpReason(str, enum.Enum):
     negative_feedback = "negative_feedback"
     silent_valuable = "silent_valuable"      # a valuable customer quiet for longer than their own usual gap
     resolved_check = "resolved_check"        # a case or incident of a valuable customer just resolved
+    payment_overdue = "payment_overdue"      # an invoiced order unpaid past its due date (agents/receivables)
 
 
 class FollowUpTask(EventBase):

@@ -100,6 +100,8 @@ class OrderStatus(str, enum.Enum):
     delivered = "delivered"
     cancelled = "cancelled"
     refunded = "refunded"
+    # billed on credit, not paid: the payment is due by the event's `payment_due_at`
+    invoiced = "invoiced"
 
 
 class FunnelStage(str, enum.Enum):
@@ -168,6 +170,8 @@ class OrderEvent(EventBase):
     campaign_id: Id | None = None
     sales_rep_id: Id | None = None
     region: Label | None = None
+    # when an invoiced order must be paid by (receivables); None: the configured payment terms apply
+    payment_due_at: Instant | None = None
 
     _coerce = field_validator("amount", mode="before")(_money)
 
@@ -192,6 +196,9 @@ class IncidentEvent(EventBase):
     # the team an incident concerns (a team behind its target pace): routing resolves roles such as
     # team_lead through it when the incident has no customer owner to go by
     team: Label | None = None
+    # the department whose queue owns the work the incident is about (a case nobody owns: after_sales,
+    # tech_support, finance, marketing): routes may match it and page that department
+    department: Label | None = None
     # the figures behind a business signal (counts, baseline, ratio, p-value), carried to every page
     evidence: dict[Label, EvidenceValue] | None = Field(default=None, max_length=32)
 

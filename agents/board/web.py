@@ -1,9 +1,11 @@
-"""HTTP: /board, /board/kpis (pages), /board/api/me|incidents (JSON), /board/api/stream (server-sent events)."""
+"""HTTP: /board, /board/kpis, /board/mine, /board/customer (pages), /board/api/me|incidents (JSON),
+/board/api/stream (server-sent events), GET /customers/{id}/timeline (JSON, scoped like /customers/{id})."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,9 +15,10 @@ from faust import web
 from sqlalchemy import select
 
 from agents.board.live import EVERYTHING, Hub
+from agents.board.timeline import DEFAULT_LIMIT, MAX_LIMIT, TimelineProvider, timeline
 from agents.board.view import item, me, sort_key, visible
 from agents.escalation.auth import can_act
-from agents.escalation.web import Refusal
+from agents.escalation.web import Refusal, refuse
 from agents.escalation.state import OPEN, IncidentState
 from pipeline.db.models import ClassifiedFeedbackRow, CustomerProfileRow, IncidentRow
 
@@ -85,8 +88,10 @@ async def board(rt, esc, person) -> dict:
     return {"now": datetime.now(timezone.utc).isoformat(), "me": me(person, esc.policy), "incidents": cards}
 
 
-def register(rt, esc) -> None:
-    """The board's pages and live stream over the escalator `esc` (its incidents, directory and read gate)."""
+def register(rt, esc, timeline_providers: Iterable[TimelineProvider] = ()) -> None:
+    """The board's pages and live stream over the escalator `esc` (its incidents, directory and read gate);
+    `timeline_providers` add other capabilities' entries (cases) to a customer's timeline."""
+    providers = list(timeline_providers)
     app = rt.app
     hub = Hub(rt.engine)
     esc.listeners.append(hub.on_change)
@@ -119,6 +124,23 @@ def register(rt, esc) -> None:
 
     app.page("/board")(page("board.html"))
     app.page("/board/kpis")(page("kpis.html"))
+    app.page("/board/mine")(page("mine.html"))
+    app.page("/board/customer")(page("customer.html"))  # ?id=: a query, so any customer id fits the URL
+
+    @app.page("/customers/{customer_id}/timeline")
+    class Timeline(web.View):
+        async def get(self, request: web.Request, customer_id: str) -> web.Response:
+            reader = esc.gate.admit(request, "read:customers")
+            if isinstance(reader, Refusal):
+                return refuse(self, reader)
+            try:
+                limit = min(MAX_LIMIT, max(1, int(request.query.get("limit", DEFAULT_LIMIT))))
+            except ValueError:
+                return self.json({"error": "limit must be a whole number"}, status=400, headers=dict(API_HEADERS))
+            found = await timeline(rt.engine, reader, customer_id, esc.policy.directory, providers, limit)
+            if found is None:
+                return self.json({"error": f"no customer {customer_id!r}"}, status=404, headers=dict(API_HEADERS))
+            return self.json(found, headers=dict(API_HEADERS))
 
     @app.page("/board/static/{name}")
     class Static(web.View):

@@ -38,14 +38,18 @@ def show(customer_id, database) -> None:
 @click.option("--window", "windows", multiple=True, type=click.Choice(["hour", "day", "month", "total"]),
               default=("total", "month"), show_default=True)
 def kpis_show(database, windows) -> None:
-    """Print the KPIs of every event in the database as JSON (same code as `kpis replay`)."""
+    """Print the KPIs of every event in the database as JSON (same code as `kpis replay`), with the
+    receivables ageing (open invoiced orders by days past due, per team and region)."""
     from agents.kpis.web import kpi_view
     from agents.kpis import load_rates, load_targets
+    from agents.receivables.web import receivables_ageing
 
     async def go(engine, s):
         rates = load_rates(s.paths.resolve("currencies", "currencies.yaml"))
         targets = load_targets(s.paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
-        return await kpi_view(engine, datetime.now(timezone.utc), tuple(windows), targets, rates)
+        now = datetime.now(timezone.utc)
+        view = await kpi_view(engine, now, tuple(windows), targets, rates)
+        return {**view, "receivables": await receivables_ageing(engine, now, rates.reporting_currency)}
 
     from agents.kpis.report import dumps
     click.echo(dumps(run_db(database, go)).decode())

@@ -78,7 +78,7 @@ class Lifecycle(_Model):
                 raise ConfigProblem((reason,), f"due hours must be above 0, got {hours}")
         return v
 
-    def due_in_hours(self, reason: str, default: float) -> float:
+    def due_in_hours(self, reason: str, default: float | None) -> float | None:
         return self.due_hours.get(reason, default)
 
 

@@ -5,8 +5,10 @@ whatever the arrival order, and a redelivery changes nothing:
   * pay_ts    = earliest paid / shipped / delivered / refunded event (a refund implies payment);
   * cancel_ts = earliest cancelled event;
   * gross, attrs come from the "defining" event: the earliest paid/shipped/delivered one, else
-    created, else cancelled, else refunded (ties broken by event id);
+    created or invoiced, else cancelled, else refunded (ties broken by event id);
   * refunded  = sum of distinct refunded events (their 8-byte ids are kept to drop redeliveries).
+An invoiced order is billed, not paid: it counts from its paid (or shipped / delivered) event, as
+an order that was only created; its receivable is agents/receivables'.
 An order counts from its payment unless it was cancelled no later than it was paid; a cancellation
 after payment refunds it in full; refunds never exceed the order's gross amount.
 """
@@ -21,7 +23,7 @@ from schemas.events import OrderStatus
 # Rank of an event as the source of the order's amount and attributes (lower wins).
 DEFINING_RANK = {
     OrderStatus.paid: 0, OrderStatus.shipped: 0, OrderStatus.delivered: 0,
-    OrderStatus.created: 1, OrderStatus.cancelled: 2, OrderStatus.refunded: 3,
+    OrderStatus.created: 1, OrderStatus.invoiced: 1, OrderStatus.cancelled: 2, OrderStatus.refunded: 3,
 }
 PAID_LIKE = frozenset({OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered, OrderStatus.refunded})
 NO_RANK = 9

@@ -12,8 +12,22 @@ from schemas.escalation import Target
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # What a service token may read; people read every route their scope allows and never need these.
-ReadScope = Literal["read:incidents", "read:customers", "read:kpis", "read:followups"]
+ReadScope = Literal["read:incidents", "read:customers", "read:kpis", "read:cases", "read:followups"]
 READ_SCOPES: tuple[str, ...] = get_args(ReadScope)
+# The departments sales works with: directory roles whose holders serve a queue of work nobody owns
+Department = Literal["after_sales", "tech_support", "finance", "marketing"]
+DEPARTMENTS: tuple[str, ...] = get_args(Department)
+QUEUE = "queue:"
+
+
+def queue_of(department: str) -> str:
+    """after_sales -> queue:after_sales (what an owner field holds when a department owns the work)."""
+    return f"{QUEUE}{department}"
+
+
+def department_of(ref: str | None) -> str | None:
+    """queue:after_sales -> after_sales; anything else (a person id, a role, None) -> None."""
+    return ref[len(QUEUE):] if ref is not None and ref.startswith(QUEUE) else None
 
 
 def _token_hash(v: str | None) -> str | None:
@@ -35,6 +49,8 @@ class Person(_Model):
     email: str | None = None
     webhook: str | None = None
     token_sha256: str | None = None    # hex sha256 of the person's API token; the token itself is never stored
+    # the feedback digests this person receives (by email and / or webhook), cut to their region, else team
+    digests: tuple[Literal["hourly", "daily"], ...] = ()
     # new follow-ups are told by these channels, batched: one message per this many minutes at most
     notify: tuple[Literal["email", "webhook"], ...] = ()
     notify_every_minutes: float | None = Field(default=None, gt=0)
@@ -57,6 +73,12 @@ class Person(_Model):
     @classmethod
     def _hash(cls, v: str | None) -> str | None:
         return _token_hash(v)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "Person":
+        if self.digests and not (self.email or self.webhook):
+            raise ValueError(f"{self.id!r} subscribes to digests but has no email or webhook to receive them")
+        return self
 
     @model_validator(mode="after")
     def _notify_has_address(self) -> "Person":
@@ -125,6 +147,17 @@ class Directory(_Model):
     @property
     def roles(self) -> frozenset[str]:
         return frozenset(p.role for p in self.people)
+
+    def unknown_queue(self, ref: str) -> str | None:
+        """Why `ref` (`queue:<department>`) cannot be served, or None when someone holds the department's role."""
+        dept = department_of(ref)
+        if dept is None:
+            return None
+        if dept not in DEPARTMENTS:
+            return f'"{ref}" names unknown department "{dept}" (departments: {", ".join(DEPARTMENTS)})'
+        if dept not in self.roles:
+            return f'"{ref}" is a queue nobody serves: no one in the directory holds role "{dept}"'
+        return None
 
     def person(self, pid: str | None) -> Person | None:
         return next((p for p in self.people if p.id == pid), None) if pid else None

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.escalation.calendar import Calendar
-from agents.escalation.directory import Directory
+from agents.escalation.directory import Department, Directory, department_of
 from pipeline import configfile
 from pipeline.configfile import ConfigProblem, Document
 from pipeline.errors import ConfigError  # noqa: F401  (importable from here, as before)
@@ -28,7 +28,8 @@ class _Model(BaseModel):
 
 
 class TargetSpec(_Model):
-    """Whom a level notifies: a role resolved through the directory, or one named person."""
+    """Whom a level notifies: a role resolved through the directory (a department's role or its queue,
+    `queue:<department>`, resolves to that department's people of the region), or one named person."""
 
     role: str | None = None
     person: str | None = None
@@ -57,6 +58,8 @@ class Match(_Model):
     region: tuple[str, ...] | None = None
     sku: tuple[str, ...] | None = None
     segment: tuple[Segment, ...] | None = None
+    # the department whose queue owns the work the incident is about (a case nobody owns: after_sales, ...)
+    department: tuple[Department, ...] | None = None
     churn_risk_at_least: float | None = Field(default=None, ge=0, le=1)
     value_at_least: Decimal | None = Field(default=None, ge=0)
 
@@ -95,6 +98,9 @@ class Storm(_Model):
     window_minutes: float = Field(gt=0, le=24 * 60)
     threshold: int = Field(ge=2)
     level: str
+    # categories whose incidents neither form nor join a storm: work one person owns (a case's missed SLA)
+    # is paged to that person even when many fall due at once
+    exempt_categories: tuple[str, ...] = ()
 
 
 class PlaybookConfig(_Model):
@@ -196,15 +202,19 @@ def _check(cfg: EscalationConfig, directory: Directory) -> None:
     owners = directory.roles | {p.id for p in directory.people}
     for cat, pb in cfg.playbooks.items():
         for j, step in enumerate(pb.steps, 1):
-            if step.owner not in owners:
+            if (why := directory.unknown_queue(step.owner)) is not None:
+                raise ConfigProblem(("playbooks", cat, "steps", j - 1, "owner"), f'playbook "{cat}" step {j}: {why}')
+            if step.owner not in owners and department_of(step.owner) is None:
                 raise ConfigProblem(("playbooks", cat, "steps", j - 1, "owner"),
                                     f'playbook "{cat}" step {j} names unknown owner "{step.owner}" '
-                                    "(a role or person id in the directory)")
+                                    "(a role, a person id or a queue:<department> in the directory)")
 
 
 def _check_targets(targets, where: str, loc: tuple, directory: Directory) -> None:
     for j, t in enumerate(targets):
-        if t.role is not None and t.role not in directory.roles:
+        if t.role is not None and (why := directory.unknown_queue(t.role)) is not None:
+            raise ConfigProblem((*loc, j, "role"), f"{where} targets {why}")
+        if t.role is not None and department_of(t.role) is None and t.role not in directory.roles:
             raise ConfigProblem((*loc, j, "role"), f'{where} targets role "{t.role}" that nobody in the directory '
                                 f'holds (roles: {", ".join(sorted(directory.roles))})')
         if t.person is not None and directory.person(t.person) is None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.escalation.directory import department_of
 from agents.escalation.policy import Match, Policy, TargetSpec
 from schemas.escalation import Playbook, Target
 from schemas.events import Channel, IncidentEvent, Severity
@@ -25,11 +26,12 @@ class IncidentFields(_Model):
     region: str | None = None
     sku: str | None = None
     team: str | None = None
+    department: str | None = None
 
     @classmethod
     def of(cls, event: IncidentEvent) -> "IncidentFields":
         return cls(severity=event.severity, category=event.category, channel=event.channel,
-                   region=event.region, sku=event.sku, team=event.team)
+                   region=event.region, sku=event.sku, team=event.team, department=event.department)
 
 
 class CustomerContext(_Model):
@@ -80,6 +82,7 @@ def matches(m: Match, f: IncidentFields, ctx: CustomerContext | None) -> bool:
     checks = (
         (m.severity, f.severity), (m.category, f.category), (m.channel, f.channel),
         (m.region, f.region or ctx.region), (m.sku, f.sku), (m.segment, ctx.segment),
+        (m.department, f.department),
     )
     if any(allowed is not None and value not in allowed for allowed, value in checks):
         return False
@@ -96,6 +99,9 @@ def _people(specs: tuple[TargetSpec, ...], policy: Policy, f: IncidentFields,
     for spec in specs:
         if spec.person is not None:
             found = (policy.directory.person(spec.person),)
+        elif (dept := department_of(spec.role)) is not None:
+            # a department's queue: its people of the region, else those serving every region
+            found = policy.directory.resolve(dept, region=f.region or (ctx.region if ctx else None))
         else:
             found = policy.directory.resolve(spec.role, region=f.region or (ctx.region if ctx else None),
                                              owner_id=ctx.owner_rep_id if ctx else None, team=f.team)

@@ -54,6 +54,8 @@ class Verdict(BaseModel):
 
 def groups_of(event: IncidentEvent, storm: Storm) -> list[str]:
     """The storm groups an incident counts in, in policy order: e.g. ["sku=SKU-1", "region=north"]."""
+    if event.category in storm.exempt_categories:
+        return []
     return [f"{dim}={getattr(event, dim)}" for dim in storm.group_by if getattr(event, dim)]
 
 

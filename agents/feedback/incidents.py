@@ -22,6 +22,13 @@ def incident_key(customer_id: str, category: str) -> str:
     return f"feedback:{category}:{digest}"
 
 
+def incident_key_of(cf: ClassifiedFeedback, *, raise_high: bool) -> str | None:
+    """The key of the incident `incident_for` raised for this classified message, or None (no incident)."""
+    if cf.urgency == "critical" or (cf.urgency == "high" and raise_high):
+        return incident_key(cf.customer_id, cf.category)
+    return None
+
+
 def incident_for(event: FeedbackEvent, result: Classification, *, raise_high: bool) -> IncidentEvent | None:
     """critical always raises an incident, high only when `raise_high`; the rest never."""
     if result.urgency == "critical":

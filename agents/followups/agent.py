@@ -51,7 +51,9 @@ class FollowUps:
     async def sink(self, task: FollowUpTask, partition: int | None) -> None:
         """The FollowUpSink port: a row (open, assigned, due per reason) upserted on the task's id (a task raised
         again after a crash stays one row, and one notice), and the record on the followups topic."""
-        hours = self.lifecycle.due_in_hours(task.reason.value, self.rules.due_in_hours)
+        # a reason named in lifecycle.due_hours gets that due time; others keep the one their capability gave
+        # (customers: rules.due_in_hours; receivables: its own config)
+        hours = self.lifecycle.due_in_hours(task.reason.value, None)
         task, row = new_row(task, partition, self.directory, hours)
         self.rt.metrics.followups.labels(task.reason.value).inc()
         self.rt.writer.add(FOLLOWUPS, row)

@@ -93,12 +93,12 @@ def assign(owner_rep_id: str | None, region: str | None, directory: Directory) -
     return Assignment(f"{QUEUE}{region or 'unassigned'}", None, region)
 
 
-def new_row(task: FollowUpTask, partition: int | None, directory: Directory, due_hours: float
+def new_row(task: FollowUpTask, partition: int | None, directory: Directory, due_hours: float | None
             ) -> tuple[FollowUpTask, dict]:
-    """A raised FollowUpTask -> (the task with its due time per reason, its row: open and assigned).
-    Used by the worker's sink and the offline replay alike."""
+    """A raised FollowUpTask -> (the task with its due time per reason, its row: open and assigned); `due_hours`
+    None keeps the due time the deciding capability gave. Used by the worker's sink and the offline replay alike."""
     a = assign(task.owner_rep_id, task.region, directory)
-    due = task.occurred_at + timedelta(hours=due_hours)
+    due = task.occurred_at + timedelta(hours=due_hours) if due_hours is not None else task.due_at
     if due != task.due_at:
         task = task.model_copy(update={"due_at": due})
     return task, {"event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,

@@ -28,9 +28,9 @@ class FollowUpReplay:
         self.every = sweep_every or timedelta(seconds=cfg.lifecycle.sweep_interval_s)
 
     def _raise(self, tasks, out: list[dict]) -> None:
-        lc, rules = self.cfg.lifecycle, self.cfg.rules
+        lc = self.cfg.lifecycle
         for t in tasks:
-            _, row = new_row(t, None, self.directory, lc.due_in_hours(t.reason.value, rules.due_in_hours))
+            _, row = new_row(t, None, self.directory, lc.due_in_hours(t.reason.value, None))
             if row["event_id"] not in self.rows:   # the worker's upsert on the task id
                 self.rows[row["event_id"]] = row
                 out.append(line(row, "raised"))

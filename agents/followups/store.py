@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from agents.followups.core import ACTIVE, Change, may_see
 from pipeline.db.engine import upsert_statement
@@ -148,3 +148,15 @@ async def claim_notice(engine, person_id: str, period_start: datetime, now: date
             await conn.execute(update(NOTICES).where(NOTICES.c.person_id == person_id,
                                                      NOTICES.c.period_start == period_start).values(tasks=len(rows)))
     return rows
+
+
+async def overdue_count(engine, region: str | None, team: str | None, at: datetime) -> int:
+    """Follow-ups overdue at `at` (still to do, due before it) in a digest subscriber's scope (a region, else a
+    team, else all): the digests' count port."""
+    q = select(func.count()).select_from(FOLLOWUPS).where(FOLLOWUPS.c.state.in_(ACTIVE), FOLLOWUPS.c.due_at < at)
+    if region is not None:
+        q = q.where(FOLLOWUPS.c.region == region)
+    elif team is not None:
+        q = q.where(FOLLOWUPS.c.team == team)
+    async with engine.connect() as conn:
+        return int((await conn.execute(q)).scalar_one())

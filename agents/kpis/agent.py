@@ -89,6 +89,7 @@ class Kpis:
         dirty, self.dirty = self.dirty, set()
         writer = self.rt.writer
         at = to_us(now_utc())
+        changed: set[tuple[str, int]] = set()
         for key in dirty:
             s = self.states.get(key)
             if s is None:
@@ -97,9 +98,13 @@ class Kpis:
             for row in cells:
                 writer.add(CELLS, row)
                 if row["scope"] == COMPANY:
-                    self.windows.add((row["granularity"], row["bucket"]))
+                    changed.add((row["granularity"], row["bucket"]))
             for row in facts:
                 writer.add(FACTS, row)
+        if changed:
+            # marked for publishing once these cells are committed: a snapshot read while the flush is
+            # still writing them would miss them, and nothing would mark the window again
+            writer.ack_after(lambda: self.windows.update(changed))
 
     async def load(self, assigned: dict[str, set[int]]) -> None:
         """A new assignment: each source partition's facts from SQL, its cells rebuilt from them; cells SQL

@@ -83,9 +83,10 @@ def scope_kpis(view: dict, reader: Reader, directory) -> dict:
             "windows": {g: [keep(s) for s in snaps] for g, snaps in view["windows"].items()}}
 
 
-def register_pages(rt, gate: ReadGate, kpis) -> None:
+def register_pages(rt, gate: ReadGate, kpis, sections: dict | None = None) -> None:
     """GET /kpis through the worker's read `gate`: a regional reader sees their region's cells, in the
-    reporting currency of the kpis capability's rates."""
+    reporting currency of the kpis capability's rates. `sections`: more top-level parts of the answer from
+    other capabilities (name -> async (reader's region or None, now) -> JSON), e.g. receivables ageing."""
     from pipeline.runtime import now_utc
 
     app = rt.app
@@ -96,7 +97,11 @@ def register_pages(rt, gate: ReadGate, kpis) -> None:
     async def view_for(scope: str, windows: tuple[str, ...]) -> dict:
         hit = cache.get((scope, windows))
         if hit is None or time.monotonic() - hit[0] > KPI_TTL_S:
-            hit = cache[(scope, windows)] = (time.monotonic(), await views.answer(scope, windows, now_utc()))
+            now = now_utc()
+            answer = await views.answer(scope, windows, now)
+            for name, section in (sections or {}).items():
+                answer[name] = await section(None if scope == COMPANY else scope, now)
+            hit = cache[(scope, windows)] = (time.monotonic(), answer)
         return hit[1]
 
     @app.page("/kpis")

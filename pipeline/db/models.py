@@ -254,3 +254,69 @@ class KpiFactRow(Base):
 
 Index("ix_kpi_cells_read", KpiCellRow.scope, KpiCellRow.granularity, KpiCellRow.updated_at)
 Index("ix_kpi_facts_partition", KpiFactRow.kind, KpiFactRow.partition)
+
+
+class CaseRow(Base):
+    """An after-sales case: one per (customer, category) while not resolved (agents/cases)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_state_partition", "state", "partition"),)
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    region: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    partition: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    opened_at: Mapped[datetime]
+    first_response_due: Mapped[datetime]
+    resolution_due: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    feedback_count: Mapped[int] = mapped_column(Integer)
+    last_feedback_at: Mapped[datetime]
+    feedback_ids: Mapped[list] = mapped_column(JSON)
+    incident_key: Mapped[str | None] = mapped_column(String(255))
+    breach: Mapped[str | None] = mapped_column(String(16))
+    escalated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+class ReceivableRow(Base):
+    """An invoiced order: what is owed, by when, and whether it was paid (agents.receivables); one row per order."""
+
+    __tablename__ = "receivables"
+
+    order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    partition: Mapped[int] = mapped_column(Integer)                       # of `orders`: the owning worker's
+    amount: Mapped[Decimal] = mapped_column(Numeric(38, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_reporting: Mapped[Decimal | None] = mapped_column(Numeric(38, 4))  # None: no rate on the invoice date
+    invoiced_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    rep: Mapped[str | None] = mapped_column(String(128))
+    team: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))                        # open, paid, cancelled
+    overdue_raised_at: Mapped[datetime | None]                            # the follow-up and finance notice, once
+    updated_at: Mapped[datetime]
+
+
+class DigestDeliveryRow(Base):
+    """A digest delivered to one subscriber for one period: never sent twice, whichever worker sends."""
+
+    __tablename__ = "digest_deliveries"
+
+    subscriber: Mapped[str] = mapped_column(String(128), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)      # hour or day
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))                      # email, webhook
+    delivered_at: Mapped[datetime]
+
+
+Index("ix_receivables_open", ReceivableRow.partition, ReceivableRow.state)

@@ -49,6 +49,10 @@ class EmailNotifier:
             raise PermanentDeliveryError("smtp: recipient has no email address")
         await asyncio.to_thread(self._send, message(alert, self._sender, recipient.email, attempt))
 
+    async def send_message(self, msg: EmailMessage) -> None:
+        """A message built elsewhere (notices, digests) over the same connection settings and error mapping."""
+        await asyncio.to_thread(self._send, msg)
+
     def _send(self, msg: EmailMessage) -> None:
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:

@@ -52,6 +52,7 @@ MATRIX = {
     "GET /incidents": row(SCOPED, {**NO_AUTH, "service kpis south": 403}),
     "GET /incidents?state=all": row(SCOPED, {**NO_AUTH, "service kpis south": 403}),
     "GET /customers/{id}": row(SCOPED, {**NO_AUTH, "service kpis south": 403}),
+    "GET /customers/{id}/timeline": row(SCOPED, {**NO_AUTH, "service kpis south": 403}),
     "GET /kpis": row({**SCOPED, "service kpis south": {S}}, NO_AUTH),
     "GET /board/api/me": row({p: {PRINCIPALS[p]} for p in ALL_PEOPLE},
                              {**NO_AUTH, "service": 403, "service kpis south": 403}),
@@ -141,8 +142,9 @@ def test_every_route_answers_each_principal_by_the_table(broker, make_worker, db
         if route.startswith("GET /incidents"):
             r = get(base + "/incidents" + route.removeprefix("GET /incidents"), principal)
             return r.status_code, incidents_seen(r.json()) if r.status_code == 200 else set()
-        if route == "GET /customers/{id}":
-            answers = {reg: get(f"{base}/customers/{customers[reg]}", principal) for reg in (N, S)}
+        if route.startswith("GET /customers/{id}"):
+            tail = route.removeprefix("GET /customers/{id}")
+            answers = {reg: get(f"{base}/customers/{customers[reg]}{tail}", principal) for reg in (N, S)}
             codes = {a.status_code for a in answers.values()}
             if codes & {401, 403}:
                 assert len(codes) == 1, codes

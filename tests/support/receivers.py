@@ -92,8 +92,11 @@ class SmtpReceiver:
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 msg = message_from_bytes(envelope.content)
+                body = msg.get_payload(decode=True) if not msg.is_multipart() else b""
                 outer.messages.append({"to": list(envelope.rcpt_tos), "subject": msg["Subject"],
-                                       "notification_id": msg.get("X-SalesPulse-Notification-Id")})
+                                       "notification_id": msg.get("X-SalesPulse-Notification-Id"),
+                                       "kind": msg.get("X-SalesPulse-Kind"),
+                                       "body": (body or b"").decode(errors="replace")})
                 return "250 OK"
 
         self.port = free_port()

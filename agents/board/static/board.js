@@ -162,7 +162,7 @@
   function customerFacts(inc) {
     const c = inc.customer;
     if (!inc.customer_id) return [];
-    const parts = [inc.customer_id];
+    const parts = [el("a", {href: SP.customerHref(inc.customer_id), class: "customer-link"}, inc.customer_id)];
     if (c && c.segment) parts.push(" · " + c.segment);
     if (c && c.churn_risk !== null && c.churn_risk !== undefined) parts.push(" · churn risk " + pct(c.churn_risk));
     if (!c) parts.push(" · no profile yet");

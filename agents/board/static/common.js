@@ -47,5 +47,16 @@ const SP = (() => {
 
   const humanize = (s) => (s || "").replace(/_/g, " ");
 
-  return {el, svg, num, money, pct, clock, when, humanize};
+  /** seconds -> "45 min", "3 h 20 min", "2 d 4 h" (coarse: a person plans with it) */
+  function span(seconds) {
+    const m = Math.max(1, Math.round(Math.abs(seconds) / 60));
+    if (m < 60) return m + " min";
+    const h = Math.floor(m / 60);
+    if (h < 48) return h + " h" + (m % 60 ? " " + (m % 60) + " min" : "");
+    return Math.floor(h / 24) + " d" + (h % 24 ? " " + (h % 24) + " h" : "");
+  }
+
+  const customerHref = (id) => "/board/customer?id=" + encodeURIComponent(id);
+
+  return {el, svg, num, money, pct, clock, when, humanize, span, customerHref};
 })();

@@ -8,7 +8,7 @@ from decimal import Decimal
 from schemas.events import OrderEvent, OrderStatus
 
 PAID_LIKE = {OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered, OrderStatus.refunded}
-SOURCE_PREFERENCE = [{OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered}, {OrderStatus.created},
+SOURCE_PREFERENCE = [{OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered}, {OrderStatus.created, OrderStatus.invoiced},
                      {OrderStatus.cancelled}, {OrderStatus.refunded}]
 
 

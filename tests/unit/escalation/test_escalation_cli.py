@@ -83,7 +83,7 @@ def test_missing_files_and_bad_policy(tmp_path, capsys):
 def test_route_prints_the_chain(capsys):
     assert main(["escalation", "route", "severity=critical", "region=north", "segment=Champions"]) == 0
     out = capsys.readouterr().out
-    assert "route 4 (critical) + valuable customer (+1 level)" in out
+    assert "route 9 (critical) + valuable customer (+1 level)" in out
     assert "at once  inform level 4 director: director" in out
     assert "loop 0  level 3 sales_manager: manager-north (ack within 60 min)" in out
     assert "loop 1  level 4 director" in out and "level 2" not in out
@@ -108,7 +108,7 @@ def test_route_mistakes(capsys, args, message):
 
 def test_check_and_token(capsys):
     assert main(["escalation", "check"]) == 0
-    assert capsys.readouterr().out.startswith("ok: 4 levels, 8 routes, 1 boosts")
+    assert capsys.readouterr().out.startswith("ok: 4 levels, 13 routes, 1 boosts")
     assert main(["escalation", "token"]) == 0
     out = capsys.readouterr().out.splitlines()
     token, digest = out[0].split()[-1], out[1].split()[-1]

@@ -56,7 +56,7 @@ def test_policy_mistakes_name_the_place(make_policy, edit, message):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda _p, d: d["people"].append(dict(d["people"][0])), "person 20 repeats id 'rep-1'"),
+    (lambda _p, d: d["people"].append(dict(d["people"][0])), "person 25 repeats id 'rep-1'"),
     (lambda _p, d: d["people"][0].update(email="rep1-at-example"), "people.1.email: not an email address"),
     (lambda _p, d: d["people"][0].update(webhook="ftp://x"), "people.1.webhook: webhook must be an http(s) URL"),
     (lambda _p, d: d["people"][0].update(token_sha256="s3cret"), "people.1.token_sha256: token_sha256 must be 64"),
@@ -97,7 +97,7 @@ def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
 @pytest.mark.parametrize("file,old,new,occurrence,expected", [
     # a cross-reference check: the line of the value it names
     ("escalation.yaml", "start_level: account_rep", "start_level: team_leed", 2,
-     'routes.7.start_level: route 7 names unknown level "team_leed"'),
+     'routes.5.start_level: route 5 names unknown level "team_leed"'),
     # a schema error: the line of the key
     ("escalation.yaml", "ack_timeout_minutes: 15", "ack_timeout_minutes: 0", 1,
      "levels.1.ack_timeout_minutes: Input should be greater than 0"),
