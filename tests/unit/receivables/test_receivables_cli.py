@@ -33,7 +33,7 @@ def test_replay_prints_the_overdue_receivables_and_who_is_told(tmp_path, capsys)
     code, lines = run(tmp_path, capsys, "--now", (T0 + timedelta(days=6)).isoformat())
     assert code == 1  # the bad line is reported, the rest replayed
     assert lines == [{"customer_id": "a", "order_id": "late", "reason": "payment_overdue", "owner": "rep-3",
-                      "team": "team-south", "region": "south", "finance": ["duty-officer"],
+                      "team": "team-south", "region": "south", "finance": ["finance"],
                       "due_at": (T0 + timedelta(days=5)).isoformat(), "state": "open", "event": "raised"}]
     # the default terms (30 days from the invoice) make "terms" overdue later
     _, later = run(tmp_path, capsys, "--now", (T0 + timedelta(days=32)).isoformat())
