@@ -18,9 +18,12 @@ from agents.followups import store
 from agents.followups.core import QUEUE, new_row, overdue_incident
 from pipeline import topics as T
 from pipeline.db.models import CustomerProfileRow
-from pipeline.notify.batch import Notice, NoticeSender, period_start
+from pipeline.notify.batch import period_start
+from pipeline.notify.notice import Notice, NoticeSender
+from pipeline.notify.smtp import EmailNotifier
 from pipeline.runtime import Runtime, now_utc
 from schemas.customers import FollowUpReason, FollowUpTask, stable_id
+from schemas.escalation import Target
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +40,13 @@ class FollowUps:
                  customer_context: CustomerLookup | None = None) -> None:
         self.rt, self.directory, self.rules, self.lifecycle = rt, directory, rules, lifecycle
         self.customer_context = customer_context
-        email = None
         n = rt.settings.notify
-        if n.smtp_host:
-            from pipeline.notify.smtp import EmailNotifier
-
-            email = EmailNotifier(host=n.smtp_host, port=n.smtp_port, sender=n.smtp_from, timeout=n.timeout_s,
-                                  starttls=n.smtp_starttls, username=n.smtp_username,
-                                  password=n.smtp_password.get_secret_value() if n.smtp_password else None)
-        self.notices = NoticeSender(email, n.smtp_from, n.timeout_s)
+        smtp = EmailNotifier(host=n.smtp_host, port=n.smtp_port, sender=n.smtp_from, timeout=n.timeout_s,
+                             starttls=n.smtp_starttls, username=n.smtp_username,
+                             password=n.smtp_password.get_secret_value() if n.smtp_password else None) \
+            if n.smtp_host else None
+        self.notices = NoticeSender(smtp=smtp, sender=n.smtp_from, webhooks=n.webhook_per_person, timeout=n.timeout_s,
+                                    max_attempts=n.max_attempts)
 
     # -- raising ------------------------------------------------------------------------
     async def sink(self, task: FollowUpTask, partition: int | None) -> None:
@@ -112,21 +113,22 @@ class FollowUps:
             if not rows:
                 continue
             notice = Notice(
-                notice_id=str(stable_id("followup-notice", pid, start.isoformat())), person_id=pid,
+                notice_id=stable_id("followup-notice", pid, start.isoformat()), kind="followups",
                 subject=f"{len(rows)} new follow-up{'s' if len(rows) != 1 else ''} for {person.name}",
-                lines=tuple(f"- {r['customer_id']}: {r['reason']}, due {r['due_at'].isoformat()} (id {r['event_id']})"
-                            for r in rows),
-                items=tuple(store.as_api(r) for r in rows))
-            try:
-                reached = await self.notices.send(notice, person.notify, person.email, person.webhook)
-                if not reached:
-                    raise RuntimeError(f"no channel reached ({', '.join(person.notify)}; SMTP configured: "
-                                       f"{self.notices.email is not None})")
+                text="\n".join(f"- {r['customer_id']}: {r['reason']}, due {r['due_at'].isoformat()} (id {r['event_id']})"
+                               for r in rows),
+                data={"followups": [store.as_api(r) for r in rows]})
+            # only the channels the person chose (the sender uses every address it is given)
+            to = Target(id=person.id, name=person.name, role=person.role,
+                        email=person.email if "email" in person.notify else None,
+                        webhook=person.webhook if "webhook" in person.notify else None)
+            # claimed: never sent twice; what no channel took stays on the API, the CLI and the board
+            if await self.notices.send(notice, to):
                 self.rt.metrics.followup_notices.labels("sent").inc()
                 sent += 1
-            except Exception as exc:  # claimed: not sent twice; the follow-ups stay on the board and the API
+            else:
                 self.rt.metrics.followup_notices.labels("failed").inc()
-                log.warning("follow-up notice to %s not delivered: %s", pid, exc)
+                log.warning("follow-up notice to %s reached no channel (%s)", pid, ", ".join(person.notify))
         return sent
 
 

@@ -194,3 +194,12 @@ def test_person_notify_preferences_validated():
 def test_notify_needs_the_channel_address():
     with pytest.raises(ValueError, match="notified by webhook but has no webhook"):
         Person(id="x", name="X", role="account_rep", email="x@example.com", notify=("email", "webhook"))
+
+
+def test_notice_periods():
+    from pipeline.notify.batch import period_start
+
+    t = datetime(2026, 12, 7, 10, 7, 31, tzinfo=timezone.utc)
+    assert period_start(t, 15) == datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
+    assert period_start(t, 0.1) == datetime(2026, 12, 7, 10, 7, 30, tzinfo=timezone.utc)
+    assert period_start(t + timedelta(minutes=8), 15) == datetime(2026, 12, 7, 10, 15, tzinfo=timezone.utc)
