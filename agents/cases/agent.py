@@ -30,6 +30,9 @@ CLOCK_SKEW = timedelta(seconds=60)
 MERGED = ("feedback_count", "last_feedback_at", "feedback_ids", "incident_key", "updated_at")
 
 
+MARK_PART = 200   # breaches marked per transaction
+
+
 async def _nobody(customer_id: str, what: str, now: datetime) -> None:
     return None
 
@@ -101,32 +104,45 @@ class Cases:
                 log.exception("on_resolved failed for case %s", case.case_id)
 
     async def sweep(self, now: datetime) -> int:
-        """Raise each SLA missed by `now` once: the breach is marked by a conditional UPDATE (the case still
-        in a state the SLA applies to, that breach not marked yet) and the incident sent in the same
-        transaction; a case someone answered meanwhile, or another worker marked, raises nothing."""
-        raised = 0
-        for b in self.core.due(now):
-            if await self._mark(b, now):
+        """Raise each SLA missed by `now` once: the breach is marked by a conditional UPDATE (the case still in a
+        state the SLA applies to, that breach not marked yet), so a case someone answered meanwhile, or another
+        worker marked, raises nothing. Marks are committed MARK_PART at a time, and the incidents are sent
+        after the commit: no database lock is held while the producer is awaited, and the writer's flushes
+        go on between parts. A crash between a commit and its sends loses those pages; the breach stays on
+        the case (GET /cases, the board)."""
+        due = self.core.due(now)
+        raised = quiet = 0
+        for start in range(0, len(due), MARK_PART):
+            for b in await self._mark(due[start:start + MARK_PART], now):
                 self.core.mark_breached(b, now)
                 self.rt.metrics.cases.labels(f"breached_{b.which}", b.case.category).inc()
                 raised += 1
+                if not self.core.pages(b, now):
+                    quiet += 1
+                    continue
+                incident = self.core.breach_incident(b, now)
+                await self.rt.send(T.INCIDENTS_RAW, incident.incident_key, incident)
+                log.info("case %s: %s SLA missed (due %s), incident %s", b.case.case_id, b.which,
+                         b.due.isoformat(), incident.incident_key)
+        if quiet:
+            log.info("cases: %d SLA breaches found more than %gh after their due time recorded without paging",
+                     quiet, self.core.config.page_breaches_within_hours)
         return raised
 
-    async def _mark(self, b: Breach, now: datetime) -> bool:
+    async def _mark(self, part: list[Breach], now: datetime) -> list[Breach]:
         c = CASES.c
-        states = ("open",) if b.which == "first_response" else OPEN
-        before = c.breach.is_(None) if b.which == "first_response" else or_(c.breach.is_(None),
-                                                                           c.breach == "first_response")
+        marked = []
         async with self.rt.engine.begin() as conn:
-            done = (await conn.execute(update(CASES).where(c.case_id == b.case.case_id, c.state.in_(states), before)
-                                       .values(breach=b.which, escalated_at=now, updated_at=now))).rowcount
-            if done != 1:
-                return False  # answered, resolved, raised elsewhere, or not written yet: the next sweep looks again
-            incident = self.core.breach_incident(b, now)
-            await self.rt.send(T.INCIDENTS_RAW, incident.incident_key, incident)
-        log.info("case %s: %s SLA missed (due %s), incident %s", b.case.case_id, b.which, b.due.isoformat(),
-                 incident.incident_key)
-        return True
+            for b in part:
+                states = ("open",) if b.which == "first_response" else OPEN
+                before = c.breach.is_(None) if b.which == "first_response" else or_(c.breach.is_(None),
+                                                                                   c.breach == "first_response")
+                done = (await conn.execute(update(CASES).where(c.case_id == b.case.case_id, c.state.in_(states),
+                                                               before)
+                                           .values(breach=b.which, escalated_at=now, updated_at=now))).rowcount
+                if done == 1:  # else answered, resolved, raised elsewhere, or not written yet: the next sweep looks
+                    marked.append(b)
+        return marked
 
 
 def register(rt: Runtime, policy: Policy, customer_context: CustomerLookup | None = None,

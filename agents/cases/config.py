@@ -56,6 +56,9 @@ class CasesConfig(_Model):
     calendar: str | None = "office"
     sweep_interval_s: float = Field(default=30.0, gt=0, le=3600)
     breach_severity: Severity = Severity.medium
+    # a breach found longer than this after its due time (a backlog, history loaded late) is recorded on the
+    # case but pages nobody: nobody can still answer in time, and thousands of such pages bury the live ones
+    page_breaches_within_hours: float | None = Field(default=24.0, gt=0)
     departments: dict[Category, Department] = {}
     default_department: Department = "after_sales"
     default: CategorySla

@@ -174,6 +174,11 @@ class CaseCore:
         out.sort(key=lambda b: (b.due, b.case.case_id, b.which != "first_response"))
         return out
 
+    def pages(self, b: Breach, now: datetime) -> bool:
+        """Whether a breach found at `now` pages anyone (recent enough to act on; see page_breaches_within_hours)."""
+        hours = self.config.page_breaches_within_hours
+        return hours is None or (now - b.due).total_seconds() <= hours * 3600
+
     def mark_breached(self, b: Breach, now: datetime) -> None:
         b.case.breach = b.which
         b.case.escalated_at = now

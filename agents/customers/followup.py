@@ -32,19 +32,24 @@ def evaluate_followups(p: CustomerProfile, rfm: Rfm | None, churn: float, now: d
                        min_gap_days: float = 1.0, sweep: bool = False) -> list[FollowUpTask]:
     """Call after every profile update (negative_feedback=True when that update was a negative feedback)
     and on periodic sweeps (agents/customers/agent.py `Customers.sweep`, as time alone moves churn risk and
-    silence; `sweep=True`: only there is silence judged, as an event-driven evaluation mostly sees a profile
-    whose latest orders are still on their way); persists the profile's fu_* fields together with the other
+    silence; `sweep=True`: only there are churn risk and silence judged, as an event-driven evaluation mostly
+    sees a profile whose latest orders are still on their way); persists the profile's fu_* fields together with the other
     changes."""
     seg = SEGMENTS.index(rfm.segment) if rfm else -1
     due: list[FollowUpReason] = []
     if rfm and rfm.segment in rules.watch_segments and seg != p.fu_seg:
         due.append(SEGMENT_REASON[rfm.segment])
-    above = churn >= rules.churn_threshold
-    if above and not p.fu_churn:
-        due.append(FollowUpReason.churn_risk)
+    if sweep:
+        # churn risk, like silence, is judged by sweeps only: it moves with time, and an evaluation driven by
+        # an event often sees a profile whose latest orders are still on their way (two orders of a daily
+        # buyer, three days old, read at the wall clock, look like a customer lost)
+        above = churn >= rules.churn_threshold
+        if above and not p.fu_churn:
+            due.append(FollowUpReason.churn_risk)
+        p.fu_churn = above
     if negative_feedback and is_valuable(rfm, rules):
         due.append(FollowUpReason.negative_feedback)
-    p.fu_seg, p.fu_churn = seg, above
+    p.fu_seg = seg
     if sweep and silent(p, rfm, now, rules, silent_factor, min_gap_days):
         # once per silence (fu_silent names its last order) and, like every reason, once per quiet period: a
         # silence seen on a profile whose latest orders were still on their way is not raised again when they

@@ -111,6 +111,16 @@ def test_both_slas_missed_at_once_raise_both_in_order():
     assert [b.which for b in core.due(MON_10 + timedelta(days=5))] == ["first_response", "resolution"]
 
 
+def test_a_breach_found_long_after_its_due_time_is_recorded_but_pages_nobody():
+    core = make_core(calendar=None, page_breaches_within_hours=24)
+    core.on_classified(make_cf(), REP, 0, None, MON_10)
+    [b] = core.due(MON_10 + timedelta(hours=4))
+    assert core.pages(b, MON_10 + timedelta(hours=4))
+    assert core.pages(b, b.due + timedelta(hours=24))
+    assert not core.pages(b, b.due + timedelta(hours=24, seconds=1))   # history loaded late: a backlog
+    assert make_core(calendar=None, page_breaches_within_hours=None).pages(b, b.due + timedelta(days=90))
+
+
 @pytest.mark.parametrize("state,action,to", [
     ("open", "respond", "responded"), ("open", "resolve", "resolved"), ("responded", "resolve", "resolved"),
     ("responded", "respond", None), ("resolved", "respond", None), ("resolved", "resolve", None),

@@ -43,13 +43,22 @@ def test_quiet_period_holds_back_a_repeat():
 
 def test_churn_threshold_crossing_and_quiet_period_survive_storage():
     p = CustomerProfile("c1")
-    assert reasons(evaluate_followups(p, LOST, 0.8, T0, RULES)) == [FollowUpReason.churn_risk]
+    assert reasons(evaluate_followups(p, LOST, 0.8, T0, RULES, sweep=True)) == [FollowUpReason.churn_risk]
     p = CustomerProfile.from_dict(p.to_dict())
-    assert evaluate_followups(p, LOST, 0.9, T0 + timedelta(hours=1), RULES) == []      # no new crossing
-    evaluate_followups(p, LOST, 0.2, T0 + timedelta(days=2), RULES)
-    assert evaluate_followups(p, LOST, 0.8, T0 + timedelta(days=3), RULES) == []       # crossed, but quiet
-    evaluate_followups(p, LOST, 0.2, T0 + timedelta(days=20), RULES)
-    assert reasons(evaluate_followups(p, LOST, 0.8, T0 + timedelta(days=21), RULES)) == [FollowUpReason.churn_risk]
+    assert evaluate_followups(p, LOST, 0.9, T0 + timedelta(hours=1), RULES, sweep=True) == []   # no new crossing
+    evaluate_followups(p, LOST, 0.2, T0 + timedelta(days=2), RULES, sweep=True)
+    assert evaluate_followups(p, LOST, 0.8, T0 + timedelta(days=3), RULES, sweep=True) == []    # crossed, but quiet
+    evaluate_followups(p, LOST, 0.2, T0 + timedelta(days=20), RULES, sweep=True)
+    assert reasons(evaluate_followups(p, LOST, 0.8, T0 + timedelta(days=21), RULES, sweep=True)) == [
+        FollowUpReason.churn_risk]
+
+
+def test_churn_risk_is_judged_by_sweeps_not_by_the_event_that_updated_the_profile():
+    """A profile read mid-backlog (a daily buyer's first two orders, days old) looks lost at the wall clock;
+    only a sweep, once the backlog is in, judges the crossing."""
+    p = CustomerProfile("c1")
+    assert evaluate_followups(p, LOST, 0.95, T0, RULES) == []
+    assert reasons(evaluate_followups(p, LOST, 0.95, T0, RULES, sweep=True)) == [FollowUpReason.churn_risk]
 
 
 def test_negative_feedback_only_from_valuable_customers():
