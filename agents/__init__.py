@@ -46,6 +46,7 @@ def wire(rt: Runtime) -> dict:
     escalation chain reads the customer's context)."""
     from agents.board import web as board
     from agents.cases import agent as cases_agent
+    from agents.cases import core as cases_core
     from agents.cases import store as cases_store
     from agents.cases import web as cases_web
     from agents.customers import agent as customers_agent
@@ -75,7 +76,7 @@ def wire(rt: Runtime) -> dict:
     followups = followups_agent.register(rt, escalator.policy.directory, customers.rules, customers.lifecycle,
                                          escalator.gate, customer_context=customers.context)
     customers.sink = followups.sink
-    escalator.listeners.append(followups_agent.incident_listener(followups))
+    escalator.listeners.append(followups_agent.incident_listener(followups, ignore=(cases_core.CATEGORY,)))
     # cases: negative feedback needing an answer, owned by the customer's rep (the context port) or a
     # department queue; critical feedback's incident key links the case to its incident; a resolved case
     # is told to `cases.on_resolved(customer_id, "case", now)` (the follow-ups' resolved check)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -165,15 +165,18 @@ def register(rt: Runtime, directory: Directory, rules: FollowUpRules, lifecycle:
     return f
 
 
-def incident_listener(f: FollowUps) -> Callable:
+def incident_listener(f: FollowUps, ignore: Iterable[str] = ()) -> Callable:
     """An escalator listener (agents/escalation/agent.py `listeners`) -> on_resolved for a customer's incident
-    just resolved; an overdue follow-up's own incident is left out (it would raise a check on itself)."""
+    just resolved; an overdue follow-up's own incident is left out (it would raise a check on itself), and so
+    are the categories in `ignore` (a case's breach: the case's own resolution raises the check)."""
     from agents.followups.core import OVERDUE_CATEGORY
+
+    skip = {OVERDUE_CATEGORY, *ignore}
 
     pending: set[asyncio.Task] = set()
 
     def listen(s) -> None:
-        if s.status != "resolved" or s.resolved_at is None or not s.customer_id or s.category == OVERDUE_CATEGORY:
+        if s.status != "resolved" or s.resolved_at is None or not s.customer_id or s.category in skip:
             return
         task = asyncio.ensure_future(f.on_resolved(s.customer_id, "incident", s.resolved_at))
         pending.add(task)

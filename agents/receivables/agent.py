@@ -44,6 +44,7 @@ def default_followup_sink(rt: Runtime) -> FollowUpSink:
     rt.writer.register(FOLLOWUPS, conflict=["event_id"])
 
     async def sink(task: FollowUpTask, partition: int) -> None:
+        rt.metrics.followups.labels(task.reason.value).inc()   # a sink counts what it raises, as the capability's does
         rt.writer.add(FOLLOWUPS, {
             "event_id": str(task.event_id), "customer_id": task.customer_id, "reason": task.reason.value,
             "owner_rep_id": task.owner_rep_id, "created_at": task.occurred_at, "due_at": task.due_at,
@@ -142,7 +143,6 @@ class Receivables:
                 else:
                     await self.sink(task, partition)
                 m = self.rt.metrics
-                m.followups.labels("payment_overdue").inc()
                 m.receivables_overdue.labels(m.bounded("region", marked.region)).inc()
             if raised:
                 self.rt.writer.ack_after(lambda batch=tuple(raised): self._notify(batch, now))
