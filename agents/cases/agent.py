@@ -30,7 +30,7 @@ CLOCK_SKEW = timedelta(seconds=60)
 MERGED = ("feedback_count", "last_feedback_at", "feedback_ids", "incident_key", "updated_at")
 
 
-MARK_PART = 200   # breaches marked per transaction
+MARK_PART = 200   # breaches marked per transaction on SQLite
 
 
 async def _nobody(customer_id: str, what: str, now: datetime) -> None:
@@ -112,8 +112,12 @@ class Cases:
         the case (GET /cases, the board)."""
         due = self.core.due(now)
         raised = quiet = 0
-        for start in range(0, len(due), MARK_PART):
-            for b in await self._mark(due[start:start + MARK_PART], now):
+        # SQLite has one writer lock for the whole file: marks share a transaction. PostgreSQL locks rows: a
+        # transaction holding many case rows deadlocks with the writer upserting the same cases in another
+        # order, so each mark is its own statement there (it waits for one row, never holds one another needs)
+        step = MARK_PART if self.rt.engine.dialect.name == "sqlite" else 1
+        for start in range(0, len(due), step):
+            for b in await self._mark(due[start:start + step], now):
                 self.core.mark_breached(b, now)
                 self.rt.metrics.cases.labels(f"breached_{b.which}", b.case.category).inc()
                 raised += 1
