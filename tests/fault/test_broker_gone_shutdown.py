@@ -56,9 +56,10 @@ def test_sigterm_stops_a_worker_whose_broker_is_gone(kind, db_url, run_id, tmp_p
         took = time.monotonic() - started
         assert code == 0, (code, worker.log_tail())
         assert took < 30, f"stopping took {took:.1f}s"
-        log = worker.log_tail(100_000)
-        assert "uncommitted events are redelivered" in log
-        assert "producer did not stop within" in log
+        # the whole log: aiokafka's reconnect errors after the stop can be longer than any fixed tail
+        log = worker.log_path.read_text(errors="replace")
+        assert "uncommitted events are redelivered" in log, worker.log_tail()
+        assert "producer did not stop within" in log, worker.log_tail()
     finally:
         worker.stop(signal.SIGKILL, timeout=10)
         broker.stop()
