@@ -123,8 +123,8 @@ class CustomerProfile:
         _bump(self._bd_chan, CHANNELS[channel].value, sign * c.net, sign)
         total = sum(u for _, u in cats)
         if total:
-            for idx, units in cats:
-                _bump(self._bd_cat, self.cats[idx], sign * (c.net * units // total), sign)
+            for idx, share in cats:
+                _bump(self._bd_cat, self.cats[idx], sign * (c.net * share // total), sign)
 
     def _recount(self) -> None:
         n = net = refunds = 0
