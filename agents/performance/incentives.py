@@ -263,6 +263,12 @@ def _cents(d: Decimal | None) -> str | None:
     return None if d is None else str(d.quantize(_CENT))
 
 
+def _as_given(d: Decimal) -> Decimal:
+    """An amount in its own currency: 2 places, or more when the event gave more (nothing is rounded away)."""
+    q = d.quantize(_CENT)
+    return q if q == d else d.normalize()
+
+
 def _ratio(d: Decimal | None) -> str | None:
     return None if d is None else str(d.quantize(_RATIO))
 
@@ -298,7 +304,7 @@ def statement(plan: Plan, orders: Iterable[OrderEvent], rep: str, period: str, t
     for s in mine:
         pay = s.payment
         line = {"kind": "order", "order_id": pay.order_id, "date": pay.at, "amount": pay.amount,
-                "paid": f"{pay.paid} {pay.currency}", "net": s.net}
+                "paid": f"{_as_given(pay.paid)} {pay.currency}", "net": s.net}
         if usable is not None:
             parts = commission_parts(plan.tiers, usable, running, running + s.net)
             first = parts[0][0] if parts else _tier_at(plan.tiers, usable, running)
@@ -316,7 +322,7 @@ def statement(plan: Plan, orders: Iterable[OrderEvent], rep: str, period: str, t
     for u in book.unconverted:
         if u.rep == rep and u.at in p:
             lines.append({"kind": "unconverted", "order_id": u.order_id, "status": u.status, "date": u.at,
-                          "amount": f"{u.amount} {u.currency}"})
+                          "amount": f"{_as_given(u.amount)} {u.currency}"})
     raw = None if usable is None else commission(plan.tiers, usable, revenue)
     paid = None if raw is None else min(raw, plan.cap) if plan.cap is not None else raw
     team_revenue, bonus = None, Decimal(0)
