@@ -102,7 +102,8 @@ class Plan(_Model):
 
 class IncentivesConfig(_Model):
     reporting_currency: str
-    plans: tuple[Plan, ...] = Field(min_length=1)
+    # no min_length here: pydantic would add "at least 1 item" to every error inside a plan
+    plans: tuple[Plan, ...]
 
     @field_validator("reporting_currency")
     @classmethod
@@ -113,6 +114,8 @@ class IncentivesConfig(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> "IncentivesConfig":
+        if not self.plans:
+            raise ConfigProblem(("plans",), "give at least one plan")
         names: dict[str, int] = {}
         scopes: dict[tuple[str, str, str], int] = {}
         for i, p in enumerate(self.plans):
