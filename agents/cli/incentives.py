@@ -102,8 +102,15 @@ def incentives_statement(plan_path: Path, event_files: tuple[Path, ...], rep: st
     team_reps = [r for r, t in targets.rep_team.items() if t == team] if team else []
     team_target = period_target(targets, "team", team, when) if team else None
     s = statement(plan, _orders(event_files), rep, when.text, target, rates, team_reps, team_target)
-    click.echo(orjson.dumps(s.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    click.echo(_readable(s.to_dict()))
     return 0
+
+
+def _readable(doc: dict) -> str:
+    """One JSON object, a key per line and a statement line per line: a rep reads it, jq parses it."""
+    head = [f"  {orjson.dumps(k).decode()}: {orjson.dumps(v).decode()}" for k, v in doc.items() if k != "lines"]
+    lines = ",\n".join(f"    {orjson.dumps(line).decode()}" for line in doc["lines"])
+    return "{\n" + ",\n".join(head) + ',\n  "lines": [' + (f"\n{lines}\n  ]" if lines else "]") + "\n}"
 
 
 @incentives_group.command(name="check")
