@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -203,6 +203,12 @@ def parse_period(text: str) -> Period:
     return Period(text.strip(), "month" if m.group(2) else "quarter", year, months, start, end)
 
 
+def events_window(plan: Plan, period: Period) -> tuple[datetime, datetime]:
+    """The occurred_at range [start, end) of the order events a statement of `period` reads: its payments and
+    the reversals that can still claw them back."""
+    return period.start, period.end + timedelta(days=plan.clawback_days)
+
+
 def period_target(targets, kind: Literal["team", "rep"], ident: str, period: Period) -> Decimal | None:
     """The revenue target of a rep or team for the period (a quarter: the sum of its months), from a
     TargetsConfig; None when any month has none."""
@@ -322,8 +328,10 @@ def statement(plan: Plan, orders: Iterable[OrderEvent], rep: str, period: str, t
                           "status": c.reversal.status, "date": c.reversal.at,
                           "amount": -c.amount if c.counted else c.amount,
                           "days_after_payment": str(c.days.quantize(Decimal("0.01")))})
+    mine_ids = {s.payment.order_id for s in mine}
     for u in book.unconverted:
-        if u.rep == rep and u.at in p:
+        # a payment by its rep and time; a refund no rate covers by the payment it would have reduced
+        if (u.rep == rep and u.at in p) if u.status == "paid" else u.order_id in mine_ids:
             lines.append({"kind": "unconverted", "order_id": u.order_id, "status": u.status, "date": u.at,
                           "amount": f"{_as_given(u.amount)} {u.currency}"})
     raw = None if usable is None else commission(plan.tiers, usable, revenue)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from agents.performance.incentives import load_plans, parse_period, statement
+from agents.performance.incentives import events_window, load_plans, parse_period, statement
 from agents.performance.ledger import orders_from_db
 from pipeline.currency import load_rates
 from pipeline.db.engine import make_engine
@@ -52,16 +52,17 @@ def test_a_statement_from_the_stored_stream_matches_the_offline_one(broker, make
     wait_until(lambda: query(db_url, "SELECT count(*) FROM events WHERE event_type = 'order'") == [(len(events),)],
                timeout=60, message="the order events stored")
 
+    plan = load_plans(plan_file).plans[0]
+
     async def stored() -> list[OrderEvent]:
         engine = make_engine(DatabaseSettings(url=db_url))
         try:
-            return await orders_from_db(engine, period.start, period.end + timedelta(days=3))
+            return await orders_from_db(engine, *events_window(plan, period))
         finally:
             await engine.dispose()
 
     from_db = asyncio.run(stored())
     assert sorted(str(e.event_id) for e in from_db) == sorted(str(e.event_id) for e in events)
-    plan = load_plans(plan_file).plans[0]
     rates = load_rates()
     s = statement(plan, from_db, rep, period.text, Decimal(40000), rates)
     eur = rates.convert(Decimal(10000), "EUR", start + timedelta(days=2))

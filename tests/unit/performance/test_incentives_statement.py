@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from agents.performance.incentives import IncentivesConfig, Plan, commission, parse_period, statement
+from agents.performance.incentives import IncentivesConfig, Plan, commission, events_window, parse_period, statement
 from pipeline.currency import Rates
 from pipeline.errors import UserInputError
 from schemas.events import OrderStatus
@@ -107,6 +107,17 @@ def test_currencies_convert_at_the_events_rate_before_the_tiers():
 def test_an_amount_no_rate_covers_is_shown_not_counted():
     s = run([make_order(order_id="o", status=OrderStatus.paid, amount=D("10000"), currency="CHF", occurred_at=T0)])
     assert s.revenue == 0 and s.lines[0]["kind"] == "unconverted" and s.lines[0]["amount"] == "10000.00 CHF"
+
+
+def test_a_refund_no_rate_covers_is_shown_under_the_payment_it_would_reduce():
+    s = run([paid("o", "1000"), make_order(order_id="o", status=OrderStatus.refunded, amount=D("50"), currency="CHF",
+                                           occurred_at=T0 + timedelta(days=40))])
+    assert s.revenue == D("1000") and [line["kind"] for line in s.lines] == ["order", "unconverted"]
+
+
+def test_the_events_window_reaches_clawback_days_past_the_period():
+    start, end = events_window(PLAN, parse_period("2026-11"))
+    assert (start.isoformat(), end.isoformat()) == ("2026-11-01T00:00:00+00:00", "2026-12-31T00:00:00+00:00")
 
 
 def test_order_lines_split_over_tiers_and_add_up_to_the_commission():
