@@ -19,7 +19,10 @@
 
   function pace(t) {
     if (t.on_pace === null) return "–";
-    if (t.expected !== null) return (t.on_pace ? "on pace" : "behind") + " (expected " + show(t.metric, t.expected) + ")";
+    if (t.expected !== null) {
+      const expected = t.metric === "revenue" ? money(t.expected) : Number(t.expected).toFixed(1);
+      return (t.on_pace ? "on pace" : "behind") + " (expected " + expected + " by now)";
+    }
     return t.on_pace ? "base met" : "below base";
   }
 
@@ -27,7 +30,7 @@
     const body = $("leaderboard").querySelector("tbody");
     body.replaceChildren(...out.leaderboard.map((r) => el("tr", {"data-rep": r.rep, class: r.rep === selected ? "selected" : null},
       el("td", {text: r.rank}),
-      el("td", {}, el("button", {type: "button", class: "quiet", "aria-pressed": String(r.rep === selected),
+      el("td", {}, el("button", {type: "button", class: "pick", "aria-pressed": String(r.rep === selected),
                                  on: {click: () => select(r.rep)}}, r.rep)),
       el("td", {text: r.team || "–"}),
       el("td", {class: "attainment", text: pct(r.attainment, 1)}),
@@ -75,7 +78,8 @@
     if (card.incentive) box.append(el("p", {}, "Incentive: " + money(card.incentive.total) + " (commission "
       + money(card.incentive.commission) + ", team bonus " + money(card.incentive.team_bonus) + ")"));
     if (out.teams.length) box.append(el("p", {}, "Teams: ", ...out.teams.map((t) =>
-      el("button", {type: "button", class: "quiet", on: {click: () => select(t.id)}}, t.id))));
+      el("button", {type: "button", class: "pick", "aria-pressed": String(t.id === selected),
+                   on: {click: () => select(t.id)}}, t.id))));
   }
 
   function select(id) {
