@@ -23,6 +23,7 @@ FOLLOWUPS = FollowUpRow.__table__
 INCIDENTS = IncidentRow.__table__
 FEEDBACK = ClassifiedFeedbackRow.__table__
 _UNIT = Decimal(10_000)    # KPI cells hold money in 1/10,000 of the reporting currency
+_CHUNK = 500               # ids per IN list (SQLite caps bound parameters)
 
 
 @dataclass
@@ -161,8 +162,6 @@ async def rep_metrics(engine, start: datetime, end: datetime) -> dict[str, RepMe
                    CELLS.c.counts)
             .where(CELLS.c.kind.in_((ORDERS, FUNNEL)), CELLS.c.scope == COMPANY, CELLS.c.granularity == granularity,
                    CELLS.c.dimension == "rep", CELLS.c.bucket.in_(starts)))).all() if starts else []
-        profiles = (await conn.execute(select(PROFILES.c.customer_id, PROFILES.c.first_order_at,
-                                              PROFILES.c.snapshot))).all()
         fups = (await conn.execute(select(FOLLOWUPS.c.assignee, FOLLOWUPS.c.owner_rep_id, FOLLOWUPS.c.due_at,
                                           FOLLOWUPS.c.done_at)
                                    .where(FOLLOWUPS.c.due_at >= start, FOLLOWUPS.c.due_at < end))).all()
@@ -171,6 +170,14 @@ async def rep_metrics(engine, start: datetime, end: datetime) -> dict[str, RepMe
                                           INCIDENTS.c.acked_by.is_not(None)))).all()
         feedback = (await conn.execute(select(FEEDBACK.c.customer_id, FEEDBACK.c.sentiment)
                                        .where(FEEDBACK.c.occurred_at >= start, FEEDBACK.c.occurred_at < end))).all()
+        # the profiles that matter only: new in the range, or with feedback in it (a snapshot is a large JSON)
+        profile = select(PROFILES.c.customer_id, PROFILES.c.first_order_at, PROFILES.c.snapshot)
+        profiles = list((await conn.execute(profile.where(PROFILES.c.first_order_at >= start,
+                                                          PROFILES.c.first_order_at < end))).all())
+        seen = {r[0] for r in profiles}
+        wanted = sorted({cid for cid, _ in feedback} - seen)
+        for i in range(0, len(wanted), _CHUNK):
+            profiles += (await conn.execute(profile.where(PROFILES.c.customer_id.in_(wanted[i:i + _CHUNK])))).all()
     fold_cells(merged(cell_rows), out)
     owner: dict[str, str] = {}
     for cid, first, snap in profiles:

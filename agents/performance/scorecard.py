@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -129,7 +129,7 @@ def scorecard(kind: str, ident: str, team: str | None, period: Period, metrics: 
               revenue: Decimal | None = None, incentive: dict | None = None) -> Scorecard:
     """One owner's scorecard at `now`. `revenue` (the revenue port's figure) replaces the KPI cells' one."""
     if revenue is not None:
-        metrics = RepMetrics(**{**metrics.__dict__, "revenue": revenue})
+        metrics = replace(metrics, revenue=revenue)
     elapsed = elapsed_share(period, now)
     lines = tuple(line(m, metrics.value(m), targets[m], elapsed) for m in METRICS if m in targets)
     vs = {}
