@@ -32,7 +32,12 @@ def _text(out: dict) -> None:
         click.echo(f"{card['kind']} {card['id']} (team {card['team'] or '-'}), {card['period']}: "
                    f"{_pct(card['elapsed'])} of the period gone, revenue attainment {_pct(card['attainment'])}")
         for t in card["targets"]:
-            pace = "" if t["on_pace"] is None else ("  on pace" if t["on_pace"] else "  behind")
+            if t["on_pace"] is None:
+                pace = ""
+            elif t["expected"] is None:
+                pace = "  base met" if t["on_pace"] else "  below base"
+            else:
+                pace = f"  {'on pace' if t['on_pace'] else 'behind'} (expected {t['expected']} by now)"
             click.echo(f"  {t['metric']:24} {t['actual'] if t['actual'] is not None else '-':>12}  base {t['base']:>10}"
                        f" ({_pct(t['of_base'])})  stretch {t['stretch']:>10} ({_pct(t['of_stretch'])}){pace}")
         f = card["figures"]

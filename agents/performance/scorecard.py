@@ -19,8 +19,11 @@ def elapsed_share(period: Period, now: datetime) -> float:
     return min(1.0, max(0.0, (now - period.start).total_seconds() / total))
 
 
-def _num(v) -> float | None:
-    return None if v is None else float(v)
+def _num(v) -> int | float | None:
+    """A count stays whole in JSON (31, not 31.0); a share or a fractional target is a float."""
+    if v is None:
+        return None
+    return int(v) if v == int(v) else float(v)
 
 
 def attainment(metric: str, actual, level: Decimal) -> float | None:
@@ -52,9 +55,10 @@ class Line:
         r4 = lambda v: None if v is None else round(v, 4)  # noqa: E731
         money = self.metric == "revenue"
         show = (lambda v: None if v is None else str(Decimal(v).quantize(Decimal("0.01")))) if money else _num
+        est = show if money else (lambda v: None if v is None else round(float(v), 2))  # noqa: E731
         return {"metric": self.metric, "actual": show(self.actual), "base": show(self.base),
                 "stretch": show(self.stretch), "of_base": r4(self.of_base), "of_stretch": r4(self.of_stretch),
-                "expected": show(self.expected), "on_pace": self.on_pace, "projected": show(self.projected),
+                "expected": est(self.expected), "on_pace": self.on_pace, "projected": est(self.projected),
                 "lower_is_better": self.metric in LOWER_IS_BETTER}
 
 
