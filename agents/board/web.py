@@ -1,4 +1,4 @@
-"""HTTP: /board, /board/kpis, /board/mine, /board/customer (pages), /board/api/me|incidents (JSON),
+"""HTTP: /board, /board/kpis, /board/mine, /board/team, /board/customer (pages), /board/api/me|incidents (JSON),
 /board/api/stream (server-sent events), GET /customers/{id}/timeline (JSON, scoped like /customers/{id})."""
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ def register(rt, esc, timeline_providers: Iterable[TimelineProvider] = ()) -> No
     app.page("/board")(page("board.html"))
     app.page("/board/kpis")(page("kpis.html"))
     app.page("/board/mine")(page("mine.html"))
+    app.page("/board/team")(page("team.html"))     # reads GET /scorecards (agents/performance)
     app.page("/board/customer")(page("customer.html"))  # ?id=: a query, so any customer id fits the URL
 
     @app.page("/customers/{customer_id}/timeline")
