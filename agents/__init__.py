@@ -60,6 +60,7 @@ def wire(rt: Runtime) -> dict:
     from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
     from agents.performance import web as performance_web
+    from agents.performance import earnings as performance_earnings
     from agents.performance.targets import load_configured as load_scorecard_targets
     from agents.receivables import agent as receivables_agent
     from agents.receivables import digests as receivables_digests
@@ -95,13 +96,15 @@ def wire(rt: Runtime) -> dict:
                                              rep_team=kpis.targets.rep_team)
     kpis_web.register_pages(rt, escalator.gate, kpis,
                             sections={"receivables": receivables_web.ageing_section(rt.engine, kpis.rates)})
-    # scorecards: targets checked at start-up against the directory; revenue_of=None takes the revenue from the
-    # KPI cells (the incentives' ledger plugs in here as revenue_of(kind, id, period)); incentive_of(rep, period)
-    # adds a rep's incentive statement to their scorecard
+    # scorecards: targets checked at start-up against the directory; a rep's revenue and incentive statement
+    # come from the incentives' ledger (payments net of clawbacks: the numbers `incentives statement` prints),
+    # the KPI cells' revenue where no plan applies
+    directory = escalator.policy.directory
+    earnings = performance_earnings.configured(rt.engine, rt.settings.paths, directory, kpis.rates, kpis.targets)
     performance_web.register_pages(
-        rt, escalator.gate, escalator.policy.directory,
-        load_scorecard_targets(rt.settings.paths, escalator.policy.directory, kpis.rates.reporting_currency),
-        revenue_of=None, incentive_of=None)
+        rt, escalator.gate, directory,
+        load_scorecard_targets(rt.settings.paths, directory, kpis.rates.reporting_currency),
+        revenue_of=earnings.revenue_of, incentive_of=earnings.incentive_of)
     # after customers and feedback: a complaint's order is in the signals' book before the complaint;
     # target pace and campaign ROI are read from the KPI rollups of the month
     business = signals.register(rt, feedback.subscribers, month_snapshot=kpis.month_snapshot)

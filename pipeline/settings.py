@@ -191,6 +191,7 @@ class PathsSettings(BaseModel):
     cases: Path | None = None
     receivables: Path | None = None
     scorecards: Path | None = None
+    incentives: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:
         value = getattr(self, name)

@@ -78,7 +78,7 @@ def incentives_statement(plan_path: Path, event_files: tuple[Path, ...], rep: st
     stderr, exit code 2."""
     from agents.cli.options import settings_from
     from agents.kpis.targets import load_targets
-    from agents.performance.incentives import load_plans, parse_period, period_target, plan_for, statement
+    from agents.performance.incentives import load_plans, parse_period, place, statement
     from pipeline.currency import load_rates
 
     paths = settings_from().paths
@@ -87,21 +87,19 @@ def incentives_statement(plan_path: Path, event_files: tuple[Path, ...], rep: st
     directory = _directory(directory_path)
     cfg = load_plans(plan_path, reporting_currency=rates.reporting_currency, directory=directory)
     targets = load_targets(targets_path or paths.resolve("targets", "targets.yaml"), rates.reporting_currency)
-    person = directory.person(rep)
-    team = targets.rep_team.get(rep)
-    plan = plan_for(cfg, rep, person.role if person else None, (person.team if person else None) or team, when.kind)
-    if plan is None:
+    placed = place(cfg, targets, directory, rep, when)
+    if placed is None:
+        person = directory.person(rep)
         raise UserInputError(f"no {when.kind}ly plan in {plan_path} applies to {rep!r} "
-                             f"(role {person.role if person else None!r}, team {team!r})")
+                             f"(role {person.role if person else None!r}, team {targets.rep_team.get(rep)!r})")
     target = _amount(target_text)
     if target is None:
-        target = period_target(targets, "rep", rep, when)
+        target = placed.target
         if target is None:
             raise UserInputError(f"{rep!r} has no revenue target for {when.text} in the targets file: "
                                  "add one there or give --target AMOUNT")
-    team_reps = [r for r, t in targets.rep_team.items() if t == team] if team else []
-    team_target = period_target(targets, "team", team, when) if team else None
-    s = statement(plan, _orders(event_files), rep, when.text, target, rates, team_reps, team_target)
+    s = statement(placed.plan, _orders(event_files), rep, when.text, target, rates, placed.team_reps,
+                  placed.team_target)
     click.echo(_readable(s.to_dict()))
     return 0
 

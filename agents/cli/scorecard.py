@@ -57,6 +57,7 @@ def _text(out: dict) -> None:
 def show(rep, team, period, now_text, as_json, database) -> None:
     """Show the scorecard of --rep or --team for --period, read from the database of the settings."""
     from agents.cli.customers import _parse_now
+    from agents.performance.earnings import configured
     from agents.performance.service import Unseen, scorecards
     from agents.performance.targets import load_configured, parse_period
     from pipeline.currency import load_rates
@@ -75,8 +76,10 @@ def show(rep, team, period, now_text, as_json, database) -> None:
     targets = load_configured(paths, directory, rates.reporting_currency)
 
     async def run(engine, s):
+        earnings = configured(engine, paths, directory, rates)
         try:
-            return await scorecards(engine, directory, targets, p, now, rep=rep, team=team)
+            return await scorecards(engine, directory, targets, p, now, rep=rep, team=team,
+                                    revenue_of=earnings.revenue_of, incentive_of=earnings.incentive_of)
         except Unseen as exc:
             raise UserInputError(str(exc)) from None
 

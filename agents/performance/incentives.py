@@ -10,7 +10,6 @@ continuous and never falls when revenue rises. Money stays exact (Decimal) and i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -21,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agents.performance.ledger import Ledger, Settled, ledger, settle
+from agents.performance.period import Period, parse_period
 from pipeline.configfile import ConfigProblem, read
 from pipeline.currency import Rates
 from pipeline.errors import UserInputError
@@ -173,36 +173,6 @@ def plan_for(cfg: IncentivesConfig, person_id: str, role: str | None, team: str 
     return None
 
 
-# ---- periods ---------------------------------------------------------------------------------------
-
-_PERIOD = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    text: str
-    kind: Literal["month", "quarter"]
-    year: int
-    months: tuple[int, ...]
-    start: datetime
-    end: datetime            # exclusive
-
-    def __contains__(self, at: datetime) -> bool:
-        return self.start <= at < self.end
-
-
-def parse_period(text: str) -> Period:
-    """"2026-11" (a month) or "2026-Q4" (a quarter) -> Period in UTC; UserInputError otherwise."""
-    m = _PERIOD.match(text.strip())
-    if m is None:
-        raise UserInputError(f"period {text!r} is not a month (2026-11) or a quarter (2026-Q4)")
-    year = int(m.group(1))
-    months = (int(m.group(2)),) if m.group(2) else tuple(range(3 * int(m.group(3)) - 2, 3 * int(m.group(3)) + 1))
-    start = datetime(year, months[0], 1, tzinfo=timezone.utc)
-    end = datetime(year + (months[-1] == 12), months[-1] % 12 + 1, 1, tzinfo=timezone.utc)
-    return Period(text.strip(), "month" if m.group(2) else "quarter", year, months, start, end)
-
-
 def events_window(plan: Plan, period: Period) -> tuple[datetime, datetime]:
     """The occurred_at range [start, end) of the order events a statement of `period` reads: its payments and
     the reversals that can still claw them back."""
@@ -350,3 +320,26 @@ def statement(plan: Plan, orders: Iterable[OrderEvent], rep: str, period: str, t
 def _tier_at(tiers: tuple[Tier, ...], target: Decimal, revenue: Decimal) -> int:
     """The tier cumulative `revenue` sits in (an order that adds nothing is shown at that tier)."""
     return max(i for i, t in enumerate(tiers) if t.start * target <= revenue)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which plan pays a rep, against which revenue target, with which team (for the team bonus)."""
+
+    plan: Plan
+    target: Decimal | None
+    team_reps: tuple[str, ...]
+    team_target: Decimal | None
+
+
+def place(cfg: IncentivesConfig, targets, directory, rep: str, period: Period) -> Placement | None:
+    """The plan naming the rep, else their team's, else their role's (config/directory.yaml), with the rep's
+    and their team's revenue targets of the period (config/targets.yaml); None when no plan applies."""
+    person = directory.person(rep) if directory is not None else None
+    team = targets.rep_team.get(rep)
+    plan = plan_for(cfg, rep, person.role if person else None, (person.team if person else None) or team, period.kind)
+    if plan is None:
+        return None
+    team_reps = tuple(r for r, t in targets.rep_team.items() if t == team) if team else ()
+    return Placement(plan, period_target(targets, "rep", rep, period), team_reps,
+                     period_target(targets, "team", team, period) if team else None)

@@ -3,9 +3,7 @@ owner, period and metric, or a ConfigError `file:line: key: message`."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -13,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.kpis.targets import TargetsConfig
+from agents.performance.period import Period, parse_period
 from pipeline.configfile import ConfigProblem, read
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "scorecards.yaml"
@@ -22,44 +21,6 @@ METRICS: tuple[str, ...] = Metric.__args__
 LOWER_IS_BETTER = frozenset({"negative_feedback_share"})
 SHARES = frozenset({"conversion", "negative_feedback_share", "followup_on_time"})   # fractions 0..1
 ADDITIVE = frozenset({"revenue", "orders", "new_customers"})    # a quarter's target is the sum of its months'
-_PERIOD = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
-
-
-@dataclass(frozen=True)
-class Period:
-    """A calendar month (`2026-11`) or quarter (`2026-Q4`) in UTC: [start, end)."""
-
-    text: str
-    year: int
-    months: tuple[int, ...]
-
-    @property
-    def start(self) -> datetime:
-        return datetime(self.year, self.months[0], 1, tzinfo=timezone.utc)
-
-    @property
-    def end(self) -> datetime:
-        last = self.months[-1]
-        return datetime(self.year + (last == 12), 1 if last == 12 else last + 1, 1, tzinfo=timezone.utc)
-
-    @property
-    def is_month(self) -> bool:
-        return len(self.months) == 1
-
-    def month_periods(self) -> list["Period"]:
-        return [Period(f"{self.year}-{m:02d}", self.year, (m,)) for m in self.months]
-
-
-def parse_period(text: str) -> Period:
-    """`2026-11` or `2026-Q4` -> Period; ValueError naming the expected form otherwise."""
-    m = _PERIOD.match(str(text).strip())
-    if m is None:
-        raise ValueError(f"period must be a month (2026-11) or a quarter (2026-Q4), not {str(text)[:40]!r}")
-    year = int(m.group(1))
-    if m.group(2):
-        return Period(m.group(0), year, (int(m.group(2)),))
-    q = int(m.group(3))
-    return Period(m.group(0), year, (3 * q - 2, 3 * q - 1, 3 * q))
 
 
 class _Model(BaseModel):

@@ -59,8 +59,9 @@ def test_scorecards_from_a_real_stream(broker, make_worker, db_url, run_id, tmp_
     w.wait_ready()
     now = datetime.now(timezone.utc)
     period = f"{now.year}-{now.month:02d}"
+    events = stream(run_id, now)
     with Emitter(broker.bootstrap, topic_prefix=f"t{run_id}.") as em:
-        em.emit_many(stream(run_id, now))
+        em.emit_many(events)
         em.flush()
     wait_until(lambda: query(db_url, "SELECT 1 FROM customer_profiles WHERE customer_id = :c", c=f"a-{run_id}")
                and query(db_url, "SELECT 1 FROM classified_feedback WHERE customer_id = :c", c=f"a-{run_id}"),
@@ -112,3 +113,13 @@ def test_scorecards_from_a_real_stream(broker, make_worker, db_url, run_id, tmp_
     assert cli.returncode == 0, cli.stderr
     shown = json.loads(cli.stdout)["scorecards"][0]
     assert shown["figures"] == f and shown["attainment"] == card["attainment"]
+
+    # the card's incentive is the statement `salespulse incentives statement` prints from the same events
+    (tmp_path / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))
+    offline = subprocess.run([sys.executable, "-m", "agents.cli.main", "incentives", "statement", "--plan",
+                              str(ROOT / "config" / "incentives.yaml"), "--events", str(tmp_path / "events.jsonl"),
+                              "--rep", "rep-1", "--period", period, "--directory",
+                              str(env["SALESPULSE_PATHS__DIRECTORY"])], capture_output=True, text=True, cwd=ROOT,
+                             timeout=120)
+    assert offline.returncode == 0, offline.stderr
+    assert card["incentive"] == json.loads(offline.stdout) and card["incentive"]["revenue"] == "3000.00"

@@ -52,7 +52,7 @@ def test_another_rep_and_a_quarter_plan(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--rep", "rep-1", "--period", "2026-13"], "error: period '2026-13' is not a month (2026-11) or a quarter"),
+    (["--rep", "rep-1", "--period", "2026-13"], "error: period must be a month (2026-11) or a quarter (2026-Q4), not '2026-13'"),
     (["--rep", "rep-1", "--period", "2026-Q4"], "error: no quarterly plan in"),
     (["--rep", "rep-1", "--period", "2026-11", "--target", "-5"], "error: --target '-5' must be an amount above 0"),
     (["--rep", "rep-9", "--period", "2026-11"], "error: no monthly plan in"),

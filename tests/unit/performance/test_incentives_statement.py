@@ -148,7 +148,7 @@ def test_quarters_and_period_mismatch():
     assert statement(quarterly, [paid("a", "6000")], "rep-1", "2026-Q4", D(1), USD).revenue == 6000
     with pytest.raises(UserInputError, match="pays per month"):
         statement(PLAN, [], "rep-1", "2026-Q4", D(1), USD)
-    with pytest.raises(UserInputError, match="not a month"):
+    with pytest.raises(UserInputError, match="must be a month"):
         parse_period("2026-13")
 
 

@@ -18,6 +18,8 @@ def database(tmp_path, monkeypatch):
     from agents.performance.targets import parse_period
     from pipeline.db.engine import make_engine
     from pipeline.db.migrate import upgrade
+    from pipeline.db.models import ReceivedEvent
+    from schemas.events import OrderEvent
     from pipeline.settings import DatabaseSettings
 
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
@@ -26,9 +28,18 @@ def database(tmp_path, monkeypatch):
         engine = make_engine(DatabaseSettings(url=url))
         await upgrade(engine)
         b = to_us(parse_period("2026-11").start)
+        # the KPI cells give the order counts; the revenue is the incentives' ledger's, from the order events
+        paid = [OrderEvent.model_validate_json(json.dumps({
+            "occurred_at": f"2026-11-0{2 + i}T10:00:00+00:00", "channel": "web", "customer_id": f"c{i}",
+            "order_id": f"o{i}", "status": "paid", "amount": "5000", "currency": "USD", "sales_rep_id": "rep-1"}))
+            for i in range(4)]
         async with engine.begin() as conn:
             await conn.execute(CELLS.insert(), [cell_row((ORDERS, "*", "month", b, "rep", "rep-1"),
                                                          [4, 20_000 * 10_000, 0, 4, 0, 0], 0, 1)])
+            await conn.execute(ReceivedEvent.__table__.insert(), [
+                {"event_id": str(e.event_id), "event_type": "order", "customer_id": e.customer_id, "channel": "web",
+                 "occurred_at": e.occurred_at, "received_at": e.occurred_at, "topic": "orders", "partition": 0,
+                 "offset": i, "payload": e.model_dump_json()} for i, e in enumerate(paid)])
         await engine.dispose()
 
     asyncio.run(setup())
