@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from agents.feedback.agent import FeedbackCapability
     from agents.followups.agent import FollowUps
     from agents.kpis.agent import Kpis
+    from agents.performance.coaching_agent import Coaching
     from agents.receivables.agent import Receivables
     from agents.signals.agent import Signals
     from pipeline.metrics import Metrics
@@ -38,6 +39,7 @@ class Worker:
     cases: Cases | None = None
     receivables: Receivables | None = None
     followups: FollowUps | None = None
+    coaching: Coaching | None = None
 
 
 def wire(rt: Runtime) -> dict:
@@ -59,6 +61,8 @@ def wire(rt: Runtime) -> dict:
     from agents.ingest import agent as ingest
     from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
+    from agents.performance import coaching_agent
+    from agents.performance import coaching_web
     from agents.receivables import agent as receivables_agent
     from agents.receivables import digests as receivables_digests
     from agents.receivables import web as receivables_web
@@ -103,8 +107,13 @@ def wire(rt: Runtime) -> dict:
     receivables_digests.register(rt, escalator.policy.directory, receivables.cfg, counts={
         "open_cases": lambda region, team, at: cases_store.open_count(rt.engine, region, team, at),
         "overdue_followups": lambda region, team, at: followups_store.overdue_count(rt.engine, region, team, at)})
+    # coaching: reps behind their team's median for a while -> items for their lead; the observe port is the
+    # scorecards' per-rep metrics (agents.performance.metrics.coaching_observations) once merged, until then
+    # nothing is observed and no item opens
+    coaching = coaching_agent.register(rt, escalator.policy.directory, observe=coaching_agent.nothing_observed)
+    coaching_web.register_pages(rt, escalator.gate, escalator.policy.directory, coaching.cfg)
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,
-            "cases": cases, "receivables": receivables, "followups": followups}
+            "cases": cases, "receivables": receivables, "followups": followups, "coaching": coaching}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:

@@ -190,6 +190,7 @@ class PathsSettings(BaseModel):
     signals: Path | None = None
     cases: Path | None = None
     receivables: Path | None = None
+    training: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:
         value = getattr(self, name)

@@ -1,0 +1,1 @@
+"""Team performance: targets with base and stretch, scorecards, incentive statements, coaching."""
