@@ -37,8 +37,8 @@ async def act(engine, cfg: TrainingConfig, directory: Directory, actor: Person, 
     if outcome == "missing":
         return 404, {"error": f"no coaching item {item_id[:80]!r}"}
     if outcome == "conflict":
-        need = "open" if action == "assign" else "assigned"
-        return 409, {"error": f"cannot {action} a coaching item that is {after['state']} (needs {need})",
+        verb, need = ("assign", "open") if action == "assign" else ("mark done", "assigned")
+        return 409, {"error": f"cannot {verb} a coaching item that is {after['state']} (it must be {need})",
                      "state": after["state"]}
     return 200, store.view(after, cfg)
 
