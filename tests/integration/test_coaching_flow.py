@@ -1,0 +1,78 @@
+"""Coaching through a real worker: the sweep's driver (with the observe port giving fixed metrics) opens an item
+for a rep lagging their team; the worker's API shows it to their lead (not to another team's), and the lead's
+assign and the rep's done go through it with the metric before and after."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+import yaml
+
+from agents.escalation.auth import hash_token
+from agents.escalation.directory import Directory
+from agents.performance.coaching import load_training
+from agents.performance.coaching_agent import Coaching
+from pipeline.db.engine import make_engine
+from pipeline.settings import DatabaseSettings
+from tests.support.services import ROOT
+
+pytestmark = pytest.mark.integration
+
+DAY0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
+
+
+def test_lagging_rep_item_is_assigned_and_done_through_the_api(make_worker, db_url, run_id, tmp_path):
+    directory = yaml.safe_load((ROOT / "config" / "directory.yaml").read_text())
+    tokens = {}
+    for person in directory["people"]:
+        tokens[person["id"]] = f"tok-{person['id']}-{run_id}"
+        person["token_sha256"] = hash_token(tokens[person["id"]])
+    (tmp_path / "directory.yaml").write_text(yaml.safe_dump(directory))
+    w = make_worker(SALESPULSE_PATHS__DIRECTORY=tmp_path / "directory.yaml")
+    w.wait_ready()   # the worker has migrated the database
+
+    ack = {"rep-3": 240.0}
+
+    async def observe_days(days):
+        engine = make_engine(DatabaseSettings(url=db_url))
+        try:
+            driver = Coaching(engine, load_training(), Directory.model_validate(directory),
+                              lambda at: {"rep-3": {"ack_minutes": ack["rep-3"]}, "rep-4": {"ack_minutes": 20.0}})
+            for d in days:
+                await driver.tick(DAY0 + timedelta(days=d))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(observe_days(range(3)))   # config/training.yaml: ack_minutes, 30 minutes, 3 observations
+
+    def call(method, path, who, **kw):
+        return httpx.request(method, f"{w.base_url}{path}", headers={"Authorization": f"Bearer {tokens[who]}"},
+                             timeout=10, **kw)
+
+    [item] = call("GET", "/coaching", "lead-south").json()["items"]
+    assert (item["rep"], item["metric"], item["state"], item["topic"]) == ("rep-3", "ack_minutes", "open",
+                                                                          "fast-acknowledgement")
+    assert (item["opened_value"], item["opened_median"]) == (240.0, 20.0)
+    assert call("GET", "/coaching", "lead-north").json()["items"] == []
+    assert call("GET", "/coaching", "rep-4").json()["items"] == []
+    assert call("POST", f"/coaching/{item['id']}/assign", "lead-north").status_code == 403
+    assert call("POST", f"/coaching/{item['id']}/assign", "rep-3").status_code == 403
+    assert call("POST", "/coaching/nope/assign", "lead-south").status_code == 404
+    assert call("POST", f"/coaching/{item['id']}/assign", "lead-south", json={"topic": "nope"}).status_code == 400
+    r = call("POST", f"/coaching/{item['id']}/assign", "lead-south", json={"topic": "customer-care"})
+    assert r.status_code == 200, r.text
+    assert r.json()["assignment"]["topic"] == "customer-care" and r.json()["assignment"]["before_value"] == 240.0
+    assert call("POST", f"/coaching/{item['id']}/assign", "lead-south").status_code == 409
+
+    ack["rep-3"] = 25.0
+    asyncio.run(observe_days([3]))
+    r = call("POST", f"/coaching/{item['id']}/done", "rep-3")
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["state"] == "done" and done["assignment"]["after_value"] == 25.0 and done["current_value"] == 25.0
+    [listed] = call("GET", "/coaching?state=done", "rep-3").json()["items"]
+    assert listed["assignment"]["done_by"] == "rep-3"
+    assert call("GET", "/coaching?state=bogus", "rep-3").status_code == 400
