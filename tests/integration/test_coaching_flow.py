@@ -4,49 +4,24 @@ assign and the rep's done go through it with the metric before and after."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta, timezone
-
 import httpx
 import pytest
-import yaml
 
-from agents.escalation.auth import hash_token
-from agents.escalation.directory import Directory
-from agents.performance.coaching import load_training
-from agents.performance.coaching_agent import Coaching
-from pipeline.db.engine import make_engine
-from pipeline.settings import DatabaseSettings
-from tests.support.services import ROOT
+from tests.support.coaching import observe_days, tokened_directory
 
 pytestmark = pytest.mark.integration
 
-DAY0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
-
 
 def test_lagging_rep_item_is_assigned_and_done_through_the_api(make_worker, db_url, run_id, tmp_path):
-    directory = yaml.safe_load((ROOT / "config" / "directory.yaml").read_text())
-    tokens = {}
-    for person in directory["people"]:
-        tokens[person["id"]] = f"tok-{person['id']}-{run_id}"
-        person["token_sha256"] = hash_token(tokens[person["id"]])
-    (tmp_path / "directory.yaml").write_text(yaml.safe_dump(directory))
-    w = make_worker(SALESPULSE_PATHS__DIRECTORY=tmp_path / "directory.yaml")
+    directory, path, tokens = tokened_directory(tmp_path, run_id)
+    w = make_worker(SALESPULSE_PATHS__DIRECTORY=path)
     w.wait_ready()   # the worker has migrated the database
-
     ack = {"rep-3": 240.0}
 
-    async def observe_days(days):
-        engine = make_engine(DatabaseSettings(url=db_url))
-        try:
-            driver = Coaching(engine, load_training(), Directory.model_validate(directory),
-                              lambda at: {"rep-3": {"ack_minutes": ack["rep-3"]}, "rep-4": {"ack_minutes": 20.0}})
-            for d in days:
-                await driver.tick(DAY0 + timedelta(days=d))
-        finally:
-            await engine.dispose()
+    def observe(at):   # the port: rep-3 acknowledges far slower than their team peer rep-4
+        return {"rep-3": {"ack_minutes": ack["rep-3"]}, "rep-4": {"ack_minutes": 20.0}}
 
-    asyncio.run(observe_days(range(3)))   # config/training.yaml: ack_minutes, 30 minutes, 3 observations
+    observe_days(db_url, directory, observe, range(3))   # config/training.yaml: ack_minutes, 30 minutes, 3 days
 
     def call(method, path, who, **kw):
         return httpx.request(method, f"{w.base_url}{path}", headers={"Authorization": f"Bearer {tokens[who]}"},
@@ -68,7 +43,7 @@ def test_lagging_rep_item_is_assigned_and_done_through_the_api(make_worker, db_u
     assert call("POST", f"/coaching/{item['id']}/assign", "lead-south").status_code == 409
 
     ack["rep-3"] = 25.0
-    asyncio.run(observe_days([3]))
+    observe_days(db_url, directory, observe, [3])
     r = call("POST", f"/coaching/{item['id']}/done", "rep-3")
     assert r.status_code == 200, r.text
     done = r.json()
