@@ -187,3 +187,22 @@ def test_config_mistakes_name_file_line_and_field(tmp_path, monkeypatch, rules, 
     with pytest.raises(ConfigError) as exc:
         load_training("x.yaml")
     assert str(exc.value).startswith(expect), str(exc.value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(behind=st.lists(st.booleans(), max_size=25), for_days=st.integers(1, 4), assigned=st.booleans())
+def test_an_open_item_recovers_exactly_after_for_days_observations_not_behind_an_assigned_one_never(
+        behind, for_days, assigned):
+    c = cfg(for_days=for_days)
+    held = {("rep-1", "conversion_qualified"): Held("item", "assigned" if assigned else "open")}
+    streaks: dict = {}
+    ok_run = 0
+    for i, b in enumerate(behind):
+        out = step(c, DAY0 + timedelta(days=i), obs(0.2 if b else 0.5), MEMBERS, streaks, held)
+        ok_run = 0 if b else ok_run + 1
+        assert out.opened == []   # the item holds its rep and metric
+        if out.recovered:
+            assert not assigned and ok_run == for_days and out.recovered == ["item"]
+            return
+        assert assigned or ok_run < for_days
+        streaks.update(out.streaks)
