@@ -147,6 +147,7 @@ class Step:
     streaks: dict[Key, Streak] = field(default_factory=dict)
     opened: list[Opened] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    recovered_keys: list[Key] = field(default_factory=list)
     current: dict[Key, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
@@ -184,6 +185,7 @@ def step(cfg: TrainingConfig, at: datetime, observations: Observations, members:
                     after = Streak(0, 0 if behind else before.ok + 1)
                     if item.state == "open" and after.ok >= rule.for_days:
                         out.recovered.append(item.item_id)
+                        out.recovered_keys.append(key)
                         after = Streak()
                 elif behind and before.behind + 1 >= rule.for_days:
                     m = members[rep]

@@ -28,8 +28,8 @@ def nothing_observed(at: datetime) -> Observed:
 class Coaching:
     """Observes each slot once: a cheap look whether it was observed, then the port, then the store's claim."""
 
-    def __init__(self, engine, cfg: TrainingConfig, directory: Directory, observe: Observe) -> None:
-        self.engine, self.cfg, self.observe = engine, cfg, observe
+    def __init__(self, engine, cfg: TrainingConfig, directory: Directory, observe: Observe, metrics=None) -> None:
+        self.engine, self.cfg, self.observe, self.metrics = engine, cfg, observe, metrics
         self.members = members_of(directory.people)
         self.last: datetime | None = None   # the slot this worker knows is observed
 
@@ -47,6 +47,11 @@ class Coaching:
             return None
         out = await store.sweep(self.engine, self.cfg, self.members, now, observed)
         self.last = slot
+        if out is not None and self.metrics is not None:
+            for o in out.opened:
+                self.metrics.coaching_items.labels("opened", o.metric).inc()
+            for _rep, metric in out.recovered_keys:
+                self.metrics.coaching_items.labels("recovered", metric).inc()
         if out is not None:
             log.info("coaching: slot %s observed %d reps, %d items opened, %d recovered", slot.isoformat(),
                      len(observed), len(out.opened), len(out.recovered))
@@ -57,7 +62,7 @@ def register(rt: Runtime, directory: Directory, observe: Observe) -> Coaching:
     """A timer per `check_interval_s` on every worker; a slot (`sweep_interval_s`, daily by default) is observed
     by whichever worker claims it first in SQL, so two workers or a restart never count one twice."""
     cfg = load_training(rt.settings.paths.resolve("training", "training.yaml"))
-    coaching = Coaching(rt.engine, cfg, directory, observe)
+    coaching = Coaching(rt.engine, cfg, directory, observe, rt.metrics)
 
     @rt.app.timer(interval=cfg.check_interval_s)
     async def _sweep() -> None:

@@ -76,4 +76,6 @@ def register_pages(rt: Runtime, gate: ReadGate, directory: Directory, cfg: Train
             body = await read_json_body(request) if request.can_read_body else None
             topic = body.get("topic") if isinstance(body, dict) else None
             status, out = await act(rt.engine, cfg, directory, actor, item_id, action, topic, now_utc())
+            if status == 200:
+                rt.metrics.coaching_items.labels("assigned" if action == "assign" else "done", out["metric"]).inc()
             return self.json(out, status=status, headers=dict(NO_STORE))

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.support.coaching import observe_days, tokened_directory
+from tests.support.services import metric_value
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +52,5 @@ def test_lagging_rep_item_is_assigned_and_done_through_the_api(make_worker, db_u
     [listed] = call("GET", "/coaching?state=done", "rep-3").json()["items"]
     assert listed["assignment"]["done_by"] == "rep-3"
     assert call("GET", "/coaching?state=bogus", "rep-3").status_code == 400
+    for event in ("assigned", "done"):
+        assert metric_value(w.metrics(), "salespulse_coaching_items_total", event=event, metric="ack_minutes") == 1

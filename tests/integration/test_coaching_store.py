@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from agents.escalation.directory import Directory
 from agents.performance import coaching_store as store
@@ -14,6 +15,7 @@ from agents.performance.coaching import TrainingConfig
 from agents.performance.coaching_agent import Coaching
 from pipeline.db.engine import make_engine
 from pipeline.db.migrate import upgrade
+from pipeline.metrics import Metrics
 from pipeline.settings import DatabaseSettings
 
 pytestmark = pytest.mark.integration
@@ -44,13 +46,17 @@ def test_slots_are_observed_once_and_the_training_keeps_the_metric_before_and_af
                 calls.append(at)
                 return {"rep-1": {"conversion_qualified": value["rep-1"]}, "rep-2": {"conversion_qualified": 0.5}}
 
-            w1, w2 = (Coaching(engine, CFG, DIRECTORY, observe) for _ in range(2))
+            registry = CollectorRegistry()
+            metrics = Metrics(registry)
+            w1, w2 = (Coaching(engine, CFG, DIRECTORY, observe, metrics) for _ in range(2))
             # two workers tick in the same slot at once: one observation
             outs = await asyncio.gather(w1.tick(DAY0), w2.tick(DAY0 + timedelta(seconds=1)))
             assert sum(o is not None for o in outs) == 1
             assert await w1.tick(DAY0 + timedelta(hours=1)) is None and len(calls) <= 2
             out = await w2.tick(DAY0 + timedelta(days=1))
             assert len(out.opened) == 1
+            assert registry.get_sample_value("salespulse_coaching_items_total",
+                                             {"event": "opened", "metric": "conversion_qualified"}) == 1
             [item] = await store.list_items(engine, cfg=CFG)
             assert (item["rep"], item["state"], item["opened_value"], item["opened_median"], item["topic_title"]) == (
                 "rep-1", "open", 0.2, 0.5, "Qualifying leads")
