@@ -46,6 +46,9 @@ def test_slots_are_observed_once_and_the_training_keeps_the_metric_before_and_af
                 calls.append(at)
                 return {"rep-1": {"conversion_qualified": value["rep-1"]}, "rep-2": {"conversion_qualified": 0.5}}
 
+            # nothing measured (the worker's port before the scorecards exist): the slot stays free
+            idle = Coaching(engine, CFG, DIRECTORY, lambda at: {})
+            assert await idle.tick(DAY0) is None and not await store.swept(engine, CFG.slot(DAY0))
             registry = CollectorRegistry()
             metrics = Metrics(registry)
             w1, w2 = (Coaching(engine, CFG, DIRECTORY, observe, metrics) for _ in range(2))
