@@ -108,8 +108,8 @@ def wire(rt: Runtime) -> dict:
         "open_cases": lambda region, team, at: cases_store.open_count(rt.engine, region, team, at),
         "overdue_followups": lambda region, team, at: followups_store.overdue_count(rt.engine, region, team, at)})
     # coaching: reps behind their team's median for a while -> items for their lead; the observe port is the
-    # scorecards' per-rep metrics (agents.performance.metrics.coaching_observations) once merged, until then
-    # nothing is observed and no item opens
+    # scorecards' per-rep metrics over the trailing `window_days` (agents.performance.metrics.coaching_observations
+    # (engine, at - window, at)) once merged; until then nothing is observed and no item opens
     coaching = coaching_agent.register(rt, escalator.policy.directory, observe=coaching_agent.nothing_observed)
     coaching_web.register_pages(rt, escalator.gate, escalator.policy.directory, coaching.cfg)
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,

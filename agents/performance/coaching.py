@@ -61,6 +61,7 @@ class TrainingConfig(_Model):
     version: Literal[1] = 1
     sweep_interval_s: float = Field(default=86400.0, ge=60, le=31 * 86400)
     check_interval_s: float = Field(default=60.0, gt=0, le=3600)
+    window_days: int = Field(default=28, ge=1, le=366)   # what one observation covers, up to the sweep
     min_peers: int = Field(default=1, ge=1)
     topics: tuple[Topic, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = ()
