@@ -7,7 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.test_board_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, browser_or_skip
+from tests.e2e.test_board_browser import (
+    CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SCREENSHOTS, browser_or_skip, fits_the_phone,
+)
 from tests.support.coaching import observe_days, tokened_directory
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +38,13 @@ def test_a_lead_assigns_and_closes_training_from_my_work(make_worker, db_url, ru
             card.wait_for(timeout=10000)
             text = card.inner_text()
             assert "rep-3" in text and "240 min" in text and "20 min" in text and "Answering incidents fast" in text
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "mine-coaching.png"), full_page=True)
+            page.set_viewport_size(PHONE)
+            page.wait_for_timeout(300)
+            fits_the_phone(page, "#coaching article button")
+            page.screenshot(path=str(SCREENSHOTS / "mine-coaching-phone.png"), full_page=True)
+            page.set_viewport_size(DESKTOP)
             card.get_by_role("button", name="Assign training").focus()
             page.keyboard.press("Enter")
             page.locator(f'#coaching article[data-id="{item["id"]}"][data-state="assigned"]').wait_for(timeout=10000)

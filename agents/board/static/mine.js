@@ -19,6 +19,8 @@
   let skewMs = 0;
   let me = null;          // /board/api/me: who is logged in (a rep acts on their own coaching item only when done)
 
+  const metricName = (m) => (m === "ack_minutes" ? "acknowledgement time" : m === "sentiment" ? "customer sentiment"
+    : "conversion from " + humanize(m.replace(/^conversion_/, "")));
   // a coaching metric's value as people read it: conversion in %, acknowledgement in minutes, sentiment -1..1
   function metricValue(metric, v) {
     if (v === null || v === undefined) return "–";
@@ -72,14 +74,16 @@
     coaching: {
       id: (c) => c.id,
       due: () => null,
-      title: (c) => "Coaching: " + c.rep + ", " + humanize(c.metric.replace(/^conversion_/, "conversion from ")),
+      title: (c) => "Coaching: " + c.rep + ", " + metricName(c.metric),
       customer: () => null,
       state: (c) => c.state,
       facts: (c) => [
         ["Rep", c.rep + " (" + c.team + ")"],
-        ["When opened", metricValue(c.metric, c.opened_value) + " (team " + metricValue(c.metric, c.opened_median) + ")"],
-        ["Latest", metricValue(c.metric, c.current_value) + " (team " + metricValue(c.metric, c.current_median) + ")"],
-        ["Training", c.assignment ? c.assignment.topic : (c.topic_title || c.topic) + " (suggested)"],
+        ["When opened", metricValue(c.metric, c.opened_value) + " (peers " + metricValue(c.metric, c.opened_median) + ")"],
+        ["Latest", metricValue(c.metric, c.current_value) + " (peers " + metricValue(c.metric, c.current_median) + ")"],
+        ["Training", c.assignment ? c.assignment.topic
+          : c.topic_link ? el("a", {href: c.topic_link, rel: "noopener"}, c.topic_title || c.topic, " (suggested)")
+          : (c.topic_title || c.topic) + " (suggested)"],
         c.assignment ? ["Before / after", metricValue(c.metric, c.assignment.before_value) + " / "
           + metricValue(c.metric, c.assignment.after_value)] : null],
       // assigning is for the lead (or manager); the rep marks their own training done
