@@ -141,8 +141,8 @@ async def _write(conn, out: Step, before: Mapping, at: datetime) -> None:
     current = [{"b_rep": r, "b_metric": m, "b_value": v, "b_median": md}
                for (r, m), (v, md) in out.current.items() if (r, m) not in opened]
     if current:  # every item of the rep and metric but recovered ones: done items show how it went on
-        await conn.execute(update(ITEMS).where(ITEMS.c.rep == bindparam("b_rep"), ITEMS.c.metric == bindparam("b_metric"),
-                                               ITEMS.c.state != "recovered")
+        await conn.execute(update(ITEMS).where(ITEMS.c.rep == bindparam("b_rep"),
+                                               ITEMS.c.metric == bindparam("b_metric"), ITEMS.c.state != "recovered")
                            .values(current_value=bindparam("b_value"), current_median=bindparam("b_median"),
                                    observed_at=at), current)
 
@@ -157,8 +157,9 @@ async def assign(engine, item_id: str, topic: str, by: str, now: datetime) -> tu
             done = (await conn.execute(update(ITEMS).where(ITEMS.c.item_id == item_id, ITEMS.c.state == "open")
                                        .values(state="assigned", updated_at=now))).rowcount
         if done == 1:
-            await conn.execute(insert(ASSIGNMENTS).values(item_id=item_id, rep=row.rep, topic=topic, state="assigned",
-                                                          assigned_by=by, assigned_at=now, before_value=row.current_value))
+            await conn.execute(insert(ASSIGNMENTS).values(
+                item_id=item_id, rep=row.rep, topic=topic, state="assigned", assigned_by=by, assigned_at=now,
+                before_value=row.current_value))
     return await _after(engine, item_id, done)
 
 

@@ -21,6 +21,7 @@
 
   const metricName = (m) => (m === "ack_minutes" ? "acknowledgement time" : m === "sentiment" ? "customer sentiment"
     : "conversion from " + humanize(m.replace(/^conversion_/, "")));
+  const vsPeers = (m, v, median) => metricValue(m, v) + " (peers " + metricValue(m, median) + ")";
   // a coaching metric's value as people read it: conversion in %, acknowledgement in minutes, sentiment -1..1
   function metricValue(metric, v) {
     if (v === null || v === undefined) return "–";
@@ -79,8 +80,8 @@
       state: (c) => c.state,
       facts: (c) => [
         ["Rep", c.rep + " (" + c.team + ")"],
-        ["When opened", metricValue(c.metric, c.opened_value) + " (peers " + metricValue(c.metric, c.opened_median) + ")"],
-        ["Latest", metricValue(c.metric, c.current_value) + " (peers " + metricValue(c.metric, c.current_median) + ")"],
+        ["When opened", vsPeers(c.metric, c.opened_value, c.opened_median)],
+        ["Latest", vsPeers(c.metric, c.current_value, c.current_median)],
         ["Training", c.assignment ? c.assignment.topic
           : c.topic_link ? el("a", {href: c.topic_link, rel: "noopener"}, c.topic_title || c.topic, " (suggested)")
           : (c.topic_title || c.topic) + " (suggested)"],
