@@ -190,8 +190,9 @@ def step(cfg: TrainingConfig, at: datetime, observations: Observations, members:
                         after = Streak()
                 elif behind and before.behind + 1 >= rule.for_days:
                     m = members[rep]
-                    out.opened.append(Opened(str(stable_id("coaching", rep, rule.metric, at.isoformat())), rep,
-                                             rule.metric, m.team, m.region, rule.topic, value, median))
+                    # the same id from any driver and worker observing this slot
+                    item_id = str(stable_id("coaching", rep, rule.metric, cfg.slot(at).isoformat()))
+                    out.opened.append(Opened(item_id, rep, rule.metric, m.team, m.region, rule.topic, value, median))
                     after = Streak()
                 else:
                     after = Streak(before.behind + 1 if behind else 0, 0)
