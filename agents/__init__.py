@@ -8,6 +8,7 @@ handed in here (import-linter keeps it so: `.importlinter`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from agents.feedback.agent import FeedbackCapability
     from agents.followups.agent import FollowUps
     from agents.kpis.agent import Kpis
+    from agents.performance.coaching_agent import Coaching
     from agents.receivables.agent import Receivables
     from agents.signals.agent import Signals
     from pipeline.metrics import Metrics
@@ -38,6 +40,7 @@ class Worker:
     cases: Cases | None = None
     receivables: Receivables | None = None
     followups: FollowUps | None = None
+    coaching: Coaching | None = None
 
 
 def wire(rt: Runtime) -> dict:
@@ -59,8 +62,10 @@ def wire(rt: Runtime) -> dict:
     from agents.ingest import agent as ingest
     from agents.kpis import agent as kpis_agent
     from agents.kpis import web as kpis_web
-    from agents.performance import web as performance_web
+    from agents.performance import coaching_agent, coaching_web
     from agents.performance import earnings as performance_earnings
+    from agents.performance import web as performance_web
+    from agents.performance.metrics import coaching_observations
     from agents.performance.targets import load_configured as load_scorecard_targets
     from agents.receivables import agent as receivables_agent
     from agents.receivables import digests as receivables_digests
@@ -115,8 +120,14 @@ def wire(rt: Runtime) -> dict:
     receivables_digests.register(rt, escalator.policy.directory, receivables.cfg, counts={
         "open_cases": lambda region, team, at: cases_store.open_count(rt.engine, region, team, at),
         "overdue_followups": lambda region, team, at: followups_store.overdue_count(rt.engine, region, team, at)})
+    # coaching: reps behind their team peers' median for a while -> items for their lead; the observe port is
+    # the scorecards' per-rep metrics over the trailing `window_days` of config/training.yaml
+    def observe(at):
+        return coaching_observations(rt.engine, at - timedelta(days=coaching.cfg.window_days), at)
+    coaching = coaching_agent.register(rt, escalator.policy.directory, observe=observe)
+    coaching_web.register_pages(rt, escalator.gate, escalator.policy.directory, coaching.cfg)
     return {"customers": customers, "feedback": feedback, "escalator": escalator, "kpis": kpis, "signals": business,
-            "cases": cases, "receivables": receivables, "followups": followups}
+            "cases": cases, "receivables": receivables, "followups": followups, "coaching": coaching}
 
 
 def build_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:

@@ -75,6 +75,7 @@ class Metrics:
         self.followup_actions = Counter(p + "followup_actions_total", "Follow-up transitions applied through the API (start, done, snooze, dismiss; wake by the sweep)", ["action"], registry=r)
         self.followups_overdue = Counter(p + "followups_overdue_total", "Overdue follow-ups that raised their followup_overdue incident (once each)", registry=r)
         self.followup_notices = Counter(p + "followup_notices_total", "Batched notices of new follow-ups to their owners, by outcome (sent, failed)", ["outcome"], registry=r)
+        self.coaching_items = Counter(p + "coaching_items_total", "Coaching items by event: opened and recovered by the sweep, assigned and done by people; metric: the rule's (config/training.yaml)", ["event", "metric"], registry=r)
         self.signals_fired = Counter(p + "signals_fired_total", "Business signals that raised an incident (config/signals.yaml), by kind: complaint_rate, negative_share, target_pace, campaign_roi", ["kind"], registry=r)
         # Escalation.
         self.incidents_open = Gauge(p + "incidents_open", "Open incidents", ["severity", "level"], registry=r)

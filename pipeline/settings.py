@@ -192,6 +192,7 @@ class PathsSettings(BaseModel):
     receivables: Path | None = None
     scorecards: Path | None = None
     incentives: Path | None = None
+    training: Path | None = None
 
     def resolve(self, name: str, default: str) -> Path:
         value = getattr(self, name)

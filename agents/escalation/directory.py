@@ -12,7 +12,7 @@ from schemas.escalation import Target
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # What a service token may read; people read every route their scope allows and never need these.
-ReadScope = Literal["read:incidents", "read:customers", "read:kpis", "read:cases", "read:followups"]
+ReadScope = Literal["read:incidents", "read:customers", "read:kpis", "read:cases", "read:followups", "read:coaching"]
 READ_SCOPES: tuple[str, ...] = get_args(ReadScope)
 # The departments sales works with: directory roles whose holders serve a queue of work nobody owns
 Department = Literal["after_sales", "tech_support", "finance", "marketing"]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pipeline.db.types import UTCDateTime
@@ -320,3 +320,67 @@ class DigestDeliveryRow(Base):
 
 
 Index("ix_receivables_open", ReceivableRow.partition, ReceivableRow.state)
+
+
+class CoachingSweepRow(Base):
+    """One observation slot of every rep (agents.performance.coaching): the row claims it, so two workers or a
+    restart observe a slot once."""
+
+    __tablename__ = "coaching_sweeps"
+
+    slot: Mapped[datetime] = mapped_column(primary_key=True)
+    swept_at: Mapped[datetime]
+    reps: Mapped[int] = mapped_column(Integer)
+    opened: Mapped[int] = mapped_column(Integer)
+
+
+class CoachingStreakRow(Base):
+    """A rep's consecutive observations behind their peers on a metric (or, with an item open, not behind)."""
+
+    __tablename__ = "coaching_streaks"
+
+    rep: Mapped[str] = mapped_column(String(128), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    behind: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class CoachingItemRow(Base):
+    """A rep behind their team on a metric for a while: open -> assigned -> done, or open -> recovered."""
+
+    __tablename__ = "coaching_items"
+    __table_args__ = (Index("ix_coaching_items_rep_metric", "rep", "metric"),)
+
+    item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rep: Mapped[str] = mapped_column(String(128))
+    metric: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    opened_at: Mapped[datetime]
+    opened_value: Mapped[float] = mapped_column(Float)
+    opened_median: Mapped[float] = mapped_column(Float)
+    current_value: Mapped[float | None] = mapped_column(Float)           # as last observed
+    current_median: Mapped[float | None] = mapped_column(Float)
+    observed_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class TrainingAssignmentRow(Base):
+    """The training a lead assigned for a coaching item: assigned -> done, the metric before and after."""
+
+    __tablename__ = "training_assignments"
+
+    item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rep: Mapped[str] = mapped_column(String(128), index=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))                        # assigned, done
+    assigned_by: Mapped[str] = mapped_column(String(128))
+    assigned_at: Mapped[datetime]
+    before_value: Mapped[float | None] = mapped_column(Float)             # the item's current value at assignment
+    done_by: Mapped[str | None] = mapped_column(String(128))
+    done_at: Mapped[datetime | None]
+    after_value: Mapped[float | None] = mapped_column(Float)              # the item's current value at done

@@ -16,6 +16,7 @@ import yaml
 from agents.escalation.auth import hash_token
 from pipeline.brokers.base import free_port
 from pipeline.emitter import Emitter
+from tests.support.coaching import observe_days
 from tests.support.factories import make_incident, make_order
 from tests.support.services import ROOT, query, wait_until
 
@@ -74,6 +75,12 @@ MATRIX["POST /followups/{id}/snooze"] = row({}, {**NO_AUTH, **{p: 400 for p in (
                                                                                "sales manager", "director")},
                                                 "rep south": 403, "rep east": 403, "rep west": 403, "service": 403,
                                                 "service kpis south": 403})
+# coaching: a rep sees their own items only (north: rep-1's), a lead their team's, a manager their region's; the
+# assign names an unknown topic, so whoever may assign gets 400 and nothing changes; rep-1 may not assign their own
+MATRIX["GET /coaching"] = row(FOLLOWUP_SCOPE, {**NO_AUTH, "service": 403, "service kpis south": 403})
+MATRIX["POST /coaching/{id}/assign"] = row({}, {**NO_AUTH, **{p: 400 for p in ("team lead", "sales manager", "director")},
+                                                **{p: 403 for p in ("rep north", "rep south", "rep east", "rep west",
+                                                                    "service", "service kpis south")}})
 
 
 def setup_directory(tmp, run_id: str) -> tuple[dict[str, str], str, str]:
@@ -127,6 +134,13 @@ def test_every_route_answers_each_principal_by_the_table(broker, make_worker, db
     insert_followups(db_url, now, {N: (followup_ids[N], customers[N], "rep-1", "team-north"),
                                    S: (followup_ids[S], customers[S], "queue:south", None)})
 
+    # coaching items: rep-1 behind rep-2 (north), rep-3 behind rep-4 (south), through the sweep's driver
+    observe_days(db_url, yaml.safe_load(open(directory).read()), lambda at: {
+        "rep-1": {"conversion_qualified": 0.1}, "rep-2": {"conversion_qualified": 0.5},
+        "rep-3": {"ack_minutes": 300.0}, "rep-4": {"ack_minutes": 10.0}}, range(5))
+    coaching_ids = {r: i for i, r in query(db_url, "SELECT item_id, region FROM coaching_items")}
+    assert set(coaching_ids) == {N, S}
+
     def headers(principal: str) -> dict:
         return {"Authorization": f"Bearer {tokens[principal]}"} if principal in tokens else {}
 
@@ -174,6 +188,14 @@ def test_every_route_answers_each_principal_by_the_table(broker, make_worker, db
             return r.status_code, {reg for reg, fid in followup_ids.items() if fid in seen}
         if route == "POST /followups/{id}/snooze":
             r = httpx.post(f"{base}/followups/{followup_ids[N]}/snooze", json={"until": "soon"},
+                           headers=headers(principal), timeout=30)
+            return r.status_code, set()
+        if route == "GET /coaching":
+            r = get(base + "/coaching", principal)
+            seen = {i["id"] for i in r.json()["items"]} if r.status_code == 200 else set()
+            return r.status_code, {reg for reg, cid in coaching_ids.items() if cid in seen}
+        if route == "POST /coaching/{id}/assign":
+            r = httpx.post(f"{base}/coaching/{coaching_ids[N]}/assign", json={"topic": "nope"},
                            headers=headers(principal), timeout=30)
             return r.status_code, set()
         kind = route.rsplit("/", 1)[1]

@@ -1,19 +1,34 @@
 /* My work: the logged-in person's follow-ups (GET /followups?mine=1), cases (GET /cases?mine=1) and the incidents
    they may act on (GET /board/api/incidents: the rule the ack route applies), each sorted by due time, with
    their actions (POST /followups/{id}/start|done|snooze|dismiss, /cases/{id}/respond|resolve,
-   /incidents/{key}/ack|resolve). A route that answers 404 is not on this server yet: its section says so. */
+   /incidents/{key}/ack|resolve). A route that answers 404 is not on this server yet: its section says so.
+   Coaching (GET /coaching: a lead's team, a rep's own) lists reps behind their team with the training
+   assigned (POST /coaching/{id}/assign|done); shown to whoever is not a rep, and to a rep who has an item. */
 "use strict";
 
 (() => {
   const {el, when, humanize, span, customerHref} = SP;
   const $ = (id) => document.getElementById(id);
-  const FINAL = {followups: ["done", "dismissed"], cases: ["resolved"]};
-  const NAMES = {followups: "Follow-ups", cases: "Cases", incidents: "Incidents"};
+  const FINAL = {followups: ["done", "dismissed"], cases: ["resolved"], coaching: ["done", "recovered"]};
+  const NAMES = {followups: "Follow-ups", cases: "Cases", incidents: "Incidents", coaching: "Coaching items"};
+  const DUE = ["followups", "cases", "incidents"];   // the kinds with due times (the summary counts these)
 
-  const data = {followups: null, cases: null, incidents: null};   // rows, or {missing|error: text}
+  const data = {followups: null, cases: null, incidents: null, coaching: null};   // rows, or {missing|error: text}
   const results = {};     // "kind|id" -> the last action's outcome, kept across re-renders
   const busy = {};        // "kind|id" -> an action is in flight
   let skewMs = 0;
+  let me = null;          // /board/api/me: who is logged in (a rep acts on their own coaching item only when done)
+
+  const metricName = (m) => (m === "ack_minutes" ? "acknowledgement time" : m === "sentiment" ? "customer sentiment"
+    : "conversion from " + humanize(m.replace(/^conversion_/, "")));
+  const vsPeers = (m, v, median) => metricValue(m, v) + " (peers " + metricValue(m, median) + ")";
+  // a coaching metric's value as people read it: conversion in %, acknowledgement in minutes, sentiment -1..1
+  function metricValue(metric, v) {
+    if (v === null || v === undefined) return "–";
+    if (metric.startsWith("conversion_")) return Math.round(v * 100) + "%";
+    if (metric === "ack_minutes") return Math.round(v) + " min";
+    return (v > 0 ? "+" : "") + v.toFixed(2);
+  }
 
   // -- the three kinds, read from the contracts' fields ------------------------------------------
   const KINDS = {
@@ -57,9 +72,28 @@
       actions: (i) => (i.status === "acknowledged" ? ["resolve"] : ["ack", "resolve"]),
       url: (i, a) => "/incidents/" + encodeURIComponent(i.incident_key) + "/" + a,
     },
+    coaching: {
+      id: (c) => c.id,
+      due: () => null,
+      title: (c) => "Coaching: " + c.rep + ", " + metricName(c.metric),
+      customer: () => null,
+      state: (c) => c.state,
+      facts: (c) => [
+        ["Rep", c.rep + " (" + c.team + ")"],
+        ["When opened", vsPeers(c.metric, c.opened_value, c.opened_median)],
+        ["Latest", vsPeers(c.metric, c.current_value, c.current_median)],
+        ["Training", c.assignment ? c.assignment.topic
+          : c.topic_link ? el("a", {href: c.topic_link, rel: "noopener"}, c.topic_title || c.topic, " (suggested)")
+          : (c.topic_title || c.topic) + " (suggested)"],
+        c.assignment ? ["Before / after", metricValue(c.metric, c.assignment.before_value) + " / "
+          + metricValue(c.metric, c.assignment.after_value)] : null],
+      // assigning is for the lead (or manager); the rep marks their own training done
+      actions: (c) => ({open: me && me.id === c.rep ? [] : ["assign"], assigned: ["done"]}[c.state] || []),
+      url: (c, a) => "/coaching/" + encodeURIComponent(c.id) + "/" + a,
+    },
   };
   const LABELS = {start: "Start", done: "Done", snooze: "Snooze", dismiss: "Dismiss", respond: "Mark responded",
-                  resolve: "Resolve", ack: "Acknowledge"};
+                  resolve: "Resolve", ack: "Acknowledge", assign: "Assign training"};
 
   // -- loading -----------------------------------------------------------------------------------
   async function load(kind, url, pick) {
@@ -77,7 +111,10 @@
       load("followups", "/followups?mine=1&state=all", (b) => (b.followups || []).filter((f) => !FINAL.followups.includes(f.state))),
       load("cases", "/cases?mine=1&state=all", (b) => (b.cases || []).filter((c) => !FINAL.cases.includes(c.state))),
       load("incidents", "/board/api/incidents", (b) => b.incidents || []),
+      load("coaching", "/coaching?state=open", (b) => b.items || []),
     ]);
+    const rows = data.coaching;
+    $("coaching-section").hidden = !(me && me.role !== "account_rep") && !(Array.isArray(rows) && rows.length);
     render();
   }
 
@@ -88,6 +125,7 @@
 
   function dueText(kind, row) {
     const d = KINDS[kind].due(row);
+    if (kind === "coaching") return el("span", {class: "due idle"}, "behind the team since " + when(row.opened_at));
     if (!d) return el("span", {class: "due idle"}, kind === "incidents" ? "no escalation pending" : "no due time");
     const left = (Date.parse(d) - Date.now() - skewMs) / 1000;
     const what = KINDS[kind].dueLabel ? KINDS[kind].dueLabel(row) + " " : "due ";
@@ -184,7 +222,7 @@
       if (target) target.focus();
     }
     const now = Date.now() + skewMs;
-    const lists = Object.keys(KINDS).filter((k) => Array.isArray(data[k]));
+    const lists = DUE.filter((k) => Array.isArray(data[k]));
     const all = lists.flatMap((k) => data[k].map((r) => dueMs(k, r)));
     const overdue = all.filter((d) => d < now).length;
     $("summary").textContent = all.length + " open item" + (all.length === 1 ? "" : "s")
@@ -227,5 +265,5 @@
   }
 
   setInterval(refresh, 30000);
-  SPSession.init(() => refresh());
+  SPSession.init((who) => { me = who; refresh(); });
 })();
