@@ -76,6 +76,10 @@ class ClassifiedFeedbackRow(Base):
     competitors: Mapped[list | None] = mapped_column(JSON)
 
 
+# scorecards and coaching read a period's feedback, acknowledgements and due follow-ups by time
+Index("ix_classified_feedback_occurred_at", ClassifiedFeedbackRow.occurred_at)
+
+
 class CompetitorMentionRow(Base):
     """A competitor named in a classified message, once per thing compared (read by GET /kpis/competitors)."""
 
@@ -132,6 +136,9 @@ class IncidentRow(Base):
     parent_key: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime]
     state: Mapped[dict]
+
+
+Index("ix_incidents_acked_at", IncidentRow.acked_at)
 
 
 class IncidentAudit(Base):
@@ -212,6 +219,9 @@ class FollowUpRow(Base):
     updated_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     notified_at: Mapped[datetime | None] = mapped_column(index=True)      # the owner's batched notice claimed it
+
+
+Index("ix_followups_due_at", FollowUpRow.due_at)
 
 
 class FollowUpNoticeRow(Base):
