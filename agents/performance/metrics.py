@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -218,9 +218,3 @@ async def coaching_observations(engine, start: datetime, end: datetime) -> dict[
         out[rep] = obs
     return out
 
-
-def observer(engine, window: timedelta = timedelta(days=7)):
-    """The coaching port: `await observe(now)` -> coaching_observations over the `window` before `now`."""
-    async def observe(now: datetime) -> dict[str, dict[str, float | None]]:
-        return await coaching_observations(engine, now - window, now)
-    return observe
