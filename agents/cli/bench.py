@@ -1,4 +1,4 @@
-"""`salespulse bench`: client limit, framework floor, whole pipeline, latency and memory in one run."""
+"""`salespulse bench`: the features alone, client limit, framework floor, whole pipeline, latency and memory in one run."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ import click
               help="the latency phase sends the events due this often (shorter ticks cost the harness more CPU)")
 @click.option("--database", default=None, help="worker database URL (default: SQLite in the run's temp dir)")
 @click.option("--skip-default-floor", is_flag=True, help="skip the floor with faust's default settings")
+@click.option("--skip-features", is_flag=True,
+              help="skip timing the features' own steps alone (no glue_ratio then)")
 @click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="a previous --json-out report (default population) to compare customers figures with")
 @click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -34,12 +36,13 @@ import click
 @click.option("--keep-workdir", is_flag=True, help="keep the run's temp dir (worker logs, SQLite) after success")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="also write the report here")
 def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_seconds, latency_rate, latency_tick_ms,
-          database, skip_default_floor, compare_with, profile_dir, worker_env, keep_workdir, json_out) -> None:
-    """Measure the pipeline against the framework floor and the raw client; print one JSON object.
+          database, skip_default_floor, skip_features, compare_with, profile_dir, worker_env, keep_workdir, json_out) -> None:
+    """Measure the pipeline against the framework floor, the raw client and the features' own work; print one JSON object.
 
     Progress goes to stderr, the report to stdout. --events 30000 takes about 2 minutes on 2 cores
     (the pipeline drains ~3,000 events per second there), --workers-mode about 3.
     """
+    from agents.bench_features import features_phase
     from pipeline.bench import BenchConfig, compare_customers, run
 
     env = {}
@@ -54,7 +57,7 @@ def bench(broker, events, workers_mode, skip_latency, customers, seed, latency_s
                       latency_tick_s=latency_tick_ms / 1000.0, database=database,
                       skip_default_floor=skip_default_floor,
                       profile_dir=profile_dir, worker_env=env,
-                      keep_workdir=keep_workdir)
+                      keep_workdir=keep_workdir, features=None if skip_features else features_phase)
     report = run(cfg, progress=lambda line: click.echo(line, err=True))
     if compare_with is not None:
         versus = report["customers_vs_baseline"] = compare_customers(json.loads(compare_with.read_text()), report)

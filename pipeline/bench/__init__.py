@@ -9,7 +9,8 @@ moment the consumer(s) started reading to the moment the N-th event was counted:
 and group joins are excluded.
 
 One module per phase, in the order `runner.run` measures them: `preload` (the simulated
-events), `client` (1, the client limit), `floor` (2, no-op faust workers), `whole_pipeline` (3, the
+events), the features' own steps alone (0, `BenchConfig.features`: handed in by the composition side,
+`agents/bench_features.py`, since the runtime names no capability), `client` (1, the client limit), `floor` (2, no-op faust workers), `whole_pipeline` (3, the
 whole pipeline until written), `latency` (4), `workers_mode` (two workers); `report` and
 `compare` assemble the figures, `figures`, `cpu`, `worker`, `process` and `profile` measure.
 """

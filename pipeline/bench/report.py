@@ -10,6 +10,7 @@ TARGETS = {
     "floor_ours_over_default": 1.50,      # what we configure raises faust's floor
     "latency_p99_ms": 250.0,              # at half the pipeline's throughput
     "two_workers_over_one": 1.60,
+    "glue_ratio": 2.0,                    # issue 28: the pipeline's CPU per event at most twice the features' own
 }
 
 
@@ -50,4 +51,11 @@ def assemble(run: dict) -> dict:
     if scaling:
         ratios["two_workers_over_one"] = ratio(scaling.get("two_workers_ev_per_s"), scaling.get("one_worker_ev_per_s"))
         targets["two_workers_over_one"] = _target(ratios["two_workers_over_one"], TARGETS["two_workers_over_one"])
-    return {**run, "ratios": ratios, "targets": targets}
+    # the glue: the whole pipeline's CPU per event (worker and helpers) over the features' own steps alone
+    glue = {"features_cpu_us_per_event": (run.get("features") or {}).get("cpu_us_per_event"),
+            "pipeline_cpu_us_per_event": cpu["pipeline"]}
+    glue["glue_ratio"] = ratio(glue["pipeline_cpu_us_per_event"], glue["features_cpu_us_per_event"])
+    if glue["glue_ratio"] is not None:
+        targets["glue_ratio"] = {"value": glue["glue_ratio"], "target": "<= " + str(TARGETS["glue_ratio"]),
+                                 "met": glue["glue_ratio"] <= TARGETS["glue_ratio"]}
+    return {**glue, **run, "ratios": ratios, "targets": targets}

@@ -42,6 +42,10 @@ class BenchConfig:
     profile_dir: Path | None = None        # py-spy the pipeline worker while it drains
     worker_env: dict = field(default_factory=dict)  # extra SALESPULSE_* for the workers (experiments)
     keep_workdir: bool = False             # logs and databases of the run; kept anyway when it fails
+    # the features' own work on the same events, without broker or framework: (events, partitions=,
+    # workdir=, progress=) -> the phase's figures; the composition side hands it in (pipeline names no
+    # capability: agents/bench_features.py); None skips the phase
+    features: Callable[..., dict] | None = None
 
 
 def machine() -> dict:
@@ -84,6 +88,11 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> d
                              "partitions": settings.kafka.partitions, "seconds": round(seconds, 2),
                              "ev_per_s": rate(cfg.events, seconds),
                              "bytes_per_event": round(sum(len(v) for _, _, v in events) / len(events))}
+        if cfg.features is not None:
+            progress("0/5 the features alone (no broker, no framework)")
+            report["features"] = cfg.features(events, partitions=settings.kafka.partitions, workdir=tmp,
+                                              progress=progress)
+            progress(f"    {report['features']['cpu_us_per_event']} us CPU per event")
         del events
         inputs = [prefix + s.name for s in T.INPUTS]
 

@@ -4,6 +4,7 @@ transaction in the writer's own process (`pipeline/db/sqlite_child.py`), exchang
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,24 @@ class SqliteDirect:
 
     def close(self) -> None:
         self.child.stop()
+
+
+class SqliteInProcess:
+    """The writer process's transaction (`sqlite_child.write_plan`) on the calling thread, over a
+    connection of its own: the same SQL work without the process and the exchange (the bench's
+    features phase, `BatchWriter.write_in_process`). `rows`: rows written so far."""
+
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        sqlite_child.sqlite_pragmas(self.conn)
+        self.rows = 0
+
+    async def run(self, plan: list[list[tuple]]) -> list[float]:
+        self.rows += sum(len(batch[-1]) for batches in plan for batch in batches)
+        return sqlite_child.write_plan(self.conn, plan)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _retrieve(future: asyncio.Future) -> None:

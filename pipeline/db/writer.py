@@ -43,7 +43,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pipeline.db.engine import dedupe_rows, upsert_statement
-from pipeline.db.sqlite_direct import SqliteDirect, SqliteUpserts, SqliteWriteError
+from pipeline.db.sqlite_direct import SqliteDirect, SqliteInProcess, SqliteUpserts, SqliteWriteError
 from pipeline.delivery import OutputDelivery
 from pipeline.metrics import Metrics
 
@@ -129,7 +129,7 @@ class BatchWriter:
         self._sqlite = self.dialect == "sqlite" and engine.dialect.driver == "aiosqlite"
         self._upserts: dict[str, SqliteUpserts] = {}
         path = SqliteDirect.usable(engine) if self._sqlite else None
-        self._direct = SqliteDirect(path) if path else None
+        self._direct: SqliteDirect | SqliteInProcess | None = SqliteDirect(path) if path else None
         # the output records the events of a flush caused: confirmed (and resent) before its acks
         self.delivery = delivery if delivery is not None else OutputDelivery(metrics, retry_max_s)
         # told of each source event whose rows the database refused, before the flush's acks; the
@@ -149,6 +149,22 @@ class BatchWriter:
         """`hook` finishes work whose events are not yet registered by `ack_after` (it registers
         them); `drain` awaits it first, so a revoke or a shutdown writes that work too."""
         self._drain_hooks.append(hook)
+
+    def wrap_hooks(self, wrap: Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]) -> None:
+        """Replace every before-flush hook by `wrap(hook)` (the bench's features phase times each
+        capability's hook as that capability's work)."""
+        self._hooks = [wrap(hook) for hook in self._hooks]
+
+    def write_in_process(self) -> SqliteInProcess:
+        """SQLite flushes run on the calling thread instead of the writer's process (the bench's
+        features phase: the same statements, parameters and transaction, nothing exchanged)."""
+        path = SqliteDirect.usable(self.engine) if self._sqlite else None
+        if path is None:
+            raise ValueError("write_in_process needs a SQLite file database")
+        if self._direct is not None:
+            self._direct.close()
+        self._direct = SqliteInProcess(path)
+        return self._direct
 
     def add(self, table: Table, row: dict, source: object | None = None) -> None:
         """A row to upsert; `source` (the Meta of the event it came from) is what is dead-lettered
