@@ -30,6 +30,13 @@ def test_bench_tiny_run_prints_one_report(tmp_path):
     assert report["floor_ours"]["events"] == report["floor_default"]["events"] == 3000
     assert report["memory"]["worker_peak_rss_mb"] > 0
     assert set(report["ratios"]) >= {"pipeline_over_floor", "pipeline_over_client", "floor_ours_over_default"}
+    # the features' own steps on the same events, and the glue around them, at the report's top level
+    features = report["features"]
+    assert features["input_events"] == 3000 and features["rejected"] == 0
+    assert features["steps"]["decode_validate"] > 0 and features["steps"]["sql_rows"] > 0
+    assert report["features_cpu_us_per_event"] == features["cpu_us_per_event"] > 0
+    assert report["pipeline_cpu_us_per_event"] == report["pipeline"]["cpu_us_per_event"] > 0
+    assert report["glue_ratio"] == round(report["pipeline_cpu_us_per_event"] / report["features_cpu_us_per_event"], 3)
     lat = report["latency"]  # a short steady-rate phase at half the pipeline's rate
     offered = lat["offered"]
     assert offered > 0 and lat["to_sql_row"]["n"] == offered and lat["to_sql_row"]["missing"] == 0
