@@ -130,9 +130,15 @@ def partitions_of(keys: list[bytes | None], partitions: int) -> list[int]:
 
 
 def features_phase(events: list[tuple[str, bytes, bytes]], *, partitions: int, workdir: Path,
-                   flush_events: int = FLUSH_EVENTS, progress: Callable[[str], None] = lambda s: None) -> dict:
+                   flush_events: int = FLUSH_EVENTS, staged: bool = False,
+                   progress: Callable[[str], None] = lambda s: None) -> dict:
     """Run every event (input topic spec name, key, JSON body) through the features' own steps; returns
-    the phase's figures: CPU per event (this thread, the whole phase) and the steps' us per event."""
+    the phase's figures: CPU per event (this thread, the whole phase) and the steps' us per event.
+
+    Event by event, every step of one event before the next, as the worker's per-event loop runs them;
+    `staged`: each flush's events one step at a time (all decoded, then each capability's handlers over
+    all of them in registration order, then their events rows), as a worker taking its events in
+    batches would (issue 28's second item); the same work, measured no cheaper so far (bench/README.md)."""
     from agents import build_worker
     from pipeline.db.migrate import upgrade
     from pipeline.metrics import Metrics
@@ -157,14 +163,14 @@ def features_phase(events: list[tuple[str, bytes, bytes]], *, partitions: int, w
     gc.freeze()  # as the worker does (pipeline/worker.py tune_gc)
     gc.set_threshold(*settings.worker.gc_threshold)
     try:
-        return asyncio.run(_drive(worker, events, parts, partitions, flush_events, progress))
+        return asyncio.run(_drive(worker, events, parts, partitions, flush_events, staged, progress))
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
         worker.rt.writer.close()
 
 
-async def _drive(worker, events, parts, partitions: int, flush_events: int, progress) -> dict:
+async def _drive(worker, events, parts, partitions: int, flush_events: int, staged: bool, progress) -> dict:
     from datetime import timedelta
 
     from agents.ingest.agent import EVENTS, event_row
@@ -189,8 +195,13 @@ async def _drive(worker, events, parts, partitions: int, flush_events: int, prog
         clock.leave()
 
     rt.send = send
+    by_type = {et: list(hs) for et, hs in rt.handlers.items()}
     for event_type, handlers in rt.handlers.items():
         rt.handlers[event_type] = [clock.timed(step_of(h), h) for h in handlers]
+    # the handlers' steps in registration order (a customer's profile takes an incident before escalation reads it)
+    order = list(dict.fromkeys(step_of(h) for hs in by_type.values() for h in hs))
+    by_step = {et: {step: [timed for h, timed in zip(hs, rt.handlers[et]) if step_of(h) == step] for step in order}
+               for et, hs in by_type.items()}
     feedback = worker.feedback
     feedback.subscribers[:] = [clock.timed(step_of(s), s) for s in feedback.subscribers]
     feedback.core = _TimedCore(feedback.core, clock)
@@ -208,7 +219,7 @@ async def _drive(worker, events, parts, partitions: int, flush_events: int, prog
     await writer.flush()  # the hooks' first rows (partition histograms) before the clock starts
     offsets: dict[tuple[str, int], int] = {}
 
-    async def take(spec_name: str, key: bytes | None, raw: bytes, partition: int, received_at) -> None:
+    def decoded(spec_name: str, key: bytes | None, raw: bytes, partition: int, received_at):
         offset = offsets[(spec_name, partition)] = offsets.get((spec_name, partition), -1) + 1
         meta = Meta(spec_name, partition, offset, received_at, raw, key)
         clock.enter("decode_validate")
@@ -216,12 +227,29 @@ async def _drive(worker, events, parts, partitions: int, flush_events: int, prog
         clock.leave()
         if isinstance(event, Rejected):
             counts["rejected"] += 1
-            return
-        for handler in rt.handlers.get(event.event_type, ()):
-            await handler(event, meta)
+            return None
+        return event, meta
+
+    def add_rows(taken) -> None:
         clock.enter("sql_rows")
-        writer.add(EVENTS, event_row(event, meta), source=meta)
+        for event, meta in taken:
+            writer.add(EVENTS, event_row(event, meta), source=meta)
         clock.leave()
+
+    async def take(batch: list[tuple[str, bytes | None, bytes, int]], received_at) -> None:
+        if not staged:
+            for spec_name, key, raw, partition in batch:
+                if (got := decoded(spec_name, key, raw, partition, received_at)) is not None:
+                    for handler in rt.handlers.get(got[0].event_type, ()):
+                        await handler(*got)
+                    add_rows([got])
+            return
+        taken = [got for item in batch if (got := decoded(*item, received_at)) is not None]
+        for step in order:
+            for event, meta in taken:
+                for handler in by_step.get(event.event_type, {}).get(step, ()):
+                    await handler(event, meta)
+        add_rows(taken)
 
     n = len(events)
     processed = 0
@@ -230,14 +258,12 @@ async def _drive(worker, events, parts, partitions: int, flush_events: int, prog
     last_note = wall0
     for start in range(0, n, flush_events):
         received_at = now_utc()
-        for i in range(start, min(n, start + flush_events)):
-            spec_name, key, raw = events[i]
-            await take(spec_name, key, raw, parts[i], received_at)
+        await take([(*events[i], parts[i]) for i in range(start, min(n, start + flush_events))], received_at)
         processed += min(n, start + flush_events) - start
         while derived:  # the incidents this batch raised, consumed as the worker consumes them again
             again, derived[:] = list(derived), []
-            for (key, raw), p in zip(again, partitions_of([k for k, _ in again], partitions)):
-                await take(T.INCIDENTS_RAW.name, key, raw, p, received_at)
+            await take([(T.INCIDENTS_RAW.name, key, raw, p)
+                        for (key, raw), p in zip(again, partitions_of([k for k, _ in again], partitions))], received_at)
             processed += len(again)
             counts["derived"] += len(again)
         await flush()
@@ -247,7 +273,8 @@ async def _drive(worker, events, parts, partitions: int, flush_events: int, prog
     cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
     clock.stop()
     per_event = {step: round(ns / processed / 1000, 1) for step, ns in sorted(clock.ns.items()) if step != "driver"}
-    return {"events": processed, "input_events": n, "derived_incidents": counts["derived"],
+    return {"order": "staged" if staged else "interleaved",
+            "events": processed, "input_events": n, "derived_incidents": counts["derived"],
             "rejected": counts["rejected"], "flush_events": flush_events, "seconds": round(wall, 2),
             "cpu_us_per_event": round(cpu / processed * 1e6, 1) if processed else None,
             "wall_us_per_event": round(wall / processed * 1e6, 1) if processed else None,

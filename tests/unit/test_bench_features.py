@@ -71,3 +71,13 @@ def test_partitions_are_the_producers_default_partitioner():
     keys = [b"cust-1", b"cust-2", b"cust-1", None]
     parts = partitions_of(keys, 4)
     assert parts[0] == parts[2] and all(0 <= p < 4 for p in parts)
+
+
+def test_staged_order_does_the_same_work(phase, tmp_path):
+    staged = features_phase(simulated(400, seed=7, customers=200), partitions=4, workdir=tmp_path, flush_events=50,
+                            staged=True)
+    assert staged["order"] == "staged" and phase["order"] == "interleaved"
+    assert staged["events"] == phase["events"] and staged["derived_incidents"] == phase["derived_incidents"]
+    assert staged["records_per_event"] == phase["records_per_event"]
+    assert abs(staged["rows_per_event"] - phase["rows_per_event"]) <= 0.05 * phase["rows_per_event"]
+    assert set(staged["steps"]) == set(phase["steps"])
