@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from decimal import Decimal
 
-from agents.performance.incentives import IncentivesConfig, Placement, events_window, place, statement
+from agents.performance.incentives import IncentivesConfig, Placement, Statement, events_window, place, statement
 from agents.performance.ledger import orders_from_db
 from agents.performance.period import Period
 from agents.performance.targets import kpi_team_ids
@@ -16,12 +16,14 @@ from agents.performance.targets import kpi_team_ids
 
 class Earnings:
     """One scorecard request asks for every rep's and team's figures of one period: the order events of a window
-    are read once and kept for `ttl` seconds."""
+    are read once and kept for `ttl` seconds, and each rep's statement is computed once from them (a card asks
+    for its rep's revenue and statement, a team card for every member's revenue)."""
 
     def __init__(self, engine, plans: IncentivesConfig, targets, directory, rates, ttl: float = 5.0) -> None:
         self.engine, self.plans, self.targets, self.directory, self.rates = engine, plans, targets, directory, rates
         self.ttl = ttl
         self._cache: dict[tuple[datetime, datetime], tuple[float, list]] = {}
+        self._statements: dict[tuple[str, str], tuple[list, Statement]] = {}   # (rep, period) -> (orders, it)
 
     async def _orders(self, start: datetime, end: datetime) -> list:
         hit = self._cache.get((start, end))
@@ -30,6 +32,8 @@ class Earnings:
         orders = await orders_from_db(self.engine, start, end)
         self._cache = {k: v for k, v in self._cache.items() if time.monotonic() - v[0] < self.ttl}
         self._cache[(start, end)] = (time.monotonic(), orders)
+        live = {id(v[1]) for v in self._cache.values()}
+        self._statements = {k: v for k, v in self._statements.items() if id(v[0]) in live}
         return orders
 
     def _placed(self, rep: str, period: Period) -> Placement | None:
@@ -37,7 +41,12 @@ class Earnings:
 
     async def _statement(self, rep: str, placed: Placement, period: Period):
         orders = await self._orders(*events_window(placed.plan, period))
-        return statement(placed.plan, orders, rep, period.text, placed.target, self.rates, placed.team_reps, placed.team_target)
+        hit = self._statements.get((rep, period.text))
+        if hit is not None and hit[0] is orders:
+            return hit[1]
+        done = statement(placed.plan, orders, rep, period.text, placed.target, self.rates, placed.team_reps, placed.team_target)
+        self._statements[(rep, period.text)] = (orders, done)
+        return done
 
     async def incentive_of(self, rep: str, period: Period) -> dict | None:
         placed = self._placed(rep, period)
