@@ -97,6 +97,10 @@ class WorkerSettings(BaseModel):
     classifier_process: bool = Field(
         True, description="classify feedback in a process of its own, in batches, while the worker goes on "
         "(False: in the worker's event loop, one message at a time); see bench/README.md")
+    batch_max: int = Field(
+        500, ge=1, le=10_000, description="most events an agent takes from its stream in one batch: it takes "
+        "what has already arrived, never waiting for more, so a quiet stream goes one event at a time and a "
+        "backlog in batches up to this (pipeline/consume.py)")
     max_event_bytes: int = Field(256_000, description="larger messages go to the dead-letter topic")
     future_tolerance_s: float = Field(
         3600.0, ge=0, description="clock skew allowed to a producer: an event whose occurred_at is later than "

@@ -9,7 +9,9 @@ TARGETS = {
     "pipeline_over_floor": 0.50,          # our work costs no more than the framework does
     "floor_ours_over_default": 1.50,      # what we configure raises faust's floor
     "latency_p99_ms": 250.0,              # at half the pipeline's throughput
-    "two_workers_over_one": 1.60,
+    # issue 28: throughput per busy core of the machine, two workers against one (the cores are shared with
+    # the broker and the harness on the 2-core VM, so this replaces "two workers >= 1.6x one")
+    "two_workers_per_busy_core": 0.90,
     "glue_ratio": 2.0,                    # issue 28: the pipeline's CPU per event at most twice the features' own
 }
 
@@ -50,7 +52,14 @@ def assemble(run: dict) -> dict:
     scaling = run.get("scaling")
     if scaling:
         ratios["two_workers_over_one"] = ratio(scaling.get("two_workers_ev_per_s"), scaling.get("one_worker_ev_per_s"))
-        targets["two_workers_over_one"] = _target(ratios["two_workers_over_one"], TARGETS["two_workers_over_one"])
+        # each drain's rate over its consumed window, per machine CPU busy over the same window
+        per_core = [ratio((scaling.get(k) or {}).get("ev_per_s"), (scaling.get(k) or {}).get("machine_busy_cores"))
+                    for k in ("one_worker", "two_workers")]
+        ratios["ev_per_s_per_busy_core"] = {"one_worker": per_core[0], "two_workers": per_core[1]}
+        ratios["two_workers_per_busy_core"] = ratio(per_core[1], per_core[0])
+        if ratios["two_workers_per_busy_core"] is not None:
+            targets["two_workers_per_busy_core"] = _target(ratios["two_workers_per_busy_core"],
+                                                           TARGETS["two_workers_per_busy_core"])
     # the glue: the whole pipeline's CPU per event (worker and helpers) over the features' own steps alone
     glue = {"features_cpu_us_per_event": (run.get("features") or {}).get("cpu_us_per_event"),
             "pipeline_cpu_us_per_event": cpu["pipeline"]}

@@ -183,6 +183,15 @@ class BatchWriter:
             self._room.clear()
         self.metrics.pending.set(len(self._acks))
 
+    def ack_many(self, acks: list[Callable[[], object]]) -> None:
+        """`ack_after` for a batch of events at once (one gauge update; each stays its own ack)."""
+        if not acks:
+            return
+        self._acks.extend(acks)
+        if len(self._acks) >= self.max_pending:
+            self._room.clear()
+        self.metrics.pending.set(len(self._acks))
+
     async def wait_room(self) -> None:
         """Back-pressure: agents await this before taking the next event."""
         if not self._room.is_set():

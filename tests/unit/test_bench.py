@@ -53,7 +53,9 @@ def test_assemble_ratios_and_targets():
         "floor_default": {"ev_per_s": 4000.0},
         "pipeline": {"ev_per_s": 3000.0},
         "latency": {"to_output_event": {"p99_ms": 120.0}, "to_sql_row": {"p99_ms": 300.0}},
-        "scaling": {"one_worker_ev_per_s": 3000.0, "two_workers_ev_per_s": 5100.0},
+        "scaling": {"one_worker_ev_per_s": 3000.0, "two_workers_ev_per_s": 5100.0,
+                    "one_worker": {"ev_per_s": 3000.0, "machine_busy_cores": 1.5},
+                    "two_workers": {"ev_per_s": 5100.0, "machine_busy_cores": 1.98}},
     })
     r, t = report["ratios"], report["targets"]
     assert r["pipeline_over_floor"] == 0.375
@@ -63,7 +65,20 @@ def test_assemble_ratios_and_targets():
     assert t["pipeline_over_floor"]["met"] is False
     assert t["floor_ours_over_default"]["met"] is True
     assert t["latency_p99_ms"] == {"value": 300.0, "target": "< 250.0", "met": False}  # the worse of the two
-    assert t["two_workers_over_one"]["met"] is True
+    # per busy core: 2,000 ev/s per core for one worker, 2,575.8 for two
+    assert r["ev_per_s_per_busy_core"] == {"one_worker": 2000.0, "two_workers": 2575.758}
+    assert r["two_workers_per_busy_core"] == 1.288
+    assert t["two_workers_per_busy_core"] == {"value": 1.288, "target": ">= 0.9", "met": True}
+    assert "two_workers_over_one" not in t  # issue 28 replaced the 1.6x target
+
+
+def test_two_workers_per_busy_core_below_target_and_unmeasured():
+    scaling = {"one_worker": {"ev_per_s": 3000.0, "machine_busy_cores": 1.5},
+               "two_workers": {"ev_per_s": 3100.0, "machine_busy_cores": 2.0}}
+    t = assemble({"scaling": scaling})["targets"]
+    assert t["two_workers_per_busy_core"] == {"value": 0.775, "target": ">= 0.9", "met": False}
+    scaling["two_workers"].pop("machine_busy_cores")
+    assert "two_workers_per_busy_core" not in assemble({"scaling": scaling})["targets"]
 
 
 def test_the_pipeline_rate_counts_until_everything_is_written():
