@@ -30,7 +30,7 @@ CLOCK_SKEW = timedelta(seconds=60)
 MERGED = ("feedback_count", "last_feedback_at", "feedback_ids", "incident_key", "updated_at")
 
 
-MARK_PART = 200   # breaches marked per transaction on SQLite
+MARK_PART = 500   # breaches marked per transaction on SQLite
 
 
 async def _nobody(customer_id: str, what: str, now: datetime) -> None:
@@ -134,18 +134,26 @@ class Cases:
         return raised
 
     async def _mark(self, part: list[Breach], now: datetime) -> list[Breach]:
+        """One conditional UPDATE ... RETURNING per kind of breach in the part: the write lock is held for a
+        statement or two, not a statement per case (6,124 breaches of a backlog marked one statement at a time
+        kept the writer's process from the SQLite lock: SQL rows p99 7.5-20 s at half the drain rate)."""
         c = CASES.c
+        kinds: dict[str, list[Breach]] = {}
+        for b in part:
+            kinds.setdefault(b.which, []).append(b)
         marked = []
         async with self.rt.engine.begin() as conn:
-            for b in part:
-                states = ("open",) if b.which == "first_response" else OPEN
-                before = c.breach.is_(None) if b.which == "first_response" else or_(c.breach.is_(None),
-                                                                                   c.breach == "first_response")
-                done = (await conn.execute(update(CASES).where(c.case_id == b.case.case_id, c.state.in_(states),
-                                                               before)
-                                           .values(breach=b.which, escalated_at=now, updated_at=now))).rowcount
-                if done == 1:  # else answered, resolved, raised elsewhere, or not written yet: the next sweep looks
-                    marked.append(b)
+            # first_response first: a case's resolution breach may follow its first-response one in the same part
+            for which, breaches in sorted(kinds.items(), key=lambda kv: kv[0] != "first_response"):
+                states = ("open",) if which == "first_response" else OPEN
+                before = c.breach.is_(None) if which == "first_response" else or_(c.breach.is_(None),
+                                                                                 c.breach == "first_response")
+                ids = [b.case.case_id for b in breaches]
+                done = {row[0] for row in await conn.execute(
+                    update(CASES).where(c.case_id.in_(ids), c.state.in_(states), before)
+                    .values(breach=which, escalated_at=now, updated_at=now).returning(c.case_id))}
+                # the others: answered, resolved, raised elsewhere, or not written yet (the next sweep looks)
+                marked += [b for b in breaches if b.case.case_id in done]
         return marked
 
 

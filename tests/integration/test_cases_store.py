@@ -71,3 +71,31 @@ def test_actions_are_conditional_and_the_owner_is_told_of_a_resolution_once(db_u
             await engine.dispose()
 
     asyncio.run(main())
+
+
+def test_breaches_are_marked_once_in_one_statement_per_kind(db_url):
+    """`_mark` on the database: a case still open gets its breach; one answered meanwhile, one another worker
+    marked, and one not yet written get none; a first-response and a resolution breach of one case in the
+    same part are both marked (first-response first), and marking the same part again marks nothing."""
+    from agents.cases.core import Breach
+
+    async def main():
+        engine, (c1, c2) = await _setup(db_url)
+        try:
+            c3 = make_core(calendar=None).on_classified(make_cf("c-3", "pricing"), CustomerContext(), 0, None,
+                                                        MON_10).case  # never written: the writer has not got to it
+            assert (await store.act(engine, c2.case_id, "respond", MON_10 + timedelta(minutes=1)))[0] == "done"
+            cases = Cases(SimpleNamespace(engine=engine), make_core(calendar=None))
+            due = MON_10 + timedelta(hours=1)
+            part = [Breach(c1, "first_response", due), Breach(c2, "first_response", due),
+                    Breach(c3, "first_response", due), Breach(c1, "resolution", due)]
+            marked = await cases._mark(list(reversed(part)), MON_10 + timedelta(hours=2))
+            assert sorted((b.case.case_id, b.which) for b in marked) == [(c1.case_id, "first_response"),
+                                                                         (c1.case_id, "resolution")]
+            rows = {r["id"]: r for r in await store.list_cases(engine, "all")}
+            assert rows[c1.case_id]["breach"] == "resolution" and rows[c2.case_id]["breach"] is None
+            assert await cases._mark(part, MON_10 + timedelta(hours=3)) == []  # another worker marked them
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
