@@ -147,6 +147,12 @@ class Runtime:
         processed before every loader has finished."""
         self.loaders.append(loader)
 
+    async def admit(self) -> None:
+        """Agents await this before each event: state loaded, and room in the writer."""
+        if not self.state_ready.is_set():
+            await self.state_ready.wait()
+        await self.writer.wait_room()
+
     # health -------------------------------------------------------------------------
     async def update_lag(self) -> None:
         consumer = getattr(self.app, "_consumer", None)
