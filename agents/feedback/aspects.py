@@ -7,6 +7,8 @@ touched and how the customer felt about each part. Pure: the hits come from the 
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from agents.feedback import sentiment as senti
 from agents.feedback.config import NegatedScale, SentimentSettings
 from agents.feedback.lexicon import CAT, SENTIMENT_KINDS, Hit
@@ -22,6 +24,8 @@ MIN_WEIGHT = 1.0
 UNNAMED = "product_quality"
 # ...and that clause must name something: a word outside the common ones and the feeling itself
 # ("the kettle is great", "水壶很好用"), not only "thanks!" or "谢谢你们".
+_KIND, _START = itemgetter(0), itemgetter(0)  # Entry.kind and Hit.start, read in C
+_NO_FEELING = SENTIMENT_KINDS.isdisjoint
 _FUNCTION_ZH = frozenset("你我他她它们的了吧啊呀哦嘛呢很也都就是这那个真太挺好谢")
 
 
@@ -31,12 +35,12 @@ def aspects(text: str, norm: str, hits: list[Hit], s: SentimentSettings, negated
 
     `norm` is normalise(text) and `hits` the Lexicon's scan of it; "other" is no aspect. `whole`: the
     lexicon's (sum, contributions) over the whole message, which is the clause's when there is one."""
-    if not any(e.kind == CAT for h in hits for e in h.entries):
+    if not any(CAT in map(_KIND, h.entries) for h in hits):
         return []
     bounds = clause_bounds(norm)
     by_clause: list[list[Hit]] = [[] for _ in bounds]
     i = 0
-    for h in sorted(hits, key=lambda h: h.start):
+    for h in sorted(hits, key=_START):
         while i < len(bounds) and bounds[i][1] <= h.start:
             i += 1
         if i == len(bounds):
@@ -55,7 +59,7 @@ def aspects(text: str, norm: str, hits: list[Hit], s: SentimentSettings, negated
                     if e.label not in strongest or e.weight > strongest[e.label][0]:
                         strongest[e.label] = (e.weight, h)
         touched = [c for c, w in weights.items() if w >= MIN_WEIGHT]
-        feeling = [h for h in clause_hits if any(e.kind in SENTIMENT_KINDS for e in h.entries)]
+        feeling = [h for h in clause_hits if not _NO_FEELING(map(_KIND, h.entries))]
         if not touched and not feeling:
             continue
         if not feeling:

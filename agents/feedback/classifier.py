@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pipeline.errors import UserInputError
 from schemas.events import Strict
 from schemas.feedback import Category, Classification, Sentiment, Urgency
 
+_KIND = itemgetter(0)    # Entry.kind, read in C
 MAX_EVIDENCE_PER_FIELD = 20
 MIN_FEATURES = 2         # fewer n-grams than this: too little text to trust any field
 MODEL_EVIDENCE = 3       # a model's strongest n-grams named in the evidence
@@ -58,6 +60,7 @@ class Classifier:
             **{(CRIT, n): f for n, f in config.urgency.critical.items()},
             **{(HIGH, n): f for n, f in config.urgency.high.items()},
         }
+        self._competitors = comp.Finder(config.competitors)
         self._corrections: dict[str, Correction] = {}
         self._lock = threading.Lock()  # corrections may arrive from another task than classify
 
@@ -127,7 +130,7 @@ class Classifier:
         # from the same scan as the rest: the clause sentiment reuses this config's sentiment rules
         extra = {"aspects": tuple(asp.aspects(text, norm, hits, cfg.sentiment, self.config.sentiment.negated_scale,
                                               whole=lexicon)),
-                 "competitors": tuple(comp.find(text, self.config.competitors, norm))}
+                 "competitors": tuple(self._competitors(text, norm))}
         # --- end aspects and competitor mentions ---
         # One validation of the whole verdict (nested evidence included) in pydantic-core.
         return Classification.model_validate({
@@ -204,7 +207,7 @@ class Classifier:
 
     def _urgency(self, text: str, hits: list[Hit], sent: Sentiment, score: float, category: str,
                  evidence: list[dict[str, Any]], logits: list[float] | None = None) -> tuple[Urgency, float]:
-        excluded = [(h.start, h.end) for h in hits if any(e.kind == EXCL for e in h.entries)]
+        excluded = [(h.start, h.end) for h in hits if EXCL in map(_KIND, h.entries)]
         found: dict[str, list[tuple[Hit, str]]] = {CRIT: [], HIGH: []}
         for h in hits:
             for e in h.entries:

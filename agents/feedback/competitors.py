@@ -153,36 +153,50 @@ def load_competitors(path: str | Path) -> CompetitorsConfig:
 def find(text: str, cfg: CompetitorsConfig, norm: str | None = None) -> list[CompetitorMention]:
     """Competitors named in `text`, in order, once per (competitor, compared); `norm` is
     normalise(text) when the caller has it."""
-    if not cfg.competitors:
-        return []
-    norm = normalise(text) if norm is None else norm
-    names = list(cfg._aliases.finditer(norm))
-    if not names:
-        return []
-    cues = [(m.start(), m.end(), m.lastgroup) for m in cfg._cues.finditer(norm)]
-    bounds = clause_bounds(norm)
-    out: list[CompetitorMention] = []
-    seen: set[tuple[str, str]] = set()
-    for m in names:
-        start, end = m.span()
-        lo, hi = _clause_of(bounds, start)
-        best: tuple[int, str] | None = None
-        for c_start, c_end, kind in cues:
-            if c_start < lo or c_end > hi:
+    return Finder(cfg)(text, norm)
+
+
+class Finder:
+    """`find` for one config, its compiled patterns held as plain attributes: the classifier calls
+    it on every message, and pydantic's private-attribute lookup cost more than a short message's search."""
+
+    __slots__ = ("any", "aliases", "cues", "owner")
+
+    def __init__(self, cfg: CompetitorsConfig):
+        self.any = bool(cfg.competitors)
+        self.aliases, self.cues, self.owner = cfg._aliases, cfg._cues, cfg._owner
+
+    def __call__(self, text: str, norm: str | None = None) -> list[CompetitorMention]:
+        if not self.any:
+            return []
+        norm = normalise(text) if norm is None else norm
+        names = list(self.aliases.finditer(norm))
+        if not names:
+            return []
+        cues = [(m.start(), m.end(), m.lastgroup) for m in self.cues.finditer(norm)]
+        bounds = clause_bounds(norm)
+        out: list[CompetitorMention] = []
+        seen: set[tuple[str, str]] = set()
+        for m in names:
+            start, end = m.span()
+            lo, hi = _clause_of(bounds, start)
+            best: tuple[int, str] | None = None
+            for c_start, c_end, kind in cues:
+                if c_start < lo or c_end > hi:
+                    continue
+                gap = max(0, c_start - end, start - c_end)
+                if best is None or gap < best[0]:
+                    best = (gap, kind)
+            compared = best[1] if best is not None else "general"
+            competitor = self.owner[_SPACES.sub(" ", m.group())]
+            if (competitor, compared) in seen:
                 continue
-            gap = max(0, c_start - end, start - c_end)
-            if best is None or gap < best[0]:
-                best = (gap, kind)
-        compared = best[1] if best is not None else "general"
-        competitor = cfg._owner[_SPACES.sub(" ", m.group())]
-        if (competitor, compared) in seen:
-            continue
-        seen.add((competitor, compared))
-        out.append({"competitor": competitor, "compared": compared, "term": text[start:end][:200],
-                    "start": start, "end": end})
-        if len(out) == MAX_MENTIONS:
-            break
-    return out
+            seen.add((competitor, compared))
+            out.append({"competitor": competitor, "compared": compared, "term": text[start:end][:200],
+                        "start": start, "end": end})
+            if len(out) == MAX_MENTIONS:
+                break
+        return out
 
 
 def _clause_of(bounds: list[tuple[int, int]], pos: int) -> tuple[int, int]:

@@ -76,10 +76,10 @@ def _vader_lexicon() -> dict[str, float]:
 class Lexicon:
     """Term tables compiled from the config: word phrases, substrings, regex patterns."""
 
-    words: dict[str, list[Entry]] = field(default_factory=dict)      # "stem stem" -> entries
+    words: dict[str, tuple[Entry, ...]] = field(default_factory=dict)  # "stem stem" -> entries (shared by its hits)
     first_words: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first stem -> phrase lengths
     max_words: int = 1
-    chars: dict[str, list[Entry]] = field(default_factory=dict)      # normalised substring -> entries
+    chars: dict[str, tuple[Entry, ...]] = field(default_factory=dict)  # normalised substring -> entries
     char_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first char -> lengths, longest first
     char_starts: re.Pattern[str] = re.compile(r"(?!)")
     vader: dict[str, float] = field(default_factory=dict)
@@ -89,13 +89,13 @@ class Lexicon:
     def add(self, term: str, entry: Entry) -> None:
         norm = normalise(term.strip())
         if is_cjk_term(norm):
-            self.chars.setdefault(norm, []).append(entry)
+            self.chars[norm] = self.chars.get(norm, ()) + (entry,)
             return
         stems = [stem(t) for t in TOKEN.findall(norm)]
         if not stems:
             return
         key = " ".join(stems)
-        self.words.setdefault(key, []).append(entry)
+        self.words[key] = self.words.get(key, ()) + (entry,)
         lengths = set(self.first_words.get(stems[0], ())) | {len(stems)}
         self.first_words[stems[0]] = tuple(sorted(lengths, reverse=True))
         self.max_words = max(self.max_words, len(stems))
@@ -157,7 +157,7 @@ class Lexicon:
             for n in lengths[m.group()]:
                 entries = chars.get(norm[i:i + n])
                 if entries is not None:
-                    hits.append(Hit(i, i + n, tuple(entries), True))
+                    hits.append(Hit(i, i + n, entries, True))
         for pattern, entry in self.patterns:
             for m in pattern.finditer(norm):
                 hits.append(Hit(m.start(), m.end(), (entry,), True))
@@ -176,7 +176,7 @@ class Lexicon:
                         continue
                     entries = words.get(s if n == 1 else " ".join(stems[i:i + n]))
                     if entries is not None:
-                        hits.append(Hit(tokens[i][1], tokens[i + n - 1][2], tuple(entries), False))
+                        hits.append(Hit(tokens[i][1], tokens[i + n - 1][2], entries, False))
             v = vader.get(tokens[i][0])
             if v is not None and s not in scored:
                 hits.append(Hit(tokens[i][1], tokens[i][2], (Entry(SENT, "vader", v),), False))

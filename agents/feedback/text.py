@@ -63,6 +63,8 @@ def normalise(text: str) -> str:
     low = text.lower()
     if len(low) != len(text):  # a few characters (e.g. "İ") grow when lowered
         low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    if low.isascii():  # the table maps no ASCII character: nothing to fold
+        return low
     return low.translate(fold_table())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.feedback.classifier import Classifier
-from agents.feedback.text import clause_bounds, normalise
+from agents.feedback.text import clause_bounds, fold_table, normalise
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,11 @@ def test_clauses_keep_numbers_whole():
     norm = normalise("It costs $19.99, 1,000 sold, but 但是不但好")
     parts = [norm[a:b] for a, b in clause_bounds(norm)]
     assert parts == ["it costs $19.99", " 1,000 sold", " ", " ", "不但好"]
+
+
+def test_ascii_text_is_already_normal():
+    """normalise returns lower-cased ASCII text without folding it: the fold table must map no ASCII
+    character, or that shortcut would skip a fold."""
+    assert not [chr(c) for c in fold_table() if c < 128]
+    assert normalise("Refund NOW, 20% off!") == "refund now, 20% off!"
+    assert normalise("ＲＥＦＵＮＤ，退貨") == "refund,退货"
