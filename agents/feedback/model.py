@@ -7,6 +7,8 @@ import random
 import re
 from operator import add, itemgetter
 
+import numpy as np
+
 from agents.feedback.config import LinearField
 from agents.feedback.lexicon import stem
 from agents.feedback.text import TOKEN
@@ -151,7 +153,9 @@ def softmax(xs: list[float]) -> list[float]:
 
 
 class JointLogits:
-    """Several linear models over the same features, read in one pass (the hot path)."""
+    """Several linear models over the same features, read in one pass (the hot path): one matrix,
+    a row per feature and a column per class of every model. Summing a message's rows in numpy
+    took half the time of summing tuples of Python floats, whose objects are scattered in memory."""
 
     def __init__(self, *models: LinearModel):
         self.models = models
@@ -159,21 +163,22 @@ class JointLogits:
 
     def refresh(self) -> None:
         """Rebuild after any model changed (a reviewer's correction)."""
-        feats = set().union(*(m._rows for m in self.models))
-        zero = [tuple(0.0 for _ in m.classes) for m in self.models]
-        self._rows = {f: sum((m._rows.get(f, z) for m, z in zip(self.models, zero)), ()) for f in feats}
+        feats = sorted(set().union(*(m._rows for m in self.models)))
+        self._index = {f: i for i, f in enumerate(feats)}
+        widths = [len(m.classes) for m in self.models]
+        blocks = []
+        for m, width in zip(self.models, widths):
+            zero = (0.0,) * width
+            blocks.append(np.array([m._rows.get(f, zero) for f in feats], dtype=np.float64).reshape(len(feats), width))
+        self._matrix = np.hstack(blocks) if feats else np.zeros((0, sum(widths)))
+        self._splits = [sum(widths[:k]) for k in range(len(widths) + 1)]
 
     def logits(self, feats: list[str]) -> list[list[float]]:
-        vecs = list(filter(None, map(self._rows.get, feats)))  # every row is a non-empty tuple
-        out: list[list[float]] = []
-        if vecs:
-            root = math.sqrt(len(feats))
-            sums = [s / root for s in map(sum, zip(*vecs))]
-        else:
-            sums = None
-        i = 0
-        for m in self.models:
-            n = len(m.classes)
-            out.append([b + s for b, s in zip(m.bias, sums[i:i + n])] if sums else list(m.bias))
-            i += n
-        return out
+        rows = [i for i in map(self._index.get, feats) if i is not None]
+        if not rows:
+            return [list(m.bias) for m in self.models]
+        # rows are added in feature order, one after another (numpy reduces along the first axis
+        # without pairwise blocking), so the sums are those of Python's left-to-right sum
+        sums = (np.add.reduce(self._matrix.take(rows, 0)) / math.sqrt(len(feats))).tolist()
+        cut = self._splits
+        return [[b + s for b, s in zip(m.bias, sums[cut[k]:cut[k + 1]])] for k, m in enumerate(self.models)]
