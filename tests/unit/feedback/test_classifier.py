@@ -6,10 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agents.feedback.classifier import Classifier
 from agents.feedback.config import default_dir
+from agents.feedback.datasets import DATA
+from agents.feedback.evaluate import read_labelled
 from pipeline.errors import ConfigError, UserInputError
+from schemas.feedback import Classification
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +310,33 @@ def test_sales_ops_can_extend_the_lexicon(config_copy):
     clf = Classifier.from_config(config_copy)
     assert clf.classify("My barrister will hear about this").urgency == "critical"
     assert clf.classify("那就打官司吧").urgency == "critical"
+
+
+def _verdict_is_valid(result: Classification) -> None:
+    assert Classification.model_validate(result.model_dump()) == result
+
+
+def test_every_labelled_verdict_validates_to_itself(clf):
+    """classify builds its verdict without validating it (the worker validates it once, as the
+    feedback.classified record): every verdict on the labelled set must pass the schema unchanged,
+    with ratings, language hints and corrections."""
+    rows = read_labelled(DATA)
+    for r in rows:
+        _verdict_is_valid(clf.classify(r["text"], rating=r.get("rating")))
+        _verdict_is_valid(clf.classify(r["text"] * 6, language="zh-Hant"))  # long: evidence capped per field
+
+
+_WORDS = ["refund", "broken", "great", "not", "never", "but", "late", "cheaper at", "ShopFast", "京东", "便宜",
+          "退款", "质量", "!!", "fire", "hacked my account", "lawyer", "😡", "👍", "不", "很好", "\x00", "ｆｕｌｌ"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(_WORDS), st.text(max_size=30)), max_size=40),
+       st.one_of(st.none(), st.integers(1, 5)))
+def test_any_text_gets_a_valid_verdict(clf, parts, rating):
+    _verdict_is_valid(clf.classify(" ".join(parts), rating=rating))
+
+
+def test_a_corrected_verdict_validates_to_itself(fresh):
+    fresh.apply_correction("the lid is loose", category="product_quality", sentiment="negative", urgency="high")
+    _verdict_is_valid(fresh.classify("The lid is loose"))
