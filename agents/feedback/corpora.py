@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import hashlib
 import re
 import sys
@@ -98,6 +99,58 @@ def parse_label_first(path: Path) -> list[Row]:
         return _rows((detokenise(text), _label(label, "1", "0")) for label, text in pairs)
 
 
+_BLITZER_FIELD = re.compile(r"<(rating|title|review_text)>\n(.*?)\n?</\1>", re.DOTALL)
+
+
+def _title_and_text(title: str, text: str) -> str:
+    title, text = clean(title), clean(text)
+    sep = " " if title.endswith((".", "!", "?")) else ". "
+    return title + sep + text if title and text else title or text
+
+
+def parse_blitzer(path: Path) -> list[Row]:
+    """Blitzer et al. 2007 multi-domain `*.review` pseudo-XML: title and text of each <review>,
+    rating 4-5 positive, 1-2 negative (the labelled files hold no 3)."""
+    rows = []
+    for block in path.read_text(encoding="utf-8").split("</review>"):
+        fields = dict(_BLITZER_FIELD.findall(block))
+        if "rating" in fields:
+            stars = float(fields["rating"])
+            rows.append((_title_and_text(fields.get("title", ""), fields.get("review_text", "")),
+                         POSITIVE if stars > 3 else NEGATIVE))
+    return _rows(rows)
+
+
+def parse_fasttext(path: Path) -> list[Row]:
+    """Zhang et al. 2015 Amazon polarity in fastText form: `__label__2 Title: text` (2 positive, 1 negative)."""
+    with path.open(encoding="utf-8") as f:
+        pairs = (line.rstrip("\n").split(" ", 1) for line in f if line.strip())
+        return _rows((text, _label(label, "__label__2", "__label__1")) for label, text in pairs)
+
+
+def parse_flipkart(path: Path) -> list[Row]:
+    """Flipkart product reviews (gzip CSV: product_name, product_price, Rate, Review, Summary,
+    Sentiment): the short title and the text, 4-5 stars positive, 1-2 negative, 3 left out. Duplicates
+    dropped; the positives (six in seven) thinned to as many as the negatives, by a hash of the text,
+    so the polarity model does not learn that a review is positive by default."""
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        seen: dict[str, str] = {}
+        for r in csv.DictReader(f):
+            rate = (r.get("Rate") or "").strip()
+            if rate not in ("1", "2", "4", "5"):
+                continue
+            text = _title_and_text(r.get("Review") or "", r.get("Summary") or "")
+            if text and text not in seen:
+                seen[text] = POSITIVE if rate in ("4", "5") else NEGATIVE
+    negative = [(t, y) for t, y in seen.items() if y == NEGATIVE]
+    # sha256, not the sha1 that picks the held-out tenth (datasets.held_out): thinning by that would
+    # keep mostly positives of the held-out tenth
+    positive = sorted((t for t, y in seen.items() if y == POSITIVE),
+                      key=lambda t: hashlib.sha256(t.encode("utf-8")).digest())[:len(negative)]
+    keep = set(positive)
+    return _rows((t, y) for t, y in seen.items() if y == NEGATIVE or t in keep)
+
+
 @dataclass(frozen=True)
 class Corpus:
     name: str
@@ -110,6 +163,7 @@ class Corpus:
     rows: int      # rows `load` returns (after dropping empty texts)
     parser: Callable[[Path], list[Row]]
     note: str = ""
+    only: str = ""  # the one label of a file that holds one class (Blitzer's); "" = both
 
 
 CORPORA: tuple[Corpus, ...] = (
@@ -149,6 +203,45 @@ CORPORA: tuple[Corpus, ...] = (
         sha256="a3839a79bd3285177a07158c6104b49038a7a06ab2abe897734cde5d22e5e325",
         rows=3771, parser=parse_label_first,
         note="CR: product-review sentences (cameras, MP3 players, DVD players ...), lower case, tokenised"),
+    *(Corpus(
+        name=f"blitzer_{domain}_{polarity}", language="en",
+        source=f"https://github.com/lorenzoritter/domainadaption/blob/master/sorted_data_acl/{folder}/{polarity}.review",
+        commit="f35a75418ea0ecf75dd85237bfcf68c224533747",
+        licence="none stated (Blitzer, Dredze & Pereira 2007 multi-domain sentiment dataset, Amazon reviews; "
+                "the repository has no LICENSE)",
+        file=f"blitzer_{domain}_{polarity}.review", sha256=digest, rows=1000, parser=parse_blitzer, only=polarity,
+        note=f"Amazon {domain} reviews, title and text, 1,000 {polarity}")
+      for domain, folder, polarity, digest in (
+          ("books", "books", "positive", "24323836c9ce9601ac43b7ab45fff1ac9b82efda02f1269bf3e8cdc4b019a99a"),
+          ("books", "books", "negative", "562c58de7f739c9af2d62377ea2253ff73e89f69c84a332088f341cdb0e09660"),
+          ("dvd", "dvd", "positive", "fcf5207f79aa8af4910b5793c15fe90f25eb39501f9f4bdbd8f60a817224e28d"),
+          ("dvd", "dvd", "negative", "de1b539d29dc7edfbabf0ca4b1bce4e296d486533f3730012e4b49e36e762fa3"),
+          ("electronics", "electronics", "positive", "98daefad1056ec8d98fe910bdb50ae282695b9c2b89c2bc1513b9d2203b38a11"),
+          ("electronics", "electronics", "negative", "571287120d63e289753231804f33169b2ec4348ca6d24fa0d781a3a08e6376ff"),
+          ("kitchen", "kitchen_&_housewares", "positive", "90ebec2b5a6ac040e16836c32b8efbd92ce98804b916c6367f7ade3b8d536798"),
+          ("kitchen", "kitchen_&_housewares", "negative", "0ad1fa1f4539b47933fcef01be674b1246d1dc01403197c1439004cbaf4b543e"),
+      )),
+    Corpus(
+        name="amazon_polarity_head", language="en",
+        source="https://github.com/MarkTaylorTsai/machine_learning/blob/main/train.ft.txt",
+        commit="44f862634469cb5a2bf21dd3e2a6846a20562f76",
+        licence="none stated (Zhang, Zhao & LeCun 2015 Amazon review polarity, from McAuley & Leskovec 2013; "
+                "the repository has no LICENSE)",
+        file="amazon_polarity_head.ft.txt",
+        sha256="26a281574ab1d8ce382af5f1cedd5cbf32743d07401121f0e61c9c7befa49dcb",
+        rows=6459, parser=parse_fasttext,
+        note="the first 6,459 lines of the fastText-form train split: Amazon reviews of every category"),
+    Corpus(
+        name="flipkart_reviews", language="en",
+        source="https://github.com/Vartika0611/IBM-project/blob/main/Reviews.csv.gz",
+        commit="234bdbb65caf976c33d6b47f17030fd1d141dfda",
+        licence="none stated (Flipkart product reviews with ratings, as published on Kaggle; the repository "
+                "has no LICENSE)",
+        file="flipkart_reviews.csv.gz",
+        sha256="379660af00f35983448dc4dc62ffbecc0203a9e0ba2b9563ab3f7f567b6548aa",
+        rows=40712, parser=parse_flipkart,
+        note="short Indian-English reviews of 958 products; 205,052 rows, 1-2 and 4-5 stars, deduplicated, "
+             "positives thinned to the negatives' count"),
 )
 
 
@@ -211,7 +304,8 @@ def check(corpora_dir: Path, registry: tuple[Corpus, ...] = CORPORA) -> list[str
             lines.append(f"! {exc}")
             continue
         pos = sum(label == POSITIVE for _, label in rows)
-        ok = len(rows) == corpus.rows and 0 < pos < len(rows)
+        ok = len(rows) == corpus.rows and (0 < pos < len(rows) if not corpus.only
+                                           else all(label == corpus.only for _, label in rows))
         lines.append(f"{'' if ok else '! '}{corpus.name:<24} {corpus.language}  sha256 ok  rows {len(rows)} "
                      f"(listed {corpus.rows}; positive {pos}, negative {len(rows) - pos})")
     return lines

@@ -3,6 +3,7 @@ into cleaned (text, label) rows in file order. Tiny fake corpora only; no networ
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import replace
 from pathlib import Path
@@ -89,3 +90,65 @@ def test_check_reports_missing_changed_and_miscounted_files(tmp_path):
     assert not lines[0].startswith("!") and "rows 2 (listed 2; positive 1, negative 1)" in lines[0]
     assert [line.startswith("!") for line in lines] == [False, True, True, True]
     assert "has sha256" in lines[2] and "missing" in lines[3]
+
+
+BLITZER = """<review>
+<rating>
+5.0
+</rating>
+<title>
+Works great
+</title>
+<review_text>
+Heats fast,
+  quiet.
+</review_text>
+</review>
+<review>
+<rating>
+1.0
+</rating>
+<title>
+Broke!
+</title>
+<review_text>
+Died in a week.
+</review_text>
+</review>
+"""
+
+
+def test_blitzer_reviews_join_title_and_text_and_label_by_stars(tmp_path):
+    registry = fake(tmp_path, "kitchen", BLITZER, corpora.parse_blitzer)
+    assert load("kitchen", tmp_path, registry=registry) == [("Works great. Heats fast, quiet.", "positive"),
+                                                           ("Broke! Died in a week.", "negative")]
+
+
+def test_fasttext_lines_keep_title_and_text(tmp_path):
+    registry = fake(tmp_path, "ft", "__label__2 Great CD: loved it\n__label__1 Meh: broke\n", corpora.parse_fasttext)
+    assert load("ft", tmp_path, registry=registry) == [("Great CD: loved it", "positive"), ("Meh: broke", "negative")]
+
+
+def test_flipkart_rows_drop_three_stars_and_duplicates_and_balance_the_classes(tmp_path):
+    rows = ["product_name,product_price,Rate,Review,Summary,Sentiment"]
+    rows += [f"kettle,999,5,super!,great kettle {i},positive" for i in range(6)]
+    rows += ["kettle,999,4,super!,great kettle 0,positive",            # a duplicate
+             "kettle,999,3,fair,ok kettle,neutral",                      # three stars: no polarity
+             "kettle,999,1,worst,leaks,negative", "kettle,999,2,bad,slow to boil,negative"]
+    path = tmp_path / "flip.csv.gz"
+    path.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode("utf-8"), mtime=0))
+    out = corpora.parse_flipkart(path)
+    assert sorted(y for _, y in out) == ["negative", "negative", "positive", "positive"]
+    assert ("worst. leaks", "negative") in out and ("bad. slow to boil", "negative") in out
+    assert all(t.startswith("super! great kettle ") for t, y in out if y == "positive")
+    assert out == corpora.parse_flipkart(path)  # the same positives every time
+
+
+def test_check_accepts_a_one_label_file_only_with_that_label(tmp_path):
+    (tmp_path / "pos.review").write_text(BLITZER, encoding="utf-8")
+    listed = Corpus(name="pos", language="en", source="https://example.invalid/pos.review", commit="0" * 40,
+                    licence="test", file="pos.review", sha256=corpora.sha256(tmp_path / "pos.review"), rows=2,
+                    parser=corpora.parse_blitzer, only="positive")
+    both = replace(listed, name="both", only="")
+    lines = corpora.check(tmp_path, registry=(listed, both))
+    assert [line.startswith("!") for line in lines] == [True, False]

@@ -7,7 +7,8 @@ import random
 
 from agents.feedback.evaluate import calibration_error, confusion, read_labelled
 from agents.feedback.datasets import DATA, held_out
-from agents.feedback.train import monotone_bins, train
+from agents.feedback.config import LinearField
+from agents.feedback.train import monotone_bins, strongest, train
 
 
 def test_the_same_rows_give_the_same_model_file():
@@ -46,3 +47,13 @@ def test_held_out_is_a_fixed_tenth():
 
 def test_confusion_counts_rows_true_columns_predicted():
     assert confusion([("a", "a"), ("a", "b"), ("b", "b")], ("a", "b")) == [[1, 1], [0, 1]]
+
+
+def test_a_polarity_field_keeps_its_strongest_ngrams():
+    field = LinearField(classes=["negative", "positive"], bias=[0.0, 0.0],
+                        weights={"w:meh": [0.1, -0.1], "w:great": [-1.0, 2.0], "w:awful": [1.5, -1.5],
+                                 "w:tie_b": [0.0, 0.5], "w:tie_a": [-0.25, 0.25]})
+    kept = strongest(field, 3)
+    assert list(kept.weights) == ["w:awful", "w:great", "w:tie_a"]  # |diff| 3, 3, then the tie by name
+    assert kept.weights["w:great"] == [-1.0, 2.0] and kept.classes == field.classes
+    assert strongest(field, 10).weights == dict(sorted(field.weights.items()))
