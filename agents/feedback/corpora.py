@@ -67,6 +67,12 @@ def _rows(pairs: Iterable[tuple[str, str]]) -> list[Row]:
     return [(t, label) for t, label in ((clean(text), label) for text, label in pairs) if t]
 
 
+def _title_and_text(title: str, text: str) -> str:
+    title, text = clean(title), clean(text)
+    sep = " " if title.endswith((".", "!", "?")) else ". "
+    return title + sep + text if title and text else title or text
+
+
 def parse_review_csv(path: Path) -> list[Row]:
     """ChineseNlpCorpus CSV with a header holding `label` (1 positive, 0 negative) and `review`."""
     with path.open(encoding="utf-8-sig", newline="") as f:
@@ -77,9 +83,7 @@ def parse_amazon_polarity(path: Path) -> list[Row]:
     """Zhang et al. 2015 polarity CSV, no header: class (1 negative, 2 positive), title, text."""
     def pairs(reader: Iterator[list[str]]) -> Iterator[tuple[str, str]]:
         for cls, title, text in reader:
-            title, text = clean(title), clean(text)
-            sep = " " if title.endswith((".", "!", "?")) else ". "
-            yield (title + sep + text if title and text else title or text), _label(cls, "2", "1")
+            yield _title_and_text(title, text), _label(cls, "2", "1")
     with path.open(encoding="utf-8", newline="") as f:
         return _rows(pairs(csv.reader(f)))
 
@@ -100,12 +104,6 @@ def parse_label_first(path: Path) -> list[Row]:
 
 
 _BLITZER_FIELD = re.compile(r"<(rating|title|review_text)>\n(.*?)\n?</\1>", re.DOTALL)
-
-
-def _title_and_text(title: str, text: str) -> str:
-    title, text = clean(title), clean(text)
-    sep = " " if title.endswith((".", "!", "?")) else ". "
-    return title + sep + text if title and text else title or text
 
 
 def parse_blitzer(path: Path) -> list[Row]:
