@@ -11,7 +11,7 @@ from operator import itemgetter
 
 from agents.feedback import sentiment as senti
 from agents.feedback.config import NegatedScale, SentimentSettings
-from agents.feedback.lexicon import CAT, SENTIMENT_KINDS, Hit
+from agents.feedback.lexicon import CAT, KIND, SENTIMENT_KINDS, Hit
 from agents.feedback.text import EN_COMMON, TOKEN, clause_bounds
 from schemas.feedback import Aspect, Sentiment
 
@@ -24,7 +24,7 @@ MIN_WEIGHT = 1.0
 UNNAMED = "product_quality"
 # ...and that clause must name something: a word outside the common ones and the feeling itself
 # ("the kettle is great", "水壶很好用"), not only "thanks!" or "谢谢你们".
-_KIND, _START = itemgetter(0), itemgetter(0)  # Entry.kind and Hit.start, read in C
+_START = itemgetter(0)  # Hit.start, read in C
 _NO_FEELING = SENTIMENT_KINDS.isdisjoint
 _FUNCTION_ZH = frozenset("你我他她它们的了吧啊呀哦嘛呢很也都就是这那个真太挺好谢")
 
@@ -35,7 +35,7 @@ def aspects(text: str, norm: str, hits: list[Hit], s: SentimentSettings, negated
 
     `norm` is normalise(text) and `hits` the Lexicon's scan of it; "other" is no aspect. `whole`: the
     lexicon's (sum, contributions) over the whole message, which is the clause's when there is one."""
-    if not any(CAT in map(_KIND, h.entries) for h in hits):
+    if not any(CAT in map(KIND, h.entries) for h in hits):
         return []
     bounds = clause_bounds(norm)
     by_clause: list[list[Hit]] = [[] for _ in bounds]
@@ -59,7 +59,7 @@ def aspects(text: str, norm: str, hits: list[Hit], s: SentimentSettings, negated
                     if e.label not in strongest or e.weight > strongest[e.label][0]:
                         strongest[e.label] = (e.weight, h)
         touched = [c for c, w in weights.items() if w >= MIN_WEIGHT]
-        feeling = [h for h in clause_hits if not _NO_FEELING(map(_KIND, h.entries))]
+        feeling = [h for h in clause_hits if not _NO_FEELING(map(KIND, h.entries))]
         if not touched and not feeling:
             continue
         if not feeling:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,13 @@ from agents.feedback import aspects as asp
 from agents.feedback import competitors as comp
 from agents.feedback import sentiment as senti
 from agents.feedback.config import ClassifierConfig, Family, load_config
-from agents.feedback.lexicon import CAT, CRIT, EXCL, HIGH, Hit, Lexicon
+from agents.feedback.lexicon import CAT, CRIT, EXCL, HIGH, KIND, Hit, Lexicon
 from agents.feedback.model import JointLogits, LinearModel, Polarity, features, softmax
 from agents.feedback.text import detect_language, key_of, map_hint, normalise
 from pipeline.errors import UserInputError
 from schemas.events import Strict
 from schemas.feedback import Category, Classification, Sentiment, Urgency
 
-_KIND = itemgetter(0)    # Entry.kind, read in C
 MAX_EVIDENCE_PER_FIELD = 20
 MIN_FEATURES = 2         # fewer n-grams than this: too little text to trust any field
 MODEL_EVIDENCE = 3       # a model's strongest n-grams named in the evidence
@@ -210,7 +208,7 @@ class Classifier:
 
     def _urgency(self, text: str, hits: list[Hit], sent: Sentiment, score: float, category: str,
                  evidence: list[dict[str, Any]], logits: list[float] | None = None) -> tuple[Urgency, float]:
-        excluded = [(h.start, h.end) for h in hits if EXCL in map(_KIND, h.entries)]
+        excluded = [(h.start, h.end) for h in hits if EXCL in map(KIND, h.entries)]
         found: dict[str, list[tuple[Hit, str]]] = {CRIT: [], HIGH: []}
         for h in hits:
             for e in h.entries:

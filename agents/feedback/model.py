@@ -123,18 +123,6 @@ class LinearModel:
         model._refresh()
         return model
 
-    @classmethod
-    def mean(cls, models: list["LinearModel"]) -> "LinearModel":
-        """One model whose bias and weights are the mean of `models`' (same classes): the average of
-        several seeds' SGD runs, as fast to read as one of them."""
-        n = len(models)
-        classes = models[0].classes
-        bias = [sum(m.bias[i] for m in models) / n for i in range(len(classes))]
-        feats = sorted(set().union(*(set().union(*m.per_class) for m in models)))
-        weights = {f: [sum(m.per_class[i].get(f, 0.0) for m in models) / n for i in range(len(classes))]
-                   for f in feats}
-        return cls(classes, bias, weights)
-
 
 class Polarity:
     """A two-class (negative, positive) model kept as one weight per feature: the difference of the
@@ -185,7 +173,7 @@ class JointLogits:
         for m, width in zip(self.models, widths):
             zero = (0.0,) * width
             blocks.append(np.array([m._rows.get(f, zero) for f in feats], dtype=np.float64).reshape(len(feats), width))
-        self._matrix = np.hstack(blocks) if feats else np.zeros((0, sum(widths)))
+        self._matrix = np.hstack(blocks)
         self._splits = [sum(widths[:k]) for k in range(len(widths) + 1)]
 
     def logits(self, feats: list[str]) -> list[list[float]]:

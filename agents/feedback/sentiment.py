@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from operator import itemgetter
 from typing import NamedTuple
 
 from agents.feedback.config import NegatedScale, SentimentSettings
-from agents.feedback.lexicon import CONTRAST, INT, NEG, SARC, SENT, SENTIMENT_KINDS, Hit, clause_break
+from agents.feedback.lexicon import CONTRAST, INT, KIND, NEG, SARC, SENT, SENTIMENT_KINDS, Hit, clause_break
 
 
-_KIND = itemgetter(0)  # Entry.kind, read in C (these filters run on every hit of every message)
 _NO_FEELING = SENTIMENT_KINDS.isdisjoint
 
 
@@ -23,7 +21,7 @@ class Contribution(NamedTuple):
 
 def _pick(hits: list[Hit]) -> list[Hit]:
     """Longest non-overlapping sentiment-bearing spans, left to right."""
-    cands = [h for h in hits if not _NO_FEELING(map(_KIND, h.entries))]
+    cands = [h for h in hits if not _NO_FEELING(map(KIND, h.entries))]
     cands.sort(key=lambda h: (h.start, h.start - h.end))
     chosen: list[Hit] = []
     covered = -1
