@@ -1,7 +1,8 @@
 """Check labelled JSON-lines files: every line parses, labels are in the allowed sets, no duplicate texts
 (within the files and against tests/data/feedback_labelled.jsonl); print the counts per field.
 
-    python tests/data/labelled/validate_labelled.py [FILE ...]     # default: every *.jsonl in this folder
+    python tests/data/labelled/validate_labelled.py FILE ...    # new batches, also against the main file
+    python tests/data/labelled/validate_labelled.py             # the main file on its own (batches merged)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def check(paths: list[Path]) -> int:
     errors: list[str] = []
     seen: dict[str, str] = {}
     for line_no, line in enumerate(BASE.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
+        if line.strip() and paths != [BASE]:
             seen.setdefault(key(json.loads(line)["text"]), f"{BASE.name}:{line_no}")
     rows = []
     for path in paths:
@@ -106,5 +107,5 @@ def check(paths: list[Path]) -> int:
 
 
 if __name__ == "__main__":
-    args = [Path(a) for a in sys.argv[1:]] or sorted(HERE.glob("*.jsonl"))
+    args = [Path(a) for a in sys.argv[1:]] or [BASE]
     sys.exit(check(args))
