@@ -149,7 +149,11 @@ class Classifier:
         probs = dict(zip(self._sentiment_model.classes, softmax(logits)))
         model_score = probs["positive"] - probs["negative"]
         polarity = self._polarity.get(lang)
-        if polarity is not None and s.polarity_weight:
+        # a question that names no feeling ("请问什么时候发货？") is a question, not a review: the
+        # review-trained polarity reads the problem it asks about as a complaint (labelling guide:
+        # questions are neutral unless the wording shows frustration, which the lexicon would see)
+        plain_question = not contribs and norm.rstrip().endswith(("?", "？"))
+        if polarity is not None and s.polarity_weight and not plain_question:
             pol, pushed = polarity.score(feats or [], MODEL_EVIDENCE)
             lex_weight = max(0.0, 1.0 - s.model_weight - s.polarity_weight)
             # the corpora are reviews, where "when will it ship?" is a complaint: the own set's model

@@ -86,11 +86,7 @@ def test_category(clf, text, category):
     ("Teh lid dosent close properly and it leaks everywhere.", "negative"),  # typos
     ("AMAZING!!! love love love it 😍😍", "positive"),
     ("When will my order ship?", "neutral"),
-    # A known miss since the third round's models (issue 25): the own-set model reads "什么时候发货" as
-    # a complaint (-0.32, P(neutral) 0.58) and the review-trained polarity as -1.0, so the score is
-    # -0.169 against the -0.15 threshold. Strict: the day it reads neutral again this fails and goes.
-    pytest.param("请问什么时候发货？", "neutral", marks=pytest.mark.xfail(
-        strict=True, reason="own-set model and polarity read a polite shipping question as negative")),
+    ("请问什么时候发货？", "neutral"),
 ])
 def test_sentiment(clf, text, sentiment):
     assert clf.classify(text).sentiment == sentiment
