@@ -70,6 +70,9 @@ class SentimentSettings(_Model):
     negation_window_zh: Annotated[int, Field(ge=0, le=10)] = 3
     contrast_before: Annotated[float, Field(ge=0, le=5)] = 0.5
     contrast_after: Annotated[float, Field(ge=0, le=5)] = 1.5
+    # the lexicon's least share of the score when a contrast word turns the message ("but", "但是"):
+    # the n-gram models read a bag of words and cannot tell which half counts
+    contrast_lexicon_weight: Unit = 0.0
     exclamation_boost: Unit = 0.08
     sarcasm_positive_scale: Annotated[float, Field(ge=-2, le=2)] = -0.5
 
@@ -171,7 +174,9 @@ def model_classes(field: str) -> tuple[str, ...]:
 
 class ModelFile(_Model):
     version: Literal[1]
-    features: Literal["v1"]
+    # v1: the n-grams of model.features for every field; v2: the own set's fields (category,
+    # sentiment, urgency) also read model.markers (negation, contrast, question), the polarity ones not
+    features: Literal["v1", "v2"]
     fields: dict[ModelField, LinearField]
     trained_on: dict[str, Any] = {}
     # field -> CALIBRATION_BINS accuracies: a stated confidence in bin i is read as calibration[i],

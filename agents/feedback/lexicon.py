@@ -33,6 +33,9 @@ class Hit(NamedTuple):
 
 
 _STEM_CACHE: dict[str, str] = {}
+# words whose last "s" is not a plural: "news" folded to "new" made "the new website" read as the
+# media family's "the news", a third of that family's false criticals on the own set
+_WHOLE = frozenset(("news", "lens"))
 
 
 def stem(word: str) -> str:
@@ -41,7 +44,7 @@ def stem(word: str) -> str:
     if cached is not None:
         return cached
     w = word
-    if len(w) > 3 and w.isalpha() and w not in EN_COMMON:
+    if len(w) > 3 and w.isalpha() and w not in EN_COMMON and w not in _WHOLE:
         if w.endswith(("ies", "ied")) and len(w) > 4:
             w = w[:-3] + "y"
         elif w.endswith(("sses", "shes", "ches", "xes", "zes")):

@@ -10,8 +10,8 @@ from operator import add, itemgetter
 import numpy as np
 
 from agents.feedback.config import LinearField
-from agents.feedback.lexicon import stem
-from agents.feedback.text import TOKEN
+from agents.feedback.lexicon import CONTRAST, NEG, Hit, stem
+from agents.feedback.text import CLAUSE_PUNCT, TOKEN
 
 
 _FIRST = itemgetter(0)
@@ -41,6 +41,49 @@ def features(norm: str, tokens: list[tuple[str, int, int]] | None = None) -> lis
             feats.add("b:" + last + "_" + s)
         last = s
     return sorted(feats)  # one order in every process (a set follows the per-process string hash)
+
+
+NEG_REACH = 3        # words (English) or characters (Chinese) a negator governs, as the lexicon's window
+CONTRAST_REACH = 8   # ...and a contrast word ("but", "但是"): the rest of its clause, mostly
+
+
+def _after(norm: str, tokens: list[tuple[str, int, int]], hit: Hit, reach: int) -> list[str]:
+    """The word stems (English) or character bigrams (Chinese) that follow `hit` in its clause, up
+    to `reach` words or characters."""
+    if hit.cjk:
+        seg = norm[hit.end:hit.end + reach + 1]
+        for i, ch in enumerate(seg):
+            if ch in CLAUSE_PUNCT:
+                seg = seg[:i]
+                break
+        return list(map(add, seg, seg[1:])) if len(seg) > 1 else [seg] if seg else []
+    out: list[str] = []
+    for tok, start, _ in tokens:
+        if start < hit.end:
+            continue
+        if len(out) == reach or not tok[0].isalnum():
+            break
+        out.append(stem(tok))
+    return out
+
+
+def markers(norm: str, hits: list[Hit], tokens: list[tuple[str, int, int]]) -> list[str]:
+    """What the n-grams cannot see, for the own set's models (model.json `features: v2`): the words
+    a negator governs ("not really very good" -> n:really, n:very, n:good; "不是很满意" -> n:满意),
+    the words after a contrast ("good price but it broke" -> c:brok), and whether the message asks
+    or exclaims (p:?, p:!). The negators and contrast words are the lexicon's."""
+    out: set[str] = set()
+    for h in hits:
+        for kind, _, _ in h.entries:
+            if kind == NEG:
+                out.update(["n:" + u for u in _after(norm, tokens, h, NEG_REACH)])
+            elif kind == CONTRAST:
+                out.update(["c:" + u for u in _after(norm, tokens, h, CONTRAST_REACH)])
+    if "?" in norm:  # normalised: the full-width marks are folded to these
+        out.add("p:?")
+    if "!" in norm:
+        out.add("p:!")
+    return sorted(out)
 
 
 class LinearModel:

@@ -23,10 +23,12 @@ import sys
 import time
 from pathlib import Path
 
-from agents.feedback.config import CALIBRATION_BINS, CATEGORIES, POLARITY, SENTIMENTS, LinearField, ModelFile, default_dir
+from agents.feedback.config import (CALIBRATION_BINS, CATEGORIES, POLARITY, SENTIMENTS, LinearField, ModelFile,
+                                    default_dir, load_config)
 from agents.feedback.datasets import CORPORA, DATA, corpus_rows
 from agents.feedback.evaluate import evaluate, polarity_report, read_labelled
-from agents.feedback.model import LinearModel, features
+from agents.feedback.lexicon import Lexicon
+from agents.feedback.model import LinearModel, features, markers
 from agents.feedback.text import normalise
 from schemas.feedback import URGENCIES
 
@@ -139,9 +141,22 @@ def calibrate(rows: list[dict], feats: list[list[str]], model: ModelFile, folds:
     return {f: monotone_bins(h) for f, h in hits.items()}
 
 
+def own_features(texts: list[str]) -> list[list[str]]:
+    """What the own set's fields read (model.json `features: v2`): the n-grams and the markers of
+    negation, contrast and questions, found with the lexicon of config/classifier."""
+    lex = Lexicon.compile(load_config())
+    out = []
+    for text in texts:
+        norm = normalise(text)
+        hits, tokens = lex.scan(norm)
+        out.append(features(norm, tokens) + markers(norm, hits, tokens))
+    return out
+
+
 def train(rows: list[dict], corpora_dir: Path | None = None) -> tuple[ModelFile, dict]:
-    feats = [features(normalise(r["text"])) for r in rows]
-    fields = own_fields(rows, feats)
+    feats = [features(normalise(r["text"])) for r in rows]  # the polarity fields read the n-grams only
+    marked = own_features([r["text"] for r in rows])
+    fields = own_fields(rows, marked)
     trained_on: dict = {"own": {"file": DATA.name, "split": "train", "rows": len(rows)}, "corpora": {}}
     held: dict = {}
     if corpora_dir is not None and corpora_dir.is_dir():
@@ -155,8 +170,8 @@ def train(rows: list[dict], corpora_dir: Path | None = None) -> tuple[ModelFile,
             fields[f"polarity_{lang}"] = strongest(model.to_field(MIN_WEIGHT), MAX_POLARITY_FEATURES)
             trained_on["corpora"][lang] = {"train_rows": len(split["train"]), "own_rows": len(own)}
             held[lang] = split["test"]
-    model = ModelFile(version=1, features="v1", fields=fields, trained_on=trained_on)
-    return model.model_copy(update={"calibration": calibrate(rows, feats, model)}), held
+    model = ModelFile(version=1, features="v2", fields=fields, trained_on=trained_on)
+    return model.model_copy(update={"calibration": calibrate(rows, marked, model)}), held
 
 
 def main(argv: list[str] | None = None) -> int:

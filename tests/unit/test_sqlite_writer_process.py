@@ -344,7 +344,9 @@ async def test_the_wal_starts_over_under_a_steady_stream_of_flushes(tmp_path):
                 largest = max(largest, wal.stat().st_size)
         assert sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 12000
         w.close()
-    assert largest < 20_000_000, f"the WAL grew to {largest / 1e6:.1f} MB"
+    # a few restarts' worth, with room for a checkpoint thread starved on a loaded 2-core machine
+    # (20.9 MB once, beside the classifier's tests); without the restarts it is all ~80 MB
+    assert largest < 40_000_000, f"the WAL grew to {largest / 1e6:.1f} MB"
 
 
 def test_every_column_has_a_conversion_the_writer_process_applies_as_sqlalchemy_would():
