@@ -73,6 +73,9 @@ class SentimentSettings(_Model):
     # the lexicon's least share of the score when a contrast word turns the message ("but", "但是"):
     # the n-gram models read a bag of words and cannot tell which half counts
     contrast_lexicon_weight: Unit = 0.0
+    # a score between the thresholds takes its sign unless the own model finds the message neutral
+    # with at least this probability (0: the thresholds alone decide)
+    neutral_min_probability: Unit = 0.0
     exclamation_boost: Unit = 0.08
     sarcasm_positive_scale: Annotated[float, Field(ge=-2, le=2)] = -0.5
 

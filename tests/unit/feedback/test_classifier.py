@@ -92,6 +92,14 @@ def test_sentiment(clf, text, sentiment):
     assert clf.classify(text).sentiment == sentiment
 
 
+def test_a_weak_lean_takes_its_sign_unless_the_own_model_reads_neutral(clf, config_copy):
+    review = clf.classify("It fits in my pocket.")
+    assert review.sentiment == "positive" and 0 < review.sentiment_score < 0.15  # in the neutral band
+    assert clf.classify("Does it come in blue?").sentiment == "neutral"  # the own model: a question
+    _edit(config_copy / "settings.yaml", "neutral_min_probability: 0.3", "neutral_min_probability: 0.0")
+    assert Classifier.from_config(config_copy).classify("It fits in my pocket.").sentiment == "neutral"
+
+
 def test_score_is_bounded_and_signed(clf):
     good, bad = clf.classify("Excellent, love it!"), clf.classify("Horrible, broke, don't buy.")
     assert 0 < good.sentiment_score <= 1 and -1 <= bad.sentiment_score < 0
