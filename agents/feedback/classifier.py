@@ -15,7 +15,7 @@ from agents.feedback import competitors as comp
 from agents.feedback import sentiment as senti
 from agents.feedback.config import ClassifierConfig, Family, load_config
 from agents.feedback.lexicon import CAT, CONTRAST, CRIT, EXCL, HIGH, KIND, Hit, Lexicon
-from agents.feedback.model import JointLogits, LinearModel, Polarity, features, markers, softmax
+from agents.feedback.model import JointLogits, LinearModel, Polarity, features, marked_features, markers, softmax
 from agents.feedback.text import detect_language, key_of, map_hint, normalise
 from pipeline.errors import UserInputError
 from schemas.events import Strict
@@ -92,7 +92,7 @@ class Classifier:
             elif lang_conf < 0.6:
                 lang, lang_conf = hint, 0.6
         feats = features(norm, tokens)
-        own = feats + markers(norm, hits, tokens) if self._markers else feats
+        own = feats + markers(norm, hits, tokens) if self._markers else feats  # the polarity reads `feats`
         cat_logits, sent_logits, *urg_logits = self._models.logits(own)
         evidence: list[dict[str, Any]] = []
 
@@ -280,8 +280,7 @@ class Classifier:
         """What the own set's models (category, sentiment, urgency) read for `text` (train.py too)."""
         norm = normalise(text)
         hits, tokens = self._lex.scan(norm)
-        feats = features(norm, tokens)
-        return feats + markers(norm, hits, tokens) if self._markers else feats
+        return marked_features(norm, hits, tokens) if self._markers else features(norm, tokens)
 
     # ------------------------------------------------------------- corrections
     def apply_correction(self, text: str, *, category: str | None = None, sentiment: str | None = None,

@@ -28,7 +28,7 @@ from agents.feedback.config import (CALIBRATION_BINS, CATEGORIES, POLARITY, SENT
 from agents.feedback.datasets import CORPORA, DATA, corpus_rows
 from agents.feedback.evaluate import evaluate, polarity_report, read_labelled
 from agents.feedback.lexicon import Lexicon
-from agents.feedback.model import LinearModel, features, markers
+from agents.feedback.model import LinearModel, features, marked_features
 from agents.feedback.text import normalise
 from schemas.feedback import URGENCIES
 
@@ -145,12 +145,7 @@ def own_features(texts: list[str]) -> list[list[str]]:
     """What the own set's fields read (model.json `features: v2`): the n-grams and the markers of
     negation, contrast and questions, found with the lexicon of config/classifier."""
     lex = Lexicon.compile(load_config())
-    out = []
-    for text in texts:
-        norm = normalise(text)
-        hits, tokens = lex.scan(norm)
-        out.append(features(norm, tokens) + markers(norm, hits, tokens))
-    return out
+    return [marked_features(norm, *lex.scan(norm)) for norm in map(normalise, texts)]
 
 
 def train(rows: list[dict], corpora_dir: Path | None = None) -> tuple[ModelFile, dict]:
