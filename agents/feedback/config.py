@@ -90,6 +90,13 @@ class UrgencySettings(_Model):
     # the urgency model's probability of critical at or above which a message is critical without
     # a rule (1.0: rules only); its strongest n-grams are the evidence
     model_critical: Unit = 1.0
+    # the same for a message whose category is not a critical class and whose critical classes
+    # together have less than critical_class_share of the category probability
+    model_critical_elsewhere: Unit = 1.0
+    critical_class_share: Unit = 0.0
+    # whether the critical families fire on a question that reads neutral (false: the urgency model
+    # decides such a message)
+    families_on_calm_questions: bool = True
     # a message whose category is a critical class (product_safety, fraud_security, legal) with at
     # least this confidence is critical (1.0: never by category alone)
     critical_category: Unit = 1.0

@@ -29,7 +29,9 @@ def test_the_labelled_set_is_big_and_balanced():
     assert {r.get("script") for r in rows if r["language"] == "zh"} == {"simplified", "traditional"}
     for field, labels in (("category", len(CATEGORIES)), ("urgency", 4), ("sentiment", 3)):
         assert len({r[field] for r in rows if r["split"] == "test"}) == labels
-    assert 0.25 <= sum(r["split"] == "test" for r in rows) / len(rows) <= 0.35
+    # the guide's split rule (the 3rd of every 4 rows of a category and sentiment) gives a group of
+    # one or two rows no test row, so a batch of small groups lands a little under a quarter
+    assert 0.24 <= sum(r["split"] == "test" for r in rows) / len(rows) <= 0.35
 
 
 @pytest.mark.parametrize("figure, minimum", [
@@ -39,7 +41,7 @@ def test_the_labelled_set_is_big_and_balanced():
     ("sentiment_accuracy", 0.81),
     ("urgency_accuracy", 0.83),
     ("critical_recall", 0.94),
-    ("critical_precision", 0.78),
+    ("critical_precision", 0.83),
     ("posneg_accuracy_en", 0.92),
     ("posneg_accuracy_zh", 0.94),
 ])

@@ -100,6 +100,20 @@ def test_a_weak_lean_takes_its_sign_unless_the_own_model_reads_neutral(clf, conf
     assert Classifier.from_config(config_copy).classify("It fits in my pocket.").sentiment == "neutral"
 
 
+def test_the_urgency_model_must_be_surer_outside_the_critical_classes(clf, config_copy):
+    """P(critical) 0.29 for a refund complaint: between model_critical (0.27) and
+    model_critical_elsewhere (0.45), and the category model reads neither harm, fraud nor the law."""
+    text = "The refund went back to a card I closed last year and now nobody knows where the money is."
+    verdict = clf.classify(text)
+    assert verdict.category == "after_sales" and verdict.urgency == "normal"
+    _edit(config_copy / "settings.yaml", "critical_class_share: 0.1", "critical_class_share: 0.0")
+    ungated = Classifier.from_config(config_copy).classify(text)
+    assert ungated.urgency == "critical"
+    assert [e["rule"] for e in ungated.evidence if e["field"] == "urgency"] == ["model"]
+    # inside the critical classes the lower threshold still holds
+    assert clf.classify("Someone placed an order on my account last night.").urgency == "critical"
+
+
 def test_score_is_bounded_and_signed(clf):
     good, bad = clf.classify("Excellent, love it!"), clf.classify("Horrible, broke, don't buy.")
     assert 0 < good.sentiment_score <= 1 and -1 <= bad.sentiment_score < 0
@@ -156,9 +170,27 @@ def test_critical_families(clf, text, family):
     "The new website layout is confusing, bring back the old menu.",
     # thanks for a blocked fraud is low (labelling guide), though it names the fraud
     "Thank you, your fraud team spotted the scam order on my account and cancelled it. Great service!",
+    # a family's word inside a product or a place (urgency.yaml `exclude`)
+    "Please quote for 30 fire blankets and 10 fire extinguishers for our school.",
+    "The police discount code stopped working at checkout.",
+    "我们律师事务所想采购二十把办公椅，麻烦报个价。",
+    "建议把过敏原信息写在包装正面，找起来太费劲了。",
 ])
 def test_harmless_lookalikes_are_not_critical(clf, text):
     assert clf.classify(text).urgency != "critical"
+
+
+def test_the_families_stay_out_of_a_calm_question(clf, config_copy):
+    """A precautionary question that names a hazard is high by the labelling guide, not critical;
+    a report of the hazard is still critical, and so is a question with the harm in it."""
+    question = "Is the heater I bought in March part of the recall? I read they can catch fire."
+    assert clf.classify(question).urgency != "critical"
+    assert clf.classify("The heater I bought in March caught fire last night.").urgency == "critical"
+    assert clf.classify("My heater caught fire last night, is it part of the recall??").urgency == "critical"
+    _edit(config_copy / "settings.yaml", "families_on_calm_questions: false", "families_on_calm_questions: true")
+    families = Classifier.from_config(config_copy).classify(question)
+    assert families.urgency == "critical"
+    assert any(e["rule"] == "critical.safety" for e in families.evidence)
 
 
 def test_own_models_read_negation_contrast_and_questions(clf):
