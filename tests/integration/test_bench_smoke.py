@@ -25,7 +25,7 @@ def test_bench_tiny_run_prints_one_report(tmp_path):
     report = json.loads(done.stdout)
     assert report == json.loads(out.read_text())
     for phase in ("client", "floor_ours", "floor_default", "pipeline"):
-        assert report[phase]["ev_per_s"] > 0, phase
+        assert (report[phase]["ev_per_s"] or 0) > 0, (phase, report[phase])
     assert report["client"]["events"] >= 3000
     assert report["floor_ours"]["events"] == report["floor_default"]["events"] == 3000
     assert report["memory"]["worker_peak_rss_mb"] > 0

@@ -318,3 +318,28 @@ def test_cores_between_two_cpu_splits():
     after = {"worker": 2.5, "helpers": 0.75, "broker": 3.0, "harness": 2.0}
     assert cores_between(before, after, 2.0) == {"worker": 0.75, "helpers": 0.125, "broker": None, "harness": 0.0}
     assert cores_between(before, after, 0.0)["worker"] is None
+
+
+def test_a_backlog_consumed_before_the_first_scrape_still_has_a_rate():
+    """A worker that has consumed all of a small backlog by the time the first scrape answers:
+    the rate runs from the call instead of being None (the tiny bench run's phase on a loaded machine)."""
+    import subprocess
+
+    from pipeline.bench.whole_pipeline import drain
+    from pipeline.bench.worker import CONSUMED
+
+    class Done:
+        name = "done"
+        proc = subprocess.Popen(["sleep", "5"])
+
+        def metric(self, name, **labels):
+            time.sleep(0.05)  # the scrape's round trip
+            return 3000.0 if name == CONSUMED else 0.0
+
+    worker = Done()
+    try:
+        out = drain([worker], 3000, timeout=10, interval=0.01)
+    finally:
+        worker.proc.kill()
+        worker.proc.wait()
+    assert out["events"] == 3000 and out["seconds"] > 0 and out["ev_per_s"] > 0
