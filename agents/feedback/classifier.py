@@ -93,17 +93,20 @@ class Classifier:
                 lang, lang_conf = hint, 0.6
         feats = features(norm, tokens)
         own = feats + markers(norm, hits, tokens) if self._markers else feats  # the polarity reads `feats`
-        cat_logits, sent_logits, *urg_logits = self._models.logits(own)
+        (cat_logits, sent_logits, *urg_logits), known = self._models.read(own)
         evidence: list[dict[str, Any]] = []
 
-        sent, score, sent_conf, lexicon = self._sentiment(text, norm, hits, sent_logits, rating, evidence, lang, feats)
+        sent, score, sent_conf, lexicon, own_score = self._sentiment(text, norm, hits, sent_logits, rating, evidence,
+                                                                     lang, feats, known)
         category, cat_conf, crit_share = self._category(text, hits, cat_logits, evidence)
         # the critical rules read the sentiment the thresholds alone give: a weak lean answered by its
         # sign (neutral_min_probability) is not a firm enough reading to overrule a harm, fraud or
-        # legal signal (cross-fitted: critical recall 0.954 -> 0.940 when it did)
+        # legal signal (cross-fitted: critical recall 0.954 -> 0.940 when it did). They read the score
+        # at the own set's weighting, the one they were chosen with: the review-trained polarity model
+        # reads "one set the tablecloth alight" or "my son was doing his homework next to it" as mild praise
         st = cfg.sentiment
-        firm: Sentiment = ("positive" if score >= st.positive_threshold else
-                           "negative" if score <= st.negative_threshold else "neutral")
+        firm: Sentiment = ("positive" if own_score >= st.positive_threshold else
+                           "negative" if own_score <= st.negative_threshold else "neutral")
         urgency, urg_conf = self._urgency(text, hits, sent, score, category, evidence,
                                           urg_logits[0] if urg_logits else None, firm, crit_share,
                                           "?" in norm)
@@ -153,9 +156,10 @@ class Classifier:
             **extra)
 
     def _sentiment(self, text: str, norm: str, hits: list[Hit], logits: list[float], rating: int | None,
-                   evidence: list[dict[str, Any]], lang: str = "other", feats: list[str] | None = None
-                   ) -> tuple[Sentiment, float, float, tuple[float, list]]:
-        """Label, score, confidence, and the lexicon's (sum, contributions) (aspects reuse them)."""
+                   evidence: list[dict[str, Any]], lang: str = "other", feats: list[str] | None = None,
+                   known: float = 1.0) -> tuple[Sentiment, float, float, tuple[float, list], float]:
+        """Label, score, confidence, the lexicon's (sum, contributions) (aspects reuse them), and the
+        score at the own set's weighting (the critical rules read that one)."""
         s = self.config.settings.sentiment
         total, contribs = senti.score(norm, hits, s, self.config.sentiment.negated_scale)
         lex = senti.squash(total, s.alpha)
@@ -171,19 +175,30 @@ class Classifier:
         if lex_weight < s.contrast_lexicon_weight and contribs and any(CONTRAST in map(KIND, h.entries) for h in hits):
             shrink = (1.0 - s.contrast_lexicon_weight) / (model_weight + polarity_weight)
             model_weight, polarity_weight, lex_weight = model_weight * shrink, polarity_weight * shrink, s.contrast_lexicon_weight
+        moved = 0.0
         if polarity is not None and polarity_weight and not plain_question:
             pol, pushed = polarity.score(feats or [], MODEL_EVIDENCE)
             # the corpora are reviews, where "when will it ship?" is a complaint: the own set's model
             # knows questions and requests are neutral, and that much of the polarity is discounted
-            score = lex_weight * lex + model_weight * model_score + polarity_weight * pol * (1 - probs["neutral"]) ** 2
+            pol *= (1 - probs["neutral"]) ** 2
+            score = lex_weight * lex + model_weight * model_score + polarity_weight * pol
+            if s.model_known_full > s.model_known_zero and known < s.model_known_full:
+                # text unlike the own set (most of its n-grams unknown to the own models: a product
+                # review rather than a message to a seller) takes its sign from the corpus-trained
+                # polarity model; the own model still says how neutral it is, through P(neutral) above
+                moved = model_weight * min(1.0, (s.model_known_full - known) / (s.model_known_full - s.model_known_zero))
             for w, f in pushed:  # the n-grams that pushed hardest the way the model leant
                 if (w > 0) == (pol > 0):
                     evidence.append(_rule("sentiment", "positive" if w > 0 else "negative", _model_rule(f)))
         else:
             score = (1 - model_weight) * lex + model_weight * model_score
+        own_score = score
+        if moved:
+            score += moved * (pol - model_score)
         if rating is not None:
             score = (1 - s.rating_weight) * score + s.rating_weight * (rating - 3) / 2
-        score = max(-1.0, min(1.0, score))
+            own_score = (1 - s.rating_weight) * own_score + s.rating_weight * (rating - 3) / 2
+        score, own_score = max(-1.0, min(1.0, score)), max(-1.0, min(1.0, own_score))
         label: Sentiment = ("positive" if score >= s.positive_threshold else
                             "negative" if score <= s.negative_threshold else "neutral")
         if label == "neutral" and score and probs["neutral"] < s.neutral_min_probability:
@@ -205,7 +220,7 @@ class Classifier:
         if rating is not None:
             evidence.append(_rule("sentiment", _rating_label(rating), "rating"))
         evidence.append(_rule("sentiment", model_label, "model"))
-        return label, score, max(0.05, min(0.99, conf)), (total, contribs)
+        return label, score, max(0.05, min(0.99, conf)), (total, contribs), own_score
 
     def _category(self, text: str, hits: list[Hit], logits: list[float], evidence: list[dict[str, Any]]
                   ) -> tuple[Category, float, float]:

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from agents.feedback.competitors import DEFAULT_NAME as COMPETITORS_FILE
 from agents.feedback.competitors import CompetitorsConfig, load_competitors
@@ -76,6 +76,19 @@ class SentimentSettings(_Model):
     # a score between the thresholds takes its sign unless the own model finds the message neutral
     # with at least this probability (0: the thresholds alone decide)
     neutral_min_probability: Unit = 0.0
+    # the own model's share of the score moves to the polarity model as the share of a message's
+    # n-grams the own models know falls from model_known_full to model_known_zero (off when
+    # model_known_full <= model_known_zero)
+    model_known_full: Unit = 0.0
+    model_known_zero: Unit = 0.0
+
+    @field_validator("model_known_zero")
+    @classmethod
+    def _below_full(cls, v: float, info: ValidationInfo) -> float:
+        full = info.data.get("model_known_full", 0.0)
+        if full and v >= full:
+            raise ValueError(f"must be below model_known_full ({full}), or model_known_full 0 to turn the move off")
+        return v
     exclamation_boost: Unit = 0.08
     sarcasm_positive_scale: Annotated[float, Field(ge=-2, le=2)] = -0.5
 

@@ -228,11 +228,17 @@ class JointLogits:
         self._splits = [sum(widths[:k]) for k in range(len(widths) + 1)]
 
     def logits(self, feats: list[str]) -> list[list[float]]:
+        return self.read(feats)[0]
+
+    def read(self, feats: list[str]) -> tuple[list[list[float]], float]:
+        """The logits of every model, and the share of `feats` any of them knows (how much of the
+        message is like what they were trained on)."""
         rows = [i for i in map(self._index.get, feats) if i is not None]
         if not rows:
-            return [list(m.bias) for m in self.models]
+            return [list(m.bias) for m in self.models], 0.0
         # rows are added in feature order, one after another (numpy reduces along the first axis
         # without pairwise blocking), so the sums are those of Python's left-to-right sum
         sums = (np.add.reduce(self._matrix.take(rows, 0)) / math.sqrt(len(feats))).tolist()
         cut = self._splits
-        return [[b + s for b, s in zip(m.bias, sums[cut[k]:cut[k + 1]])] for k, m in enumerate(self.models)]
+        return ([[b + s for b, s in zip(m.bias, sums[cut[k]:cut[k + 1]])] for k, m in enumerate(self.models)],
+                len(rows) / len(feats))

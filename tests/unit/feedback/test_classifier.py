@@ -114,6 +114,40 @@ def test_the_urgency_model_must_be_surer_outside_the_critical_classes(clf, confi
     assert clf.classify("Someone placed an order on my account last night.").urgency == "critical"
 
 
+
+def test_text_unlike_the_own_set_takes_its_sign_from_the_polarity_model(clf, config_copy):
+    """A product review whose n-grams the own models mostly do not know: the own model's share of the
+    score goes to the review-trained polarity model (all of it below model_known_zero)."""
+    review = "The zoom lens renders landscapes with stunning crispness."
+    assert clf._models.read(clf.own_features(review))[1] < 0.4  # model_known_zero
+    _edit(config_copy / "settings.yaml", "model_known_full: 0.7", "model_known_full: 0.0")
+    off = Classifier.from_config(config_copy)
+    shutil.copytree(config_copy, config_copy.parent / "all_polarity")
+    everything_moved = config_copy.parent / "all_polarity" / "settings.yaml"
+    _edit(everything_moved, "model_weight: 0.4\n", "model_weight: 0.0\n")
+    _edit(everything_moved, "polarity_weight: 0.4", "polarity_weight: 0.8")
+    moved = Classifier.from_config(config_copy.parent / "all_polarity")
+    assert clf.classify(review).sentiment_score == pytest.approx(moved.classify(review).sentiment_score, abs=1e-3)
+    assert clf.classify(review).sentiment_score > off.classify(review).sentiment_score + 0.2
+    # a message to a seller is known to the own models: nothing moves
+    message = "My parcel has not arrived and nobody answers the phone."
+    assert clf._models.read(clf.own_features(message))[1] >= 0.7
+    assert clf.classify(message).sentiment_score == off.classify(message).sentiment_score
+
+
+def test_the_critical_rules_read_the_score_before_the_move(config_copy):
+    """Every message moved wholly to the polarity model (model_known_zero just under 1): the review-
+    trained model reads some hazard reports as mild praise, and the critical verdicts must not change."""
+    _edit(config_copy / "settings.yaml", "model_known_full: 0.7", "model_known_full: 1.0")
+    _edit(config_copy / "settings.yaml", "model_known_zero: 0.4", "model_known_zero: 0.99")
+    moved = Classifier.from_config(config_copy)
+    _edit(config_copy / "settings.yaml", "model_known_full: 1.0", "model_known_full: 0.0")
+    off = Classifier.from_config(config_copy)
+    rows = read_labelled(DATA, "test")
+    assert sum(moved.classify(r["text"]).sentiment != off.classify(r["text"]).sentiment for r in rows) > 20
+    assert [moved.classify(r["text"]).urgency == "critical" for r in rows] == \
+        [off.classify(r["text"]).urgency == "critical" for r in rows]
+
 def test_score_is_bounded_and_signed(clf):
     good, bad = clf.classify("Excellent, love it!"), clf.classify("Horrible, broke, don't buy.")
     assert 0 < good.sentiment_score <= 1 and -1 <= bad.sentiment_score < 0
@@ -324,6 +358,7 @@ def _edit(path: Path, old: str, new: str) -> None:
     ("settings.yaml", "model_weight: 0.4\n  # polarity_weight", "model_weight: 1.7\n  # polarity_weight",
      "settings.yaml:{line}: sentiment.model_weight"),
     ("settings.yaml", "version: 1", "version: 2", "settings.yaml:{line}: version"),
+    ("settings.yaml", "model_known_zero: 0.4", "model_known_zero: 0.7", "settings.yaml:{line}: sentiment.model_known_zero"),
     ("sentiment.yaml", 'en: ["not", "no",', 'en: ["not", no,', "sentiment.yaml:{line}: negators.en.2"),
     ("urgency.yaml", "    requires: not_positive\n", "    requires: sometimes\n",
      "urgency.yaml:{line}: critical.safety.requires"),
