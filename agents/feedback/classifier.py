@@ -201,7 +201,10 @@ class Classifier:
         score, own_score = max(-1.0, min(1.0, score)), max(-1.0, min(1.0, own_score))
         label: Sentiment = ("positive" if score >= s.positive_threshold else
                             "negative" if score <= s.negative_threshold else "neutral")
-        if label == "neutral" and score and probs["neutral"] < s.neutral_min_probability:
+        need = s.neutral_min_probability
+        if moved:  # the less the own models know the text, the surer the own model must be that it is neutral
+            need += (s.neutral_min_probability_unknown - need) * moved / model_weight
+        if label == "neutral" and score and probs["neutral"] < need:
             # a weak lean the own model does not call neutral: clear reviews read faintly by the
             # lexicon and the polarity model ("the battery lasts a day") were answered neutral
             label = "positive" if score > 0 else "negative"

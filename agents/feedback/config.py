@@ -79,6 +79,7 @@ class SentimentSettings(_Model):
     # the own model's share of the score moves to the polarity model as the share of a message's
     # n-grams the own models know falls from model_known_full to model_known_zero (off when
     # model_known_full <= model_known_zero)
+    neutral_min_probability_unknown: Unit = 0.0
     model_known_full: Unit = 0.0
     model_known_zero: Unit = 0.0
 
