@@ -149,6 +149,21 @@ def parse_flipkart(path: Path) -> list[Row]:
     return _rows((t, y) for t, y in seen.items() if y == NEGATIVE or t in keep)
 
 
+def parse_semeval_absa(path: Path) -> list[Row]:
+    """SemEval-2014 Task 4 aspect-based sentiment XML: a review sentence and the polarity of each
+    aspect it names. A sentence whose aspects are positive (or neutral) is positive, negative (or
+    neutral) negative; one with both, a conflict, or no polar aspect is left out. The file is read
+    only after its sha256 matched, so the XML parser sees exactly the published bytes."""
+    import xml.etree.ElementTree as ET
+
+    rows = []
+    for sentence in ET.parse(path).getroot().iter("sentence"):
+        polar = {a.get("polarity") for a in sentence.iter() if a.get("polarity")} - {"neutral"}
+        if polar in ({POSITIVE}, {NEGATIVE}):
+            rows.append((sentence.findtext("text") or "", polar.pop()))
+    return _rows(rows)
+
+
 @dataclass(frozen=True)
 class Corpus:
     name: str
@@ -229,6 +244,20 @@ CORPORA: tuple[Corpus, ...] = (
         sha256="26a281574ab1d8ce382af5f1cedd5cbf32743d07401121f0e61c9c7befa49dcb",
         rows=6459, parser=parse_fasttext,
         note="the first 6,459 lines of the fastText-form train split: Amazon reviews of every category"),
+    *(Corpus(
+        name=f"semeval14_{domain}", language="en",
+        source=f"https://github.com/HugoBrg/sentiment_analysis/blob/master/{file}",
+        commit="6faefb68a0871e33b1e59f7f2d5a016bc4ed5958",
+        licence="none stated (SemEval-2014 Task 4 aspect-based sentiment training data, Pontiki et al. 2014, "
+                "released by the task's organisers for research; the repository has no LICENSE)",
+        file=f"semeval14_{file}", sha256=digest, rows=rows, parser=parse_semeval_absa,
+        note=f"{what}: one sentence each, labelled by its aspects' polarity (mixed, conflict or none left out)")
+      for domain, file, digest, rows, what in (
+          ("restaurants", "Restaurants_Train.xml", "c94c9e20912490fba5a8e67bfc23d9f979137605d3494e10e3036e704c5f6bcc",
+           2303, "restaurant review sentences (Ganu et al. 2009, Citysearch New York)"),
+          ("laptops", "Laptop_Train.xml", "efec2ed73b4efb83b47c697114d800149c558118884afa80362a6e975ba7248c",
+           1211, "laptop review sentences"),
+      )),
     Corpus(
         name="flipkart_reviews", language="en",
         source="https://github.com/Vartika0611/IBM-project/blob/main/Reviews.csv.gz",

@@ -136,9 +136,9 @@ def test_text_unlike_the_own_set_takes_its_sign_from_the_polarity_model(clf, con
 
 
 def test_a_weak_lean_on_unfamiliar_text_needs_a_surer_neutral(clf, config_copy):
-    """Own model P(neutral) 0.38, half the n-grams unknown to it: neutral at the own set's 0.3, but
+    """Own model P(neutral) 0.35, half the n-grams unknown to it: neutral at the own set's 0.3, but
     the bar rises towards neutral_min_probability_unknown (0.5) as the own model's share moves."""
-    text = "The histogram overlay is a bit small."
+    text = "The viewfinder eyepiece is a little small."
     verdict = clf.classify(text)
     assert verdict.sentiment == "negative" and -0.15 < verdict.sentiment_score < 0
     _edit(config_copy / "settings.yaml", "neutral_min_probability_unknown: 0.5", "neutral_min_probability_unknown: 0.3")

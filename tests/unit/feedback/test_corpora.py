@@ -152,3 +152,31 @@ def test_check_accepts_a_one_label_file_only_with_that_label(tmp_path):
     both = replace(listed, name="both", only="")
     lines = corpora.check(tmp_path, registry=(listed, both))
     assert [line.startswith("!") for line in lines] == [True, False]
+
+
+SEMEVAL = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sentences>
+    <sentence id="1"><text>The noodles were springy and the broth   rich.</text>
+        <aspectTerms><aspectTerm term="noodles" polarity="positive" from="4" to="11"/>
+            <aspectTerm term="broth" polarity="neutral" from="35" to="40"/></aspectTerms>
+        <aspectCategories><aspectCategory category="food" polarity="positive"/></aspectCategories></sentence>
+    <sentence id="2"><text>Cold fries, rude cashier.</text>
+        <aspectCategories><aspectCategory category="food" polarity="negative"/>
+            <aspectCategory category="service" polarity="negative"/></aspectCategories></sentence>
+    <sentence id="3"><text>Great screen, awful keyboard.</text>
+        <aspectTerms><aspectTerm term="screen" polarity="positive" from="6" to="12"/>
+            <aspectTerm term="keyboard" polarity="negative" from="20" to="28"/></aspectTerms></sentence>
+    <sentence id="4"><text>The price is fair-ish, I guess.</text>
+        <aspectTerms><aspectTerm term="price" polarity="conflict" from="4" to="9"/></aspectTerms></sentence>
+    <sentence id="5"><text>We went on a Tuesday.</text></sentence>
+    <sentence id="6"><text>The menu lists twelve dishes.</text>
+        <aspectTerms><aspectTerm term="menu" polarity="neutral" from="4" to="8"/></aspectTerms></sentence>
+</sentences>
+"""
+
+
+def test_semeval_sentences_take_their_aspects_polarity_and_mixed_ones_are_left_out(tmp_path):
+    registry = fake(tmp_path, "absa", SEMEVAL, corpora.parse_semeval_absa)
+    assert load("absa", tmp_path, registry=registry) == [
+        ("The noodles were springy and the broth rich.", "positive"),  # a neutral aspect beside it
+        ("Cold fries, rude cashier.", "negative")]                       # mixed, conflict, none: out
