@@ -16,7 +16,7 @@ from agents.feedback import sentiment as senti
 from agents.feedback.config import ClassifierConfig, Family, load_config
 from agents.feedback.lexicon import CAT, CONTRAST, CRIT, EXCL, HIGH, KIND, Hit, Lexicon
 from agents.feedback.model import JointLogits, LinearModel, Polarity, features, marked_features, markers, softmax
-from agents.feedback.text import detect_language, key_of, map_hint, normalise
+from agents.feedback.text import asks, detect_language, key_of, map_hint, normalise
 from pipeline.errors import UserInputError
 from schemas.events import Strict
 from schemas.feedback import Category, Classification, Sentiment, Urgency
@@ -107,14 +107,15 @@ class Classifier:
         st = cfg.sentiment
         firm: Sentiment = ("positive" if own_score >= st.positive_threshold else
                            "negative" if own_score <= st.negative_threshold else "neutral")
+        question = asks(norm)
         urgency, urg_conf = self._urgency(text, hits, sent, score, category, evidence,
                                           urg_logits[0] if urg_logits else None, firm, crit_share,
-                                          "?" in norm)
+                                          question)
         # the category path: the category model alone sure of a critical class. Only for a complaint
         # that is not a question: a calm or asking message about a hazard, a scam or the law ("is
         # this kettle in the recall?") is high (labelling guide), and that was two thirds of what
         # this path raised falsely, cross-fitted (41 messages, 5 of them critical)
-        if (urgency != "critical" and category in CRITICAL_CATEGORIES and firm == "negative" and "?" not in norm
+        if (urgency != "critical" and category in CRITICAL_CATEGORIES and firm == "negative" and not question
                 and cat_conf >= cfg.urgency.critical_category):
             evidence[:] = [e for e in evidence if e["field"] != "urgency"]
             evidence.append(_rule("urgency", "critical", f"category.{category}"))

@@ -68,6 +68,20 @@ def normalise(text: str) -> str:
     return low.translate(fold_table())
 
 
+_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+")
+
+
+def asks(norm: str) -> bool:
+    """Whether a normalised message asks something: a "?" outside any web address. A phishing
+    report quoting "http://.../login?id=7" is not a question for the rules that treat questions
+    differently (the full-width mark is folded to "?" by `normalise`)."""
+    if "?" not in norm:
+        return False
+    if "http" not in norm and "www." not in norm:
+        return True
+    return "?" in _WEB_ADDRESS.sub(" ", norm)
+
+
 def key_of(text: str) -> str:
     """Correction key: normalised text with only letters, digits and CJK kept."""
     norm = unicodedata.normalize("NFKC", normalise(text))

@@ -237,6 +237,20 @@ def test_the_families_stay_out_of_a_calm_question(clf, config_copy):
     assert any(e["rule"] == "critical.safety" for e in families.evidence)
 
 
+@pytest.mark.parametrize("text, asking", [
+    ("When will it ship?", True),
+    ("什么时候发货？", True),                                        # full width, folded by normalise
+    ("They asked for my card at http://acct-check.example/verify?u=5521", False),
+    ("Is this yours? http://acct-check.example/verify?u=5521", True),
+    ("See www.cheap.example/item?id=5 - half your price", False),
+    ("HTTPS://SHOP.EXAMPLE/P?ID=1 copies your site", False),            # lower-cased first
+    ("No question here, just http://shop.example/", False),
+])
+def test_a_question_mark_inside_a_web_address_does_not_ask(text, asking):
+    from agents.feedback.text import asks, normalise
+    assert asks(normalise(text)) is asking
+
+
 def test_own_models_read_negation_contrast_and_questions(clf):
     from agents.feedback.lexicon import stem
 
