@@ -76,10 +76,12 @@ class SentimentSettings(_Model):
     # a score between the thresholds takes its sign unless the own model finds the message neutral
     # with at least this probability (0: the thresholds alone decide)
     neutral_min_probability: Unit = 0.0
+    # what neutral_min_probability becomes, in step with the move below, on text the own models
+    # barely know (their P(neutral) is less sure there too)
+    neutral_min_probability_unknown: Unit = 0.0
     # the own model's share of the score moves to the polarity model as the share of a message's
     # n-grams the own models know falls from model_known_full to model_known_zero (off when
-    # model_known_full <= model_known_zero)
-    neutral_min_probability_unknown: Unit = 0.0
+    # model_known_full is 0)
     model_known_full: Unit = 0.0
     model_known_zero: Unit = 0.0
 

@@ -227,9 +227,6 @@ class JointLogits:
         self._matrix = np.hstack(blocks)
         self._splits = [sum(widths[:k]) for k in range(len(widths) + 1)]
 
-    def logits(self, feats: list[str]) -> list[list[float]]:
-        return self.read(feats)[0]
-
     def read(self, feats: list[str]) -> tuple[list[list[float]], float]:
         """The logits of every model, and the share of `feats` any of them knows (how much of the
         message is like what they were trained on)."""
