@@ -133,6 +133,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None,
     app.conf.salespulse_http_limits = settings.http  # read when the web driver is built, at the first page
     rt = Runtime(settings=settings, app=app, metrics=metrics or Metrics())
     app.conf.salespulse_undecodable = DeadLetterUndecodable(rt)  # batches the consumer cannot read (pipeline/transport.py)
+    app.conf.salespulse_rebalance_skips = rt.metrics.rebalance_skips  # acks the consumer refuses (pipeline/transport.py)
     rt.metrics.info.info({"version": "0.1.0", "broker_flavour": settings.kafka.flavour})
     for spec in T.ALL:
         rt.declare_topic(spec)

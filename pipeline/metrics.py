@@ -43,6 +43,7 @@ class Metrics:
         self.lag = Gauge(p + "consumer_lag_messages", "End offset minus committed offset", ["topic", "partition"], registry=r)
         self.assigned = Gauge(p + "partitions_assigned", "Partitions assigned to this worker", registry=r)
         self.rebalances = Counter(p + "rebalances_total", "Consumer group rebalances seen", registry=r)
+        self.rebalance_skips = Counter(p + "rebalance_skips_total", "Messages faust dropped unprocessed at a rebalance: not acked, read again from the committed offset", registry=r)
         self.db_write = Histogram(p + "db_write_seconds", "One batched database write", ["table"], buckets=_FAST[3:] + (1.0, 5.0), registry=r)
         self.flush_phase = Histogram(p + "writer_flush_seconds", "One writer flush by phase: before-flush hooks (profiles), the database write, waiting for the output records' delivery", ["phase"], buckets=_FAST[3:-1] + (0.25, 0.5, 1.0, 5.0), registry=r)
         self.loop_lag = Histogram(p + "event_loop_lag_seconds", "How late a 0.25 s timer of the worker's event loop fires: the loop was busy with other work (events wait that long)", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0), registry=r)

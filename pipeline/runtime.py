@@ -92,6 +92,8 @@ class Runtime:
     # so without it an event of a newly assigned partition could be applied to state that SQL
     # then overwrites (a kill test loses orders from ~10 profiles that way).
     state_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # per assigned partition: (read offset, committed offset, monotonic time either last moved)
+    progress: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         db = self.settings.database
@@ -158,6 +160,8 @@ class Runtime:
         consumer = getattr(self.app, "_consumer", None)
         if consumer is None:
             return
+        for tp in [tp for tp in self.progress if tp not in self.assigned]:
+            del self.progress[tp]
         for tp in list(self.assigned):
             try:
                 high = consumer.highwater(tp)
@@ -168,6 +172,39 @@ class Runtime:
                 continue
             lag = max(0, high - (committed or 0))
             self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+            self._watch_progress(consumer, tp, lag, committed)
+
+    def _watch_progress(self, consumer, tp, lag: int, committed) -> None:
+        """A partition behind whose read and committed offsets have not moved for STALL_S is logged
+        once, with what decides whether it is fetched (faust's and aiokafka's partition state)."""
+        now = asyncio.get_running_loop().time()
+        read = consumer._read_offset.get(tp)
+        before = self.progress.get(tp)
+        if before is None or before[:2] != (read, committed) or not lag:
+            self.progress[tp] = (read, committed, now, False)
+            return
+        if before[3] or now - before[2] < STALL_S or not self.state_ready.is_set():
+            return
+        self.progress[tp] = (*before[:3], True)
+        log.warning("%s[%d]: %d behind, neither read nor committed for %.0f s (read %s, committed %s): %s",
+                    tp.topic, tp.partition, lag, now - before[2], read, committed, fetch_state(consumer, tp))
+
+
+STALL_S = 30.0  # a partition behind and not moving for this long is logged (Runtime._watch_progress)
+
+
+def fetch_state(consumer, tp) -> str:
+    """faust's and aiokafka's view of one partition, read without locks (for a log line)."""
+    parts = [f"active={tp in (consumer._active_partitions or ())}", f"paused={tp in consumer._paused_partitions}",
+             f"buffered={tp in consumer._buffered_partitions}", f"flow_active={consumer.flow_active}"]
+    try:
+        inner = consumer._thread._consumer
+        state = inner._subscription.subscription.assignment.state_value(tp)
+        parts += [f"position={state.position}", f"fetch_paused={state.paused}",
+                  f"fetched_waiting={tp in inner._fetcher._records}"]
+    except Exception as exc:  # not started, or rebalancing: what there is
+        parts.append(f"aiokafka state unavailable ({type(exc).__name__})")
+    return " ".join(parts)
 
 
 def dumps(obj: Any) -> bytes:

@@ -16,7 +16,13 @@ suspended (and falls back to faust's call when it is), which costs 2.1-2.5x less
 event in the no-op floor. A put still blocked when a rebalance starts then
 completes after faust clears the agent buffers, so such an event may reach an agent after its
 partition was revoked: the ingest and command agents skip events of partitions no longer in
-`Runtime.assigned`.
+`Runtime.assigned`. Such a callback can also end after the rebalance's seek has set the
+partition's read offset back to its committed offset; recording the stale message's offset then
+would make the loop drop every record read again below it as already read (faust's "DROPPED
+MESSAGE", logged at dev level only): the partition's lag stayed at ~3,000 and ~2,000 orders were
+never processed on the surviving worker of `tests/fault/test_kill_worker.py`. So when the
+generation changed while the callback waited, the rest of that fetch is left (faust's getmany
+stops at a generation change too) and the read offsets stay the seek's.
 
 The same loop asks for records with `getmany(timeout=1.0)`, and faust leaves a partition out of
 that request while its agent's buffer is full (`on_buffer_full`); when the buffer drains
@@ -126,8 +132,56 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 
 
 class Consumer(driver.Consumer):
+    """faust's aiokafka consumer with two holes in its at-least-once commit closed.
+
+    1. At a rebalance faust's stream iterator drops what its agents' buffers still hold (flow
+       suspended, or fetched under the previous generation) and acks each dropped message as it
+       goes, so that lag does not grow. Those messages were never processed. After the rebalance
+       every partition is read again from its committed offset, but a commit made before the copies
+       are processed (the events in flight before the rebalance finish and close the run of acked
+       offsets) passes them: a worker that dies then, or a second rebalance that seeks to that
+       commit, loses them (no error, no dead letter). A dropped message is one no stream took, so
+       faust never tracked it: such acks are refused here and counted
+       (`salespulse_rebalance_skips_total`), and only the copy read again is acked.
+    2. faust commits up to the end of the first run of acked offsets, and lets that run start one
+       past the committed offset (faust-streaming issue 606): the message at the committed offset may
+       still be in flight. SalesPulse acks out of order within a partition (feedback waits for its
+       classifier while a redelivered or dead-lettered event behind it is acked with its batch), so
+       the commit is capped below the first message of the partition still in flight.
+    """
+
+    _in_flight_heads: dict = {}
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def ack(self, message: Message) -> bool:
+        if not message.tracked:  # dropped by faust at a rebalance, unprocessed (1. above)
+            counter = getattr(self.app.conf, "salespulse_rebalance_skips", None)
+            if counter is not None:
+                counter.inc()
+            return False
+        return super().ack(message)
+
+    def _filter_committable_offsets(self, tps):
+        heads: dict = {}
+        for m in list(self._unacked_messages):  # taken by a stream, not acked yet
+            if not m.acked and (heads.get(m.tp) is None or m.offset < heads[m.tp]):
+                heads[m.tp] = m.offset
+        self._in_flight_heads = heads
+        return super()._filter_committable_offsets(tps)
+
+    def _new_offset(self, tp):
+        head = self._in_flight_heads.get(tp)
+        acked = self._acked[tp]
+        if head is None or not acked or max(acked) < head:
+            return super()._new_offset(tp)
+        beyond = [o for o in acked if o >= head]  # acked, but behind a message still in flight (2. above)
+        acked[:] = [o for o in acked if o < head]
+        try:
+            return super()._new_offset(tp) if acked else None
+        finally:
+            acked.extend(beyond)
 
     async def _getmany(self, active_partitions, timeout: float):
         records = await super()._getmany(active_partitions, timeout)
@@ -228,6 +282,8 @@ class FastDrainConsumer(Consumer):
                                 await self.wait_first(callback(message), self.suspend_flow.wait())
                             else:  # SalesPulse: no four tasks per message (see FastDrainConsumer)
                                 await callback(message)
+                                if message.generation_id != self.app.consumer_generation_id:
+                                    break  # SalesPulse: rebalanced meanwhile, the seek owns the read offsets
                             set_read_offset(tp, offset)
                         else:
                             self.log.dev(

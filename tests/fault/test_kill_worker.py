@@ -78,6 +78,15 @@ def test_sigkill_mid_stream_loses_nothing(broker, make_worker, db_url, run_id, t
             for eid in sorted(lost)[:5]:
                 print("lost", eid, "derived" if eid in derived else "sent",
                       [r[:5] for r in letters if eid.encode() in bytes(r[5])])
+            kinds = {str(e.event_id): e.event_type for e in events}
+            print("lost by event type", Counter(kinds.get(eid, "derived") for eid in lost))
+            # where the survivor stands: a partition it owns with lag left, events waiting for the writer
+            # or the classifier, what each agent took
+            print("\n".join(line for line in w2.metrics().splitlines() if line.startswith((
+                "salespulse_consumer_lag_messages", "salespulse_writer_pending_events",
+                "salespulse_feedback_classifier_backlog", "salespulse_events_consumed_total",
+                "salespulse_rebalances_total", "salespulse_rebalance_skips_total",
+                "salespulse_partitions_assigned"))))
             for w in (w1, w2):
                 print(f"----- {w.name}: errors -----")
                 print("\n".join(line for line in w.log_tail(2_000_000).splitlines()
@@ -139,7 +148,8 @@ def test_sigkill_mid_stream_loses_nothing(broker, make_worker, db_url, run_id, t
                 duplicates_ignored=int(dup_w1 + dup_w2), stored_at_kill=at_kill,
                 emit_s=emitted_s, recovery_s=recovered_at - killed_at, drain_after_kill_s=drained_at - killed_at,
                 throughput_eps=stored / max(0.001, drained_at - started), notifications=len(bodies),
-                notifications_twice=len(twice), retries_received=len(retried), customers=len(expected))
+                notifications_twice=len(twice), retries_received=len(retried), customers=len(expected),
+                rebalance_skips=int(metric_value(w2.metrics(), "salespulse_rebalance_skips_total")))
         assert bodies, "the simulated incidents paged someone"
         assert w2.proc.poll() is None
         assert not twice, {k: [(t, h.get("User-Agent"), h.get("X-SalesPulse-Attempt")) for t, h, b in deliveries
