@@ -114,6 +114,11 @@ def test_a_partition_behind_and_not_moving_is_logged_once_with_its_fetch_state(w
     from pipeline import runtime
 
     rt, consumer, tp = worker
+    # caught at the logger itself: another test's logging set-up may stop it propagating, or disable it
+    logger = logging.getLogger("pipeline.runtime")
+    monkeypatch.setattr(logger, "disabled", False)
+    monkeypatch.setattr(logger, "handlers", [*logger.handlers, caplog.handler])
+    monkeypatch.setattr(logger, "propagate", False)  # (or it reaches caplog twice)
     monkeypatch.setattr(runtime, "STALL_S", 0.0)
     monkeypatch.setattr(consumer, "highwater", lambda tp: 3_244)
     rt.assigned = {tp}
