@@ -12,7 +12,7 @@ import numpy as np
 
 from agents.feedback.config import LinearField
 from agents.feedback.lexicon import CONTRAST, NEG, Hit, stem
-from agents.feedback.text import CLAUSE_PUNCT, TOKEN
+from agents.feedback.text import CLAUSE_PUNCT, TOKEN, asks
 
 
 _FIRST = itemgetter(0)
@@ -82,7 +82,7 @@ def markers(norm: str, hits: list[Hit], tokens: list[tuple[str, int, int]]) -> l
                 out.update(["n:" + u for u in _after(norm, tokens, starts, h, NEG_REACH)])
             elif kind == CONTRAST:
                 out.update(["c:" + u for u in _after(norm, tokens, starts, h, CONTRAST_REACH)])
-    if "?" in norm:  # normalised: the full-width marks are folded to these
+    if asks(norm):  # normalised: the full-width marks are folded to "?"; one inside a web address asks nothing
         out.add("p:?")
     if "!" in norm:
         out.add("p:!")
@@ -190,10 +190,10 @@ class Polarity:
     def score(self, feats: list[str], strongest: int = 3) -> tuple[float, list[tuple[float, str]]]:
         """tanh of half the logit difference, in [-1, 1] (P(positive) - P(negative)), and the
         `strongest` features that pushed it the way it went, with their weights (the evidence)."""
-        if not feats:
-            return math.tanh(self.bias / 2), []
         # one lookup per n-gram: the table is large, and each lookup is mostly a cache miss
         found = [(v, f) for v, f in zip(map(self.weights.get, feats), feats) if v is not None]
+        if not found:  # nothing it has read before ("xqzv blorf"): no lean, not the corpora's share of praise
+            return 0.0, []
         total = self.bias + sum(map(_FIRST, found)) / math.sqrt(len(feats))
         # what heapq.nlargest / nsmallest return, without their overhead on a handful of n-grams
         return math.tanh(total / 2), sorted(found, key=_FIRST, reverse=total > 0)[:strongest]

@@ -454,3 +454,32 @@ def test_any_text_gets_a_valid_verdict(clf, parts, rating):
 def test_a_corrected_verdict_validates_to_itself(fresh):
     fresh.apply_correction("the lid is loose", category="product_quality", sentiment="negative", urgency="high")
     _verdict_is_valid(fresh.classify("The lid is loose"))
+
+
+def test_text_no_model_has_read_gets_no_lean_from_the_models(clf):
+    """Gibberish: no n-gram is known to any model, so neither the own model's prior nor the polarity
+    model's bias (the corpora hold more praise than complaints) may make it positive."""
+    from agents.feedback.config import LinearField
+    from agents.feedback.model import Polarity
+
+    biased = Polarity(LinearField(classes=["negative", "positive"], bias=[-0.4, 0.4], weights={"w:good": [0.0, 1.0]}))
+    assert biased.score(["w:xqzv", "w:blorf"]) == (0.0, []) and biased.score([]) == (0.0, [])
+    assert biased.score(["w:good", "w:xqzv"])[0] > 0  # a known n-gram: the bias counts with it
+    for text in ("xqzv blorf wumpt", "asdkjh qwpeoiru zmxncb"):
+        verdict = clf.classify(text)
+        assert verdict.sentiment == "neutral" and verdict.needs_review, verdict
+
+
+def test_a_question_mark_inside_a_web_address_is_no_question_to_the_models(clf):
+    """The own models' `p:?` marker follows `text.asks`, as the rules do: a phishing report quoting
+    a link with a query string is a report, not a question."""
+    from agents.feedback.model import markers
+    from agents.feedback.text import normalise
+
+    def marks(text: str) -> list[str]:
+        norm = normalise(text)
+        return markers(norm, *clf._lex.scan(norm))
+
+    assert "p:?" not in marks("I got a text from you with http://shop-verify.example/login?id=7 and they took my money")
+    assert "p:?" in marks("Is http://shop-verify.example/login?id=7 really yours?")
+    assert "p:?" in marks("请问什么时候发货？")
