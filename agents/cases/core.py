@@ -5,7 +5,7 @@ clock, memory) both drive. Reads no clock, sends nothing, stores nothing outside
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Literal
 
@@ -72,7 +72,12 @@ class Case:
     feedback_ids: list[str] = field(default_factory=list)
 
     def row(self) -> dict:
-        return asdict(self)
+        """The cases row: every field, the ids list copied (the case changes on after the row is
+        queued). Not `dataclasses.asdict`, which deep-copies each value (128 against 4 us here), once per
+        classified feedback on the worker's event loop."""
+        row = {name: getattr(self, name) for name in _CASE_FIELDS}
+        row["feedback_ids"] = list(self.feedback_ids)
+        return row
 
     @classmethod
     def from_row(cls, row) -> "Case":
@@ -84,6 +89,9 @@ class Case:
     @property
     def department(self) -> str | None:
         return self.owner[len("queue:"):] if self.owner.startswith("queue:") else None
+
+
+_CASE_FIELDS = tuple(f.name for f in fields(Case))
 
 
 @dataclass(frozen=True, slots=True)

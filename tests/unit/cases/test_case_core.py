@@ -165,3 +165,16 @@ def test_the_case_links_the_key_of_the_incident_critical_feedback_raised(text, r
     case = make_core().on_classified(out.classified, None, 0, key, MON_10)
     if case is not None:
         assert case.case.incident_key == key
+
+
+def test_a_case_row_holds_every_field_and_its_own_list_of_feedback():
+    """Case.row is built by hand (dataclasses.asdict deep-copies every datetime): the same dict as
+    asdict, and a later merge into the case does not reach a row already queued."""
+    from dataclasses import asdict
+
+    core = make_core()
+    case = core.on_classified(make_cf(), REP, 3, None, MON_10).case
+    row = case.row()
+    assert row == asdict(case) and list(row) == list(asdict(case))
+    core.on_classified(make_cf(), REP, 3, None, MON_10 + timedelta(minutes=5))
+    assert len(case.feedback_ids) == 2 and len(row["feedback_ids"]) == 1
