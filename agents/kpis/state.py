@@ -27,7 +27,7 @@ from agents.customers.orders import EMPTY, Contribution, OrderRecord, contributi
 from agents.kpis.cells import (APART, APART_SPEND, COMPANY, F_HIST, F_LOST, F_WON, F_WON_US, FUNNEL, FUNNEL_WIDTH,
                                ORDER_WIDTH, ORDERS, PORTRAIT, SPEND, STAGE_INDEX, STAGES, CellKey, Cells, bump,
                                duration_bin)
-from agents.kpis.windows import GRANULARITIES, bucket, following, previous
+from agents.kpis.windows import GRANULARITIES, bucket, buckets, following, previous
 from pipeline.currency import Rates, units
 from schemas.events import CampaignSpendEvent, FunnelEvent, OrderEvent
 
@@ -98,33 +98,45 @@ class KpiState:
             parts.extend(("category", cat, g, r) for (cat, _), g, r in zip(cats, gs, rs))
         scopes = (COMPANY,) if region is None else (COMPANY, region)
         out = {}
-        for g in GRANULARITIES:
-            b = bucket(g, c.at)
+        for g, b in buckets(c.at):
             for scope in scopes:
                 for dim, val, gross, refunds in parts:
                     out[(ORDERS, scope, g, b, dim, val)] = (gross, refunds)
         return out
 
+    def order_keys(self, c: Contribution) -> list[CellKey]:
+        """The keys of `order_cells(c)` without their amounts (no category split): what a customer's
+        other orders are counted by when one of theirs moves."""
+        _, channel, region, rep, campaign, cats = c.attrs
+        parts = [("all", "*"), ("channel", channel)]
+        if region is not None:
+            parts.append(("region", region))
+        if rep is not None:
+            parts.append(("rep", rep))
+            parts.append(("team", self.team(rep)))
+        if campaign is not None:
+            parts.append(("campaign", campaign))
+        if cats:
+            parts.extend(("category", cat) for cat, _ in cats)
+        scopes = (COMPANY,) if region is None else (COMPANY, region)
+        return [(ORDERS, scope, g, b, dim, val) for g, b in buckets(c.at) for scope in scopes for dim, val in parts]
+
     def _move_order(self, oid: str, old: Contribution | None, new: Contribution | None) -> None:
         """One order's contribution moves from `old` to `new`: its cells' sums, and when the cells it is
         in change, the customer's membership of them (customers, repeat customers, retention)."""
-        old_k = self.order_cells(old) if old is not None else {}
-        new_k = self.order_cells(new) if new is not None else {}
-        deltas: dict[CellKey, list[int]]
-        if not old_k:     # the common move: an order's payment
-            deltas = {key: [1, g, r, 0, 0, 0] for key, (g, r) in new_k.items()}
-        elif not new_k:
-            deltas = {key: [-1, -g, -r, 0, 0, 0] for key, (g, r) in old_k.items()}
-        else:
-            deltas = {}
-            for key in old_k.keys() | new_k.keys():
-                og, orf = old_k.get(key, (0, 0))
-                ng, nrf = new_k.get(key, (0, 0))
-                d = [(key in new_k) - (key in old_k), ng - og, nrf - orf, 0, 0, 0]
-                if any(d):
-                    deltas[key] = d
+        if old is None or new is None:  # a payment, or an order that stops counting: the common moves
+            self._enter_or_leave(oid, new if old is None else old, 1 if old is None else -1)
+            return
+        old_k, new_k = self.order_cells(old), self.order_cells(new)
+        deltas: dict[CellKey, list[int]] = {}
+        for key in old_k.keys() | new_k.keys():
+            og, orf = old_k.get(key, (0, 0))
+            ng, nrf = new_k.get(key, (0, 0))
+            d = [(key in new_k) - (key in old_k), ng - og, nrf - orf, 0, 0, 0]
+            if any(d):
+                deltas[key] = d
         if old_k.keys() != new_k.keys():
-            self._membership((new or old).attrs[0], oid, old_k.keys(), new_k.keys(), deltas)
+            self._membership(new.attrs[0], oid, old_k.keys(), new_k.keys(), deltas)
         cells, dirty = self.cells, self.dirty
         for key, d in deltas.items():
             cell = cells.get(key)
@@ -136,6 +148,48 @@ class KpiState:
             cell[3] += d[3]
             cell[4] += d[4]
             cell[5] += d[5]
+            if not cell[0] and not any(cell):
+                del cells[key]
+            dirty.add(key)
+
+    def _enter_or_leave(self, oid: str, c: Contribution, sign: int) -> None:
+        """`_move_order` when one side is None: `c` enters the cells (sign 1) or leaves them (-1).
+        The same cells as the general path, with what membership needs read from the customer's
+        other orders once: in a cell where none of them is, the customer enters or leaves it (and
+        is retained there, or in the cell after, where those hold one of theirs); where one is,
+        they become or stop being a repeat customer."""
+        others: Counter = Counter()
+        orders = self.orders
+        for other in self.by_customer.get(c.attrs[0], ()):
+            if other != oid:
+                oc = contribution(orders[other])
+                if oc is not None:
+                    others.update(self.order_keys(oc))
+        cells, dirty = self.cells, self.dirty
+        for key, (gross, refunds) in self.order_cells(c).items():
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, 0, 0, 0, 0, 0]
+            cell[0] += sign
+            cell[1] += sign * gross
+            cell[2] += sign * refunds
+            n = others.get(key, 0)
+            if n == 1:
+                cell[4] += sign
+            elif n == 0 and others:
+                cell[3] += sign
+                kind, scope, g, b, dim, val = key
+                prev_b = previous(g, b)
+                if prev_b is not None and (kind, scope, g, prev_b, dim, val) in others:
+                    cell[5] += sign
+                next_b = following(g, b)
+                if next_b is not None:
+                    after = (kind, scope, g, next_b, dim, val)
+                    if after in others:  # a cell of another order of theirs: it exists
+                        cells[after][5] += sign
+                        dirty.add(after)
+            elif n == 0:
+                cell[3] += sign
             if not cell[0] and not any(cell):
                 del cells[key]
             dirty.add(key)

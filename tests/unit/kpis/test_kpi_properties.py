@@ -11,6 +11,7 @@ from decimal import Decimal
 from hypothesis import given, settings, strategies as st
 
 from agents.kpis import KpiState, Rates, apply_funnel, apply_order, apply_spend, kpi_snapshots
+from agents.kpis.windows import GRANULARITIES, bucket, buckets
 from schemas.events import Channel, FunnelStage, OrderEvent, OrderStatus
 from tests.support.factories import at, make_funnel, make_order, make_spend
 from tests.unit.customers.reference import order_outcome
@@ -140,3 +141,8 @@ def test_repeat_purchase_rate():
         apply_order(s, make_order(order_id=f"o{i}", customer_id=cust, occurred_at=at(i)))
     row = next(r for r in kpi_snapshots(s, "total", NOW)[0].rows if r.dimension == "all")
     assert row.repeat_purchase_rate == round(2 / 3, 4) and row.orders == 6
+
+
+@given(st.integers(0, 4_102_444_800_000_000))  # 1970 .. 2100, microseconds
+def test_buckets_are_each_granularitys_bucket(ts):
+    assert buckets(ts) == tuple((g, bucket(g, ts)) for g in GRANULARITIES)

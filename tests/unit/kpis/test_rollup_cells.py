@@ -112,3 +112,32 @@ def test_an_order_counts_in_each_category_in_proportion_to_its_lines():
     cat = {k[5]: v for k, v in s.cells.items() if k[:5] == (ORDERS, "*", "total", 0, "category")}
     assert {c: v[O_GROSS] for c, v in cat.items()} == {"kettles": 600_000, "toasters": 400_000}
     assert all(v[0] == 1 and v[O_CUSTOMERS] == 1 for v in cat.values())
+
+
+@st.composite
+def dense_histories(draw):
+    """Orders of three customers within hours of each other (neighbouring hour and day cells), in every
+    status, with categories, and one order whose events name different customers."""
+    events = []
+    for m in draw(st.lists(st.integers(0, 60 * 50), min_size=1, max_size=40, unique=True)):
+        k = draw(st.integers(0, 9))
+        events.append(make_order(
+            customer_id=f"c{draw(st.integers(0, 2)) if k == 9 else k % 3}", order_id=f"o{k}", occurred_at=at(m),
+            event_id=uuid.uuid4(), status=draw(st.sampled_from(list(OrderStatus))),
+            amount=Decimal(draw(st.integers(1, 500))), region=[None, "north"][k % 2],
+            sales_rep_id=[None, "rep-1", "rep-3"][k % 3], campaign_id="spring-sale" if k < 4 else None,
+            items=() if k % 4 == 0 else (LineItem(sku="S1", category="home", quantity=1, unit_price=Decimal(3)),
+                                         LineItem(sku="S2", category=["toys", "home"][k % 2], quantity=2,
+                                                  unit_price=Decimal(5)))))
+    return events
+
+
+@settings(max_examples=200, deadline=None)
+@given(dense_histories(), st.randoms(use_true_random=False))
+def test_customer_counters_equal_a_count_from_scratch_hour_by_hour(events, rnd):
+    """The same with the orders hours apart, where retention moves between neighbouring cells at
+    every granularity (an order entering or leaving updates the cell after its own too)."""
+    rnd.shuffle(events)
+    s = fold(events)[0]
+    got = {k: [v[O_CUSTOMERS], v[O_REPEAT], v[O_RETAINED]] for k, v in s.cells.items() if k[0] == ORDERS}
+    assert got == recount(s)
