@@ -16,13 +16,13 @@ from agents.customers.config import load_followup_config
 from agents.customers.followup import evaluate_followups
 from agents.customers.profile import CustomerProfile
 from agents.customers.rfmstats import PartitionStats
-from agents.customers.snapshot import profile_churn
+from agents.customers.snapshot import Wire, profile_churn, snapshot_wire
 from agents.escalation.routing import CustomerContext
 from pipeline import topics as T
 from pipeline.currency import load_rates
 from pipeline.db.models import CustomerProfileRow, CustomerRfmStatsRow, FollowUpRow
 from pipeline.runtime import Meta, Runtime, now_utc
-from schemas.customers import CustomerProfileSnapshot, FollowUpTask
+from schemas.customers import FollowUpTask
 from schemas.events import IncidentEvent, OrderEvent
 from schemas.feedback import ClassifiedFeedback
 
@@ -38,15 +38,14 @@ RFM_STATS = CustomerRfmStatsRow.__table__
 FollowUpSink = Callable[[FollowUpTask, int], Awaitable[None]]
 
 
-def profile_row(p: CustomerProfile, snap: CustomerProfileSnapshot, partition: int, now: datetime,
-                snapshot_json: dict | None = None) -> dict:
-    """`snapshot_json`: the snapshot already in its JSON form (parsed from what was published)."""
+def profile_row(p: CustomerProfile, wire: Wire, partition: int, now: datetime) -> dict:
+    """The SQL mirror of a published profile: `wire.json` is the record's JSON, parsed."""
     return {
-        "customer_id": p.customer_id, "partition": partition, "orders_count": snap.orders_count,
-        "total_spend": snap.total_spend, "refunds": snap.refunds, "average_order_value": snap.average_order_value,
-        "first_order_at": snap.first_order_at, "last_order_at": snap.last_order_at,
-        "segment": snap.rfm.segment if snap.rfm else None, "churn_risk": snap.churn_risk, "updated_at": now,
-        "snapshot": snapshot_json if snapshot_json is not None else snap.model_dump(mode="json"), "state": p.to_dict(),
+        "customer_id": p.customer_id, "partition": partition, "orders_count": p.orders_count,
+        "total_spend": wire.total_spend, "refunds": wire.refunds, "average_order_value": wire.average_order_value,
+        "first_order_at": wire.first_order_at, "last_order_at": wire.last_order_at,
+        "segment": wire.rfm.segment if wire.rfm else None, "churn_risk": wire.churn_risk, "updated_at": now,
+        "snapshot": wire.json, "state": p.to_dict(),
     }
 
 
@@ -158,12 +157,12 @@ class Customers:
                                   self.lifecycle.silent_factor, self.params.min_gap_days, sweep)
 
     async def _publish(self, p: CustomerProfile, partition: int, now: datetime, negative_feedback: bool) -> None:
-        snap = self.book.snapshot(p.customer_id, now)
-        for task in self.followups(p, snap.rfm, snap.churn_risk, now, negative_feedback):
+        book = self.book
+        wire = snapshot_wire(p, book.population, now, book.params, book.rates.reporting_currency)
+        for task in self.followups(p, wire.rfm, wire.churn_risk, now, negative_feedback):
             await self.sink(task, partition)
-        body = snap.model_dump_json().encode()  # serialised once: the record, and parsed back (orjson) for SQL
-        self.rt.writer.add(PROFILES, profile_row(p, snap, partition, now, orjson.loads(body)))
-        await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, body)
+        self.rt.writer.add(PROFILES, profile_row(p, wire, partition, now))
+        await self.rt.send(T.CUSTOMER_PROFILES, p.customer_id, orjson.dumps(wire.json))
 
     async def context(self, customer_id: str) -> CustomerContext | None:
         """The customer context port: this worker's profile, else the cache of the others'; never a

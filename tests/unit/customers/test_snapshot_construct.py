@@ -1,6 +1,7 @@
 """Profile snapshots are built without validation (`model_construct`, for speed): they must be what
-validation would make of them, to the byte on the wire, for customers of every kind; and the
-fast `stable_id` must be uuid5."""
+validation would make of them, to the byte on the wire, for customers of every kind; the worker's
+snapshot built as a dict (`snapshot_wire`) must be the model's bytes; and the fast `stable_id` must
+be uuid5."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from agents.customers import CustomerBook
+from agents.customers.snapshot import snapshot_wire
 from schemas.customers import NAMESPACE, CustomerProfileSnapshot, stable_id
 from schemas.events import LineItem, OrderStatus, Severity
 from tests.support.factories import T0, add_random_feedback, add_random_orders, make_incident, make_order
@@ -44,6 +47,16 @@ def test_a_constructed_snapshot_is_what_validation_makes_of_it(seed, customers, 
         assert validated == built
         assert validated.model_dump_json() == wire
         assert validated.model_dump(mode="json") == built.model_dump(mode="json")
+        wire = snapshot_wire(book.profile(cid), book.population, now, book.params, book.rates.reporting_currency)
+        assert orjson.dumps(wire.json) == wire_bytes(built)  # what the worker publishes
+        assert (wire.rfm.segment if wire.rfm else None) == (built.rfm.segment if built.rfm else None)
+        assert (wire.churn_risk, wire.total_spend, wire.refunds, wire.average_order_value, wire.first_order_at,
+                wire.last_order_at) == (built.churn_risk, built.total_spend, built.refunds,
+                                        built.average_order_value, built.first_order_at, built.last_order_at)
+
+
+def wire_bytes(snap: CustomerProfileSnapshot) -> bytes:
+    return snap.model_dump_json().encode()
 
 
 def test_the_check_above_catches_a_value_of_the_wrong_type():
