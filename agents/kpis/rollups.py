@@ -28,14 +28,26 @@ def cell_row(key: CellKey, counts: list[int] | None, partition: int, at_us: int)
 
 def changed_rows(state: KpiState, partition: int, at_us: int) -> tuple[list[dict], list[dict]]:
     """The cell rows and fact rows a state changed since the last call."""
-    cells, facts = state.take_dirty()
-    cell_rows = [cell_row(k, state.cells.get(k), partition, at_us) for k in cells]
-    fact_rows = []
+    return changed_cell_rows(state, partition, at_us), changed_fact_rows(state, partition)
+
+
+def changed_cell_rows(state: KpiState, partition: int, at_us: int) -> list[dict]:
+    """The rows of the cells changed since the last call."""
+    cells = state.dirty
+    state.dirty = set()
+    return [cell_row(k, state.cells.get(k), partition, at_us) for k in cells]
+
+
+def changed_fact_rows(state: KpiState, partition: int) -> list[dict]:
+    """The rows of the facts changed since the last call."""
+    facts = state.dirty_facts
+    state.dirty_facts = set()
+    rows = []
     for kind, key in facts:
         fact = state.fact(kind, key)
-        fact_rows.append({"kind": kind, "key": key, "partition": partition,
-                          "fact": None if fact is None else orjson.dumps(fact).decode()})
-    return cell_rows, fact_rows
+        rows.append({"kind": kind, "key": key, "partition": partition,
+                     "fact": None if fact is None else orjson.dumps(fact).decode()})
+    return rows
 
 
 async def load_facts(engine, kinds: Iterable[str], partitions: Iterable[int]) -> list[tuple[str, str, int, list]]:
