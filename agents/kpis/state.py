@@ -82,17 +82,23 @@ class KpiState:
         bump(self.cells, key, deltas, self.dirty)
 
     # ---- orders ---------------------------------------------------------------------------------
+    def _dims(self, attrs: tuple) -> list[tuple[str, str]]:
+        """The (dimension, value) cells an order counts in whole: all but its categories."""
+        _, channel, region, rep, campaign, _ = attrs
+        dims = [("all", "*"), ("channel", channel)]
+        if region is not None:
+            dims.append(("region", region))
+        if rep is not None:
+            dims.append(("rep", rep))
+            dims.append(("team", self.team(rep)))
+        if campaign is not None:
+            dims.append(("campaign", campaign))
+        return dims
+
     def order_cells(self, c: Contribution) -> dict[CellKey, tuple[int, int]]:
         """The cells one counted order adds to -> (gross, refunds) it adds there."""
-        _, channel, region, rep, campaign, cats = c.attrs
-        parts = [("all", "*", c.gross, c.refunds), ("channel", channel, c.gross, c.refunds)]
-        if region is not None:
-            parts.append(("region", region, c.gross, c.refunds))
-        if rep is not None:
-            parts.append(("rep", rep, c.gross, c.refunds))
-            parts.append(("team", self.team(rep), c.gross, c.refunds))
-        if campaign is not None:
-            parts.append(("campaign", campaign, c.gross, c.refunds))
+        region, cats = c.attrs[2], c.attrs[5]
+        parts = [(dim, val, c.gross, c.refunds) for dim, val in self._dims(c.attrs)]
         if cats:
             gs, rs = split(c.gross, cats), split(c.refunds, cats)
             parts.extend(("category", cat, g, r) for (cat, _), g, r in zip(cats, gs, rs))
@@ -107,17 +113,8 @@ class KpiState:
     def order_keys(self, c: Contribution) -> list[CellKey]:
         """The keys of `order_cells(c)` without their amounts (no category split): what a customer's
         other orders are counted by when one of theirs moves."""
-        _, channel, region, rep, campaign, cats = c.attrs
-        parts = [("all", "*"), ("channel", channel)]
-        if region is not None:
-            parts.append(("region", region))
-        if rep is not None:
-            parts.append(("rep", rep))
-            parts.append(("team", self.team(rep)))
-        if campaign is not None:
-            parts.append(("campaign", campaign))
-        if cats:
-            parts.extend(("category", cat) for cat, _ in cats)
+        region, cats = c.attrs[2], c.attrs[5]
+        parts = self._dims(c.attrs) + [("category", cat) for cat, _ in cats]
         scopes = (COMPANY,) if region is None else (COMPANY, region)
         return [(ORDERS, scope, g, b, dim, val) for g, b in buckets(c.at) for scope in scopes for dim, val in parts]
 
@@ -176,8 +173,9 @@ class KpiState:
             n = others.get(key, 0)
             if n == 1:
                 cell[4] += sign
-            elif n == 0 and others:
+            elif n == 0:
                 cell[3] += sign
+            if n == 0 and others:
                 kind, scope, g, b, dim, val = key
                 prev_b = previous(g, b)
                 if prev_b is not None and (kind, scope, g, prev_b, dim, val) in others:
@@ -188,8 +186,6 @@ class KpiState:
                     if after in others:  # a cell of another order of theirs: it exists
                         cells[after][5] += sign
                         dirty.add(after)
-            elif n == 0:
-                cell[3] += sign
             if not cell[0] and not any(cell):
                 del cells[key]
             dirty.add(key)
@@ -202,7 +198,7 @@ class KpiState:
             if other != oid:
                 c = contribution(self.orders[other])
                 if c is not None:
-                    others.update(self.order_cells(c).keys())
+                    others.update(self.order_keys(c))
         old_keys, new_keys = set(old_keys), set(new_keys)
         changed = old_keys ^ new_keys
 
